@@ -1,0 +1,111 @@
+"""The certification pipeline (SPEC 5): game -> constants -> weights -> margin -> steps.
+
+``certify(game)`` returns a :class:`Certification` holding every number of the
+certificate; :mod:`sgncert.certificate` turns it into the JSON document. Nothing here
+prints or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
+                        weight_scaling, weighted_constants)
+from .equilibrium import Equilibrium, solve_equilibrium
+from .game import Game
+from .sampling import sample_region
+from .smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
+from .steps import ExactThresholds, SgnSteps, exact_thresholds, sgn_steps
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Certification:
+    """Everything ``sgncert certify`` computes for one game."""
+
+    game: Game
+    center: np.ndarray
+    constants: Constants
+    weights: np.ndarray
+    weights_source: str  # "perron" | "spec"
+    perron: PerronWeights
+    margin_float: float  # alpha_*(w) in floating point
+    margin: float  # proved by exact rational arithmetic: C(w, margin) >= 0
+    gain: float | None
+    weighted: WeightedConstants
+    steps: SgnSteps | None
+    thresholds: ExactThresholds | None
+    band: list[dict]
+    equilibrium: Equilibrium | None
+    residual_M: float  # ||F(center)||_M
+    certified: bool
+    reason: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def provenance(self) -> str:
+        return self.constants.provenance
+
+
+def _reason(mu, margin: float, gain: float | None, names) -> str:
+    bad = [f"mu_{names[i]} = {m:.6g}" for i, m in enumerate(mu) if m <= 0]
+    if bad:
+        return "a player's own curvature is not positive (" + ", ".join(bad) + "), so no weights can work"
+    g = f"; small-gain radius rho(diag(mu)^-1 L) = {gain:.6g} >= 1" if gain is not None else ""
+    return f"SGN margin alpha_*(w) = {margin:.6g} <= 0{g}"
+
+
+def certify(game: Game, *, progress: Progress | None = None) -> Certification:
+    """Run the SGN pipeline on ``game``; raises SpecError / NumericalError on failure."""
+    from .band import band_pairs
+    from .exact import certified_margin
+
+    notes: list[str] = []
+    equilibrium = None
+    center = game.region.center
+    if center is None:
+        equilibrium = solve_equilibrium(game)
+        center = equilibrium.x
+    region = game.region.with_center(center)
+
+    def stage(name):
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    F_center, J_center = value_and_jacobian(game, center)
+    if game.affine:
+        points, jac = None, J_center
+        constants = exact_constants(game, J_center)
+    else:
+        points, jac = sample_region(region, game.sampling), None
+        constants = sampled_constants(game, points, progress=stage("constants"))
+    mu, L = constants.mu, constants.L
+    perron = perron_weights(mu, L)
+    if game.fixed_weights is not None:
+        weights, source = np.asarray(game.fixed_weights, dtype=np.float64), "spec"
+        weights = weights / weights[0]
+    else:
+        weights, source = perron.weights, "perron"
+        if not perron.attained and perron.tau > 0:
+            notes.append(f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it")
+    margin_float = sgn_margin(mu, L, weights)
+    margin = certified_margin(mu.tolist(), L.tolist(), weights.tolist(), margin_float)
+    gain = small_gain_radius(mu, L)
+    weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
+    s = weight_scaling(game, weights)
+    residual_M = float(np.linalg.norm(s * F_center))
+    certified = bool(margin > 0 and math.isfinite(weighted.beta))
+    steps = sgn_steps(margin, weighted.beta) if certified else None
+    thresholds = None
+    if game.affine:
+        thresholds = exact_thresholds(J_center, s)
+    band = band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None)
+    reason = None if certified else _reason(mu, margin_float, gain, [pl.name for pl in game.players])
+    return Certification(game=game, center=center, constants=constants, weights=weights, weights_source=source,
+                         perron=perron, margin_float=margin_float, margin=margin, gain=gain, weighted=weighted,
+                         steps=steps, thresholds=thresholds, band=band, equilibrium=equilibrium,
+                         residual_M=residual_M, certified=certified, reason=reason, notes=notes)

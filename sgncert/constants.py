@@ -1,0 +1,218 @@
+"""Curvature, coupling and Lipschitz constants of a game on its region (SPEC 2).
+
+For each point x of a sample of R (or the single Jacobian of an affine game):
+
+    mu_i(x)   = lambda_min(sym J_ii(x))
+    L_ij(x)   = ||J_ij(x)||_2                       (i != j)
+    gamma(x)  = lambda_min(sym J(x))                (Euclidean monotonicity, Rosen)
+    beta_w(x) = ||M^{1/2} J(x) M^{-1/2}||_2         (given weights w)
+    at_w(x)   = lambda_min(sym(M^{1/2} J(x) M^{-1/2}))   (alpha_true(w))
+
+and the constants are the extrema over the points. One Jacobian per point (``jacfwd`` of
+F, ``vmap``-ed over a fixed-size batch and ``jit``-ed once); blocks are gathered from it
+into an (N, D, N, D) array padded to the largest block D, so each statistic is one batched
+symmetric eigenvalue call. Spectral norms are sqrt(lambda_max(B^T B)).
+
+Provenance: ``exact`` when F is affine (J constant, one Jacobian), ``sampled`` otherwise:
+the extremum over finitely many points is an estimate of the inf / sup over R, not a bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import NumericalError
+from .game import Game
+
+BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays
+
+
+@dataclass(frozen=True)
+class Constants:
+    """mu (N,), L (N, N) with zero diagonal, gamma; extrema over ``points``."""
+
+    mu: np.ndarray
+    L: np.ndarray
+    gamma: float
+    provenance: str  # "exact" | "sampled"
+    samples: int
+    worst: dict  # statistic -> index of the point attaining it
+
+
+@dataclass(frozen=True)
+class WeightedConstants:
+    """beta(w) = sup ||M^1/2 J M^-1/2||_2 and alpha_true(w) = inf lambda_min(sym(.))."""
+
+    beta: float
+    alpha_true: float
+
+
+def batch_size(n_points: int, dim: int) -> int:
+    """Fixed batch size: as many Jacobians (with ~6 d x d work arrays each) as fit the budget."""
+    per_point = 6 * 8 * dim * dim + 1
+    return int(max(1, min(n_points, BATCH_BYTES // per_point, 4096)))
+
+
+def _layout(game: Game):
+    """Gather indices idx (N, D) and mask (N, D) placing block i's coordinates first."""
+    D = max(game.block_sizes)
+    idx = np.zeros((game.n_players, D), dtype=np.int32)
+    mask = np.zeros((game.n_players, D), dtype=bool)
+    for i, p in enumerate(game.players):
+        idx[i, : p.dim] = np.arange(p.offset, p.offset + p.dim)
+        mask[i, : p.dim] = True
+    return idx, mask
+
+
+def _sym(a):
+    """sym B = (B + B^T) / 2 over the last two axes (numpy or JAX arrays)."""
+    return 0.5 * (a + a.swapaxes(-1, -2))
+
+
+def block_statistics(J, idx, mask, xp=np):
+    """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d), in numpy or jax.numpy.
+
+    Blocks are gathered into (B, N, N, D, D) with zero padding; the padded part of each
+    diagonal block is shifted by 2 (1 + ||J||_F), above every eigenvalue of sym J_ii, so
+    the smallest eigenvalue is that of sym J_ii itself.
+    """
+    N, D = mask.shape
+    blockmask = (mask[:, :, None, None] & mask[None, None, :, :]).astype(np.float64)
+    Jp = J[:, idx[:, :, None, None], idx[None, None, :, :]] * blockmask  # (B, N, D, N, D)
+    blocks = Jp.transpose(0, 1, 3, 2, 4)  # (B, N, N, D, D)
+    diag = blocks[:, np.arange(N), np.arange(N)]  # (B, N, D, D)
+    big = 2.0 * (1.0 + xp.sqrt(xp.sum(J * J, axis=(1, 2))))
+    pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
+    mu = xp.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+    L = spectral_norm(blocks, xp) * (1.0 - np.eye(N))
+    gamma = xp.linalg.eigvalsh(_sym(J))[:, 0]
+    return mu, L, gamma
+
+
+def weighted_statistics(J, s, xp=np):
+    """Per-point (||K||_2, lambda_min(sym K)) with K = S J S^{-1}, S = diag(s)."""
+    K = s[None, :, None] * J / s[None, None, :]
+    return spectral_norm(K, xp), xp.linalg.eigvalsh(_sym(K))[:, 0]
+
+
+def spectral_norm(B, xp=np):
+    """||B||_2 = sqrt(lambda_max(B^T B)) over the last two axes."""
+    return xp.sqrt(xp.maximum(xp.linalg.eigvalsh(B.swapaxes(-1, -2) @ B)[..., -1], 0.0))
+
+
+def _kernels(game: Game):
+    """Jitted batch kernels (block statistics, weighted statistics) for sampled games."""
+    import jax
+    import jax.numpy as jnp
+
+    idx, mask = _layout(game)
+    jac = jax.vmap(jax.jacfwd(game.pseudo_gradient), in_axes=(0, None))
+
+    def block_stats(X, p):
+        J = jac(X, p)  # (B, d, d)
+        finite = jnp.all(jnp.isfinite(J), axis=(1, 2))
+        return (*block_statistics(J, idx, mask, jnp), finite)
+
+    def weighted_stats(X, p, s):
+        return weighted_statistics(jac(X, p), s, jnp)
+
+    return jax.jit(block_stats), jax.jit(weighted_stats)
+
+
+_KERNEL_CACHE: dict[int, tuple] = {}
+
+
+def kernels(game: Game):
+    key = id(game)
+    if key not in _KERNEL_CACHE:
+        _KERNEL_CACHE.clear()
+        _KERNEL_CACHE[key] = (game, _kernels(game))
+    return _KERNEL_CACHE[key][1]
+
+
+def _batches(points: np.ndarray, size: int):
+    """Fixed-size batches; the last one is padded with copies of the first point."""
+    n = points.shape[0]
+    for start in range(0, n, size):
+        chunk = points[start:start + size]
+        if chunk.shape[0] < size:
+            chunk = np.concatenate([chunk, np.repeat(points[:1], size - chunk.shape[0], axis=0)])
+        yield start, min(size, n - start), chunk
+
+
+def exact_constants(game: Game, J: np.ndarray) -> Constants:
+    """mu, L, gamma of an affine game from its constant Jacobian J (provenance ``exact``)."""
+    idx, mask = _layout(game)
+    mu, L, gamma = block_statistics(np.asarray(J)[None], idx, mask)
+    return Constants(mu=mu[0], L=L[0], gamma=float(gamma[0]), provenance="exact", samples=1,
+                     worst={"mu": [0] * game.n_players, "gamma": 0})
+
+
+def sampled_constants(game: Game, points: np.ndarray,
+                      progress: Callable[[int, int], None] | None = None) -> Constants:
+    """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
+    import jax.numpy as jnp
+
+    block_stats, _ = kernels(game)
+    p = game.jax_params()
+    size = batch_size(points.shape[0], game.dim)
+    mus, Ls, gammas = [], [], []
+    for start, count, chunk in _batches(points, size):
+        mu, L, gamma, finite = (np.asarray(a) for a in block_stats(jnp.asarray(chunk), p))
+        if not finite[:count].all():
+            bad = start + int(np.argmin(finite[:count]))
+            raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
+                                 f"x = {np.array2string(points[bad], threshold=8)}")
+        mus.append(mu[:count]), Ls.append(L[:count]), gammas.append(gamma[:count])
+        if progress:
+            progress(start + count, points.shape[0])
+    mu, L, gamma = np.concatenate(mus), np.concatenate(Ls), np.concatenate(gammas)
+    worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}
+    return Constants(mu=mu.min(axis=0), L=L.max(axis=0), gamma=float(gamma.min()),
+                     provenance="sampled", samples=int(points.shape[0]), worst=worst)
+
+
+def weight_scaling(game: Game, weights) -> np.ndarray:
+    """s = diag(M(w))^{1/2}: sqrt(w_i) repeated over player i's block."""
+    return np.concatenate([np.full(p.dim, np.sqrt(w)) for p, w in zip(game.players, weights)])
+
+
+def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None, J: np.ndarray | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> WeightedConstants:
+    """beta(w) and alpha_true(w): from the constant Jacobian ``J``, or as extrema over ``points``."""
+    s = weight_scaling(game, weights)
+    if J is not None:
+        beta, at = weighted_statistics(np.asarray(J)[None], s)
+    else:
+        import jax.numpy as jnp
+
+        _, weighted_stats = kernels(game)
+        p, sj = game.jax_params(), jnp.asarray(s)
+        size = batch_size(points.shape[0], game.dim)
+        betas, alphas = [], []
+        for start, count, chunk in _batches(points, size):
+            b, a = (np.asarray(v) for v in weighted_stats(jnp.asarray(chunk), p, sj))
+            betas.append(b[:count]), alphas.append(a[:count])
+            if progress:
+                progress(start + count, points.shape[0])
+        beta, at = np.concatenate(betas), np.concatenate(alphas)
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):
+        raise NumericalError("the weighted Jacobian statistics are not finite")
+    return WeightedConstants(beta=float(beta.max()), alpha_true=float(at.min()))
+
+
+def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F(x), J(x)) as numpy arrays, from one jit-compiled call."""
+    import jax
+    import jax.numpy as jnp
+
+    F = game.pseudo_gradient
+    fn = jax.jit(lambda x, p: (F(x, p), jax.jacfwd(F)(x, p)))
+    value, jac = fn(jnp.asarray(x), game.jax_params())
+    value, jac = np.asarray(value), np.asarray(jac)
+    if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
+        raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")
+    return value, jac

@@ -1,0 +1,72 @@
+"""Solving F(x) = 0 for ``center: equilibrium`` (SPEC 5.2).
+
+Affine F = Hx + c: x = -H^{-1} c (least squares when H is singular, then checked).
+Otherwise a damped Newton method (backtracking on ||F||^2) from the origin, falling back
+to extragradient steps when a Newton direction cannot be computed or does not descend.
+The residual ||F(x_hat)|| is returned; once alpha > 0 is certified, strong monotonicity
+in M gives the a-posteriori bound ||x_hat - x*||_M <= ||F(x_hat)||_M / alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import NumericalError
+from .game import Game
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    x: np.ndarray
+    residual: float  # ||F(x)||_2
+    method: str
+    iterations: int
+
+
+def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) -> Equilibrium:
+    """Approximate Nash equilibrium x_hat with ||F(x_hat)||_2 <= tol * (1 + ||F(0)||_2)."""
+    import jax
+    import jax.numpy as jnp
+
+    p = game.jax_params()
+    F = jax.jit(lambda x: game.pseudo_gradient(x, p))
+    J = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+    x = np.zeros(game.dim)
+    f0 = np.asarray(F(jnp.asarray(x)))
+    if not np.all(np.isfinite(f0)):
+        raise NumericalError("equilibrium: F is not finite at the starting point 0")
+    target = tol * (1.0 + float(np.linalg.norm(f0)))
+    f, method = f0, "newton"
+    for it in range(1, max_iter + 1):
+        r = float(np.linalg.norm(f))
+        if r <= target:
+            return Equilibrium(x, r, method, it - 1)
+        Jx = np.asarray(J(jnp.asarray(x)))
+        step = None
+        try:
+            step = np.linalg.solve(Jx, -f)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(Jx, -f, rcond=None)[0]
+        t, accepted = 1.0, False
+        while t > 1e-10 and np.all(np.isfinite(step)):
+            cand = x + t * step
+            fc = np.asarray(F(jnp.asarray(cand)))
+            if np.all(np.isfinite(fc)) and np.linalg.norm(fc) < (1.0 - 1e-4 * t) * r:
+                x, f, accepted = cand, fc, True
+                break
+            t *= 0.5
+        if not accepted:  # extragradient: x+ = x - eta F(x - eta F(x)), eta from the Jacobian's size
+            method = "newton+extragradient"
+            eta = 0.5 / max(float(np.linalg.norm(Jx, 2)), 1e-12)
+            half = x - eta * f
+            cand = x - eta * np.asarray(F(jnp.asarray(half)))
+            fc = np.asarray(F(jnp.asarray(cand)))
+            if not np.all(np.isfinite(fc)):
+                break
+            x, f = cand, fc
+    r = float(np.linalg.norm(f))
+    if r <= target:
+        return Equilibrium(x, r, method, max_iter)
+    raise NumericalError(f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)")
