@@ -21,7 +21,7 @@ from .game import Game, Player, Region, Sampling, pseudo_gradient_from_blocks, p
 from .params import did_you_mean, parse_overrides, resolve_params, to_array
 
 TOP_KEYS = ("sgncert", "name", "params", "players", "costs", "pseudo_gradient", "region", "sampling",
-            "weights", "markov", "normal_form", "geometry")
+            "weights", "markov", "normal_form", "geometry", "data_files")
 SAMPLERS = ("sobol", "random", "grid", "vertices")
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 MAX_DIM = 100_000
@@ -324,7 +324,8 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     else:
         costs_raw = _mapping(spec["costs"], f"{where}: costs")
         if "python" in costs_raw:
-            _check_keys(costs_raw, ("python",), f"{where}: costs")
+            # "sha256" appears in canonical (embedded) specs; the file's hash is recomputed
+            _check_keys(costs_raw, ("python", "sha256"), f"{where}: costs")
             costs, canon_game["costs"] = _load_hook(costs_raw["python"], base_dir, f"{where}: costs.python")
             affine, kind = False, "python"
         else:
@@ -351,6 +352,8 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     }
     if data_hashes:
         canonical["data_files"] = dict(sorted(data_hashes.items()))
+    elif isinstance(spec.get("data_files"), dict):  # a canonical spec: params are already inline
+        canonical["data_files"] = dict(sorted(spec["data_files"].items()))
     if weights is not None:
         canonical["weights"] = list(weights)
     return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,

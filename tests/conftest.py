@@ -1,0 +1,70 @@
+"""Shared fixtures: random games built as spec dicts, certified through the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+
+ROOT = Path(__file__).resolve().parent.parent
+GAMES = ROOT / "games"
+
+
+def random_affine_spec(seed: int, dims=(2, 3), coupling: float = 0.4) -> dict:
+    """A random LQ game: own blocks R_i^T R_i + c_i I, couplings of scale ``coupling``."""
+    rng = np.random.default_rng(seed)
+    names = [f"p{i}" for i in range(len(dims))]
+    params, blocks = {}, {}
+    for i, (ni, di) in enumerate(zip(names, dims)):
+        R = rng.standard_normal((di, di)) / np.sqrt(di)
+        skew = rng.standard_normal((di, di)) * 0.3
+        params[f"Q{i}"] = (R.T @ R + (0.5 + rng.random()) * np.eye(di) + skew - skew.T).tolist()
+        blocks[ni] = {ni: f"Q{i}"}
+        for j, (nj, dj) in enumerate(zip(names, dims)):
+            if i != j:
+                strong = (i < j) != (seed % 2 == 1)
+                scale = coupling * (4.0 if strong else 0.1)  # strongly one-sided couplings
+                params[f"B{i}{j}"] = (scale * rng.standard_normal((di, dj)) / np.sqrt(dj)).tolist()
+                blocks[ni][nj] = f"B{i}{j}"
+    return {
+        "sgncert": 1, "name": f"random-affine-{seed}", "params": params,
+        "players": [{"name": n, "dim": d} for n, d in zip(names, dims)],
+        "pseudo_gradient": {"blocks": blocks, "offset": {names[0]: 0.3}},
+        "region": {"center": "equilibrium", "radius": 1.0, "norm": "inf"},
+    }
+
+
+def random_nonlinear_spec(seed: int, samples: int = 512) -> dict:
+    """A smooth non-quadratic two-player game with tanh couplings (sampled constants)."""
+    rng = np.random.default_rng(seed)
+    c, s = 0.8 + 1.2 * rng.random(), 0.1 + 0.2 * rng.random()
+    return {
+        "sgncert": 1, "name": f"random-nonlinear-{seed}",
+        "params": {"c": float(c), "s": float(s), "A": (0.6 * rng.standard_normal((2, 2))).tolist()},
+        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
+        "costs": {
+            "x": "sum(logcosh(x)) + 0.5 * x @ x + c * sum(tanh(x) * (A @ y)) + 0.1 * sum(x ** 3) / 3",
+            "y": "sum(softplus(y)) + 0.5 * y @ y + s * sum(tanh(y) * x)",
+        },
+        "region": {"center": "equilibrium", "radius": 0.4, "norm": "inf"},
+        "sampling": {"method": "sobol", "samples": samples, "seed": seed},
+    }
+
+
+def certify_spec(spec: dict, base: Path = ROOT):
+    from sgncert.certify import certify
+    from sgncert.spec import game_from_dict
+
+    return certify(game_from_dict(spec, base, spec.get("name", "<test>")))
+
+
+@pytest.fixture(scope="session")
+def lq64_certification():
+    from sgncert.certify import certify
+    from sgncert.spec import load_game
+
+    return certify(load_game(GAMES / "lq64.yaml"))
