@@ -170,5 +170,8 @@ def schema():
     click.echo(json.dumps(CERTIFICATE_SCHEMA, indent=2, sort_keys=True))
 
 
+from .cli_verify import verify as _verify  # noqa: E402
+main.add_command(_verify)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
