@@ -122,14 +122,26 @@ def _kernels(game: Game):
     return jax.jit(block_stats), jax.jit(weighted_stats)
 
 
-_KERNEL_CACHE: dict[int, tuple] = {}
+_KERNEL_CACHE: dict[tuple, tuple] = {}
+
+
+def _compiled_key(game: Game) -> tuple:
+    """Compiled kernels depend only on F and the block layout, not on parameter values
+    (params are traced arguments), so games differing only in params share them."""
+    return (id(game.pseudo_gradient), game.block_sizes)
 
 
 def kernels(game: Game):
-    key = id(game)
+    """(block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
+    key = _compiled_key(game)
     if key not in _KERNEL_CACHE:
-        _KERNEL_CACHE.clear()
-        _KERNEL_CACHE[key] = (game, _kernels(game))
+        if len(_KERNEL_CACHE) > 8:
+            _KERNEL_CACHE.clear()
+        import jax
+
+        F = game.pseudo_gradient
+        vj = jax.jit(lambda x, p: (F(x, p), jax.jacfwd(F)(x, p)))
+        _KERNEL_CACHE[key] = (game.pseudo_gradient, (*_kernels(game), vj))  # keep F alive: ids stay unique
     return _KERNEL_CACHE[key][1]
 
 
@@ -156,7 +168,7 @@ def sampled_constants(game: Game, points: np.ndarray,
     """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
     import jax.numpy as jnp
 
-    block_stats, _ = kernels(game)
+    block_stats = kernels(game)[0]
     p = game.jax_params()
     size = batch_size(points.shape[0], game.dim)
     mus, Ls, gammas = [], [], []
@@ -189,7 +201,7 @@ def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None,
     else:
         import jax.numpy as jnp
 
-        _, weighted_stats = kernels(game)
+        weighted_stats = kernels(game)[1]
         p, sj = game.jax_params(), jnp.asarray(s)
         size = batch_size(points.shape[0], game.dim)
         betas, alphas = [], []
@@ -206,12 +218,9 @@ def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None,
 
 def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(F(x), J(x)) as numpy arrays, from one jit-compiled call."""
-    import jax
     import jax.numpy as jnp
 
-    F = game.pseudo_gradient
-    fn = jax.jit(lambda x, p: (F(x, p), jax.jacfwd(F)(x, p)))
-    value, jac = fn(jnp.asarray(x), game.jax_params())
+    value, jac = kernels(game)[2](jnp.asarray(x), game.jax_params())
     value, jac = np.asarray(value), np.asarray(jac)
     if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
         raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")

@@ -359,3 +359,27 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,
                 region=region, sampling=sampling, canonical=canonical,
                 sha256=sha256_text(canonical_json(canonical)), kind=kind, fixed_weights=weights, source=label)
+
+
+def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:
+    """The same game with some parameters replaced by values of the same shape.
+
+    Compiled expressions and JAX kernels are shared with ``game`` (parameters are traced
+    arguments), so sweeps re-use one compilation. The canonical spec and its sha256 are
+    recomputed.
+    """
+    import dataclasses
+
+    params = dict(game.params)
+    for name, value in overrides.items():
+        if name not in params:
+            raise SpecError(f"parameter '{name}' does not exist{did_you_mean(name, params)}")
+        arr = to_array(value, f"parameter {name}")
+        if arr.shape != params[name].shape:
+            raise SpecError(f"parameter {name}: shape {arr.shape} differs from the spec's {params[name].shape}")
+        if not np.all(np.isfinite(arr)):
+            raise SpecError(f"parameter {name}: contains NaN or Inf")
+        params[name] = arr
+    canonical = dict(game.canonical, params={k: v.tolist() for k, v in params.items()})
+    return dataclasses.replace(game, params=params, canonical=canonical,
+                               sha256=sha256_text(canonical_json(canonical)))
