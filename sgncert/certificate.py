@@ -69,6 +69,8 @@ def build_certificate(c: Certification, *, created: str | None = None) -> dict:
     else:
         steps["euler"] = {"max": 0.0, "best": 0.0, "factor": 1.0}
         steps["rk4"] = {"max": 0.0, "best": 0.0, "factor": 1.0, "c4": C4}
+    if g.geometry == "fisher":  # the Euler step in the Fisher geometry is natural policy gradient
+        steps["npg"] = dict(steps["euler"], update="theta_i <- theta_i - h G_i^+ grad_i f_i")
     if c.thresholds is not None:
         t = c.thresholds
         steps["exact"] = {"provenance": "exact",
@@ -110,7 +112,8 @@ def build_certificate(c: Certification, *, created: str | None = None) -> dict:
         },
         "euclidean": {"margin": k.gamma, "certified": bool(k.gamma > 0), "provenance": prov},
         "metric": {"weights": w, "kind": "scalar", "source": c.weights_source,
-                   "M": "blockdiag(w_i I_{d_i})"},
+                   "M": "blockdiag(w_i I_{d_i})" if g.geometry == "euclidean" else "blockdiag(w_i G_i(theta))"},
+        "geometry": _geometry(g),
         "sgn": {
             "margin": c.margin, "margin_float": c.margin_float, "margin_check": "exact rational LDL^T of C(w, margin)",
             "tau": c.perron.tau, "gain": c.gain, "alpha_true": c.weighted.alpha_true, "provenance": prov,
@@ -128,6 +131,15 @@ def build_certificate(c: Certification, *, created: str | None = None) -> dict:
         },
     }
     return jsonable(doc)
+
+
+def _geometry(g) -> dict:
+    if g.geometry == "euclidean":
+        return {"kind": "euclidean"}
+    return {"kind": "fisher", "reduced_dims": list(g.metric_block_sizes),
+            "normalisation": "K = E^T J E, E = blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}); "
+                             "softmax gauge (per-state all-ones direction) quotiented out",
+            "beta": "Lipschitz constant of the natural-gradient field, Jacobian G^+ J (exact at the equilibrium)"}
 
 
 def dumps(doc: dict) -> str:

@@ -57,13 +57,16 @@ def batch_size(n_points: int, dim: int) -> int:
 
 
 def _layout(game: Game):
-    """Gather indices idx (N, D) and mask (N, D) placing block i's coordinates first."""
-    D = max(game.block_sizes)
-    idx = np.zeros((game.n_players, D), dtype=np.int32)
-    mask = np.zeros((game.n_players, D), dtype=bool)
-    for i, p in enumerate(game.players):
-        idx[i, : p.dim] = np.arange(p.offset, p.offset + p.dim)
-        mask[i, : p.dim] = True
+    """Gather indices idx (N, D) and mask (N, D) placing block i's coordinates first
+    (blocks of the metric space: the Jacobian's, or the Fisher-reduced ones)."""
+    sizes = game.metric_block_sizes
+    D = max(sizes)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    idx = np.zeros((len(sizes), D), dtype=np.int32)
+    mask = np.zeros((len(sizes), D), dtype=bool)
+    for i, (o, n) in enumerate(zip(offsets, sizes)):
+        idx[i, :n] = np.arange(o, o + n)
+        mask[i, :n] = True
     return idx, mask
 
 
@@ -109,7 +112,15 @@ def _kernels(game: Game):
     import jax.numpy as jnp
 
     idx, mask = _layout(game)
-    jac = jax.vmap(jax.jacfwd(game.pseudo_gradient), in_axes=(0, None))
+    jac_plain = jax.vmap(jax.jacfwd(game.pseudo_gradient), in_axes=(0, None))
+    if game.transform is None:
+        jac = jac_plain
+    else:  # Fisher geometry: K = E(x)^T J(x) E(x)
+        transform = jax.vmap(game.transform)
+
+        def jac(X, p):
+            E = transform(X)
+            return E.swapaxes(1, 2) @ jac_plain(X, p) @ E
 
     def block_stats(X, p):
         J = jac(X, p)  # (B, d, d)
@@ -128,7 +139,7 @@ _KERNEL_CACHE: dict[tuple, tuple] = {}
 def _compiled_key(game: Game) -> tuple:
     """Compiled kernels depend only on F and the block layout, not on parameter values
     (params are traced arguments), so games differing only in params share them."""
-    return (id(game.pseudo_gradient), game.block_sizes)
+    return (id(game.pseudo_gradient), id(game.transform), game.block_sizes, game.metric_block_sizes)
 
 
 def kernels(game: Game):
@@ -141,7 +152,8 @@ def kernels(game: Game):
 
         F = game.pseudo_gradient
         vj = jax.jit(lambda x, p: (F(x, p), jax.jacfwd(F)(x, p)))
-        _KERNEL_CACHE[key] = (game.pseudo_gradient, (*_kernels(game), vj))  # keep F alive: ids stay unique
+        # keep F and the transform alive so their ids stay unique while cached
+        _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform), (*_kernels(game), vj))
     return _KERNEL_CACHE[key][1]
 
 
@@ -188,8 +200,8 @@ def sampled_constants(game: Game, points: np.ndarray,
 
 
 def weight_scaling(game: Game, weights) -> np.ndarray:
-    """s = diag(M(w))^{1/2}: sqrt(w_i) repeated over player i's block."""
-    return np.concatenate([np.full(p.dim, np.sqrt(w)) for p, w in zip(game.players, weights)])
+    """s = diag(M(w))^{1/2}: sqrt(w_i) repeated over player i's block (of the metric space)."""
+    return np.concatenate([np.full(n, np.sqrt(w)) for n, w in zip(game.metric_block_sizes, weights)])
 
 
 def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None, J: np.ndarray | None = None,

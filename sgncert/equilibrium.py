@@ -3,7 +3,9 @@
 Affine F = Hx + c: x = -H^{-1} c (least squares when H is singular, then checked).
 Otherwise a damped Newton method (backtracking on ||F||^2) from the origin, falling back
 to extragradient steps when a Newton direction cannot be computed or does not descend.
-The residual ||F(x_hat)|| is returned; once alpha > 0 is certified, strong monotonicity
+For softmax games the gauge is fixed: the iteration runs in x = B z with B the basis of
+the complement of the per-state all-ones directions (F is orthogonal to them and J
+annihilates them), so the Newton systems B^T J B are regular. The residual ||F(x_hat)|| is returned; once alpha > 0 is certified, strong monotonicity
 in M gives the a-posteriori bound ||x_hat - x*||_M <= ||F(x_hat)||_M / alpha.
 """
 
@@ -31,8 +33,16 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
     import jax.numpy as jnp
 
     p = game.jax_params()
-    F = jax.jit(lambda x: game.pseudo_gradient(x, p))
-    J = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+    B = np.eye(game.dim) if game.gauge is None else np.asarray(game.gauge)
+    F_full = jax.jit(lambda x: game.pseudo_gradient(x, p))
+    J_full = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+
+    def F(x):
+        return B.T @ np.asarray(F_full(x))
+
+    def J(x):
+        return B.T @ np.asarray(J_full(x)) @ B
+
     x = np.zeros(game.dim)
     f0 = np.asarray(F(jnp.asarray(x)))
     if not np.all(np.isfinite(f0)):
@@ -46,9 +56,9 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
         Jx = np.asarray(J(jnp.asarray(x)))
         step = None
         try:
-            step = np.linalg.solve(Jx, -f)
+            step = B @ np.linalg.solve(Jx, -f)
         except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(Jx, -f, rcond=None)[0]
+            step = B @ np.linalg.lstsq(Jx, -f, rcond=None)[0]
         t, accepted = 1.0, False
         while t > 1e-10 and np.all(np.isfinite(step)):
             cand = x + t * step
@@ -60,8 +70,8 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
         if not accepted:  # extragradient: x+ = x - eta F(x - eta F(x)), eta from the Jacobian's size
             method = "newton+extragradient"
             eta = 0.5 / max(float(np.linalg.norm(Jx, 2)), 1e-12)
-            half = x - eta * f
-            cand = x - eta * np.asarray(F(jnp.asarray(half)))
+            half = x - eta * (B @ f)
+            cand = x - eta * (B @ np.asarray(F(jnp.asarray(half))))
             fc = np.asarray(F(jnp.asarray(cand)))
             if not np.all(np.isfinite(fc)):
                 break

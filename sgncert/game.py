@@ -75,10 +75,20 @@ class Game:
     fixed_weights: tuple[float, ...] | None = None
     source: str = ""
     extras: dict = field(default_factory=dict)
+    geometry: str = "euclidean"  # "euclidean" | "fisher"
+    # Fisher geometry: x -> E(x) (d x d_reduced), K = E^T J E is the normalised Jacobian
+    transform: Callable[[Any], Any] | None = None
+    reduced_sizes: tuple[int, ...] | None = None  # block sizes of K (None: those of J)
+    gauge: np.ndarray | None = None  # B (d x d_reduced): coordinates with gauge directions removed
 
     @property
     def dim(self) -> int:
         return sum(p.dim for p in self.players)
+
+    @property
+    def metric_block_sizes(self) -> tuple[int, ...]:
+        """Block sizes of the space where constants and the metric live (K's blocks)."""
+        return self.reduced_sizes or self.block_sizes
 
     @property
     def n_players(self) -> int:

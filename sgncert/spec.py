@@ -297,27 +297,45 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     _check_keys(spec, TOP_KEYS, where)
     if spec.get("sgncert") != 1:
         raise SpecError(f"{where}: sgncert: expected schema version 1, got {spec.get('sgncert')!r}")
-    for key in ("markov", "normal_form"):
-        if key in spec:
-            raise SpecError(f"{where}: '{key}' games are not supported by this version of sgncert yet")
-    if spec.get("geometry", "euclidean") != "euclidean":
-        raise SpecError(f"{where}.geometry: only 'euclidean' is supported for these games")
+    tabular = [k for k in ("markov", "normal_form") if k in spec]
+    if len(tabular) > 1 or (tabular and any(k in spec for k in ("players", "costs", "pseudo_gradient"))):
+        raise SpecError(f"{where}: a '{tabular[0]}' game defines its own players and costs; "
+                        "remove players/costs/pseudo_gradient (or the other game section)")
+    geometry = spec.get("geometry", "fisher" if tabular else "euclidean")
+    if geometry not in ("euclidean", "fisher") or (geometry == "fisher" and not tabular):
+        raise SpecError(f"{where}: geometry: expected 'euclidean'{' or fisher' if tabular else ''} "
+                        f"(fisher is for markov / normal_form games), got {geometry!r}")
     name = spec.get("name", Path(label).stem)
     if not isinstance(name, str) or not name:
         raise SpecError(f"{where}.name: expected a non-empty string")
     params, data_hashes = resolve_params(spec.get("params"), base_dir, f"{where}: params", overrides)
     from .expressions import FUNCTIONS
 
-    players = _players(spec.get("players"), f"{where}: players", set(params) | set(FUNCTIONS))
+    canon_game: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    transform = reduced = gauge = None
+    if tabular:
+        players, F, affine, kind, canon_game, extras = _tabular(spec, tabular[0], params, base_dir, where, data_hashes)
+        model = extras["model"]
+        from .markov import fisher_transform, gauge_matrix
+
+        if geometry == "fisher":
+            transform = fisher_transform(model, tuple(p.offset for p in players))
+            reduced = model.reduced_dims
+        gauge = gauge_matrix(extras["model"])
+        canon_game["geometry"] = geometry
+    else:
+        players = _players(spec.get("players"), f"{where}: players", set(params) | set(FUNCTIONS))
     d = sum(p.dim for p in players)
     region, region_canon = _region(spec.get("region", {}), f"{where}: region", d)
     sampling = _sampling(spec.get("sampling"), f"{where}: sampling", samples, seed)
 
     has_costs, has_blocks = "costs" in spec, "pseudo_gradient" in spec
-    if has_costs == has_blocks:
+    if tabular:
+        pass
+    elif has_costs == has_blocks:
         raise SpecError(f"{where}: give exactly one of 'costs' or 'pseudo_gradient'")
-    canon_game: dict[str, Any] = {}
-    if has_blocks:
+    elif has_blocks:
         H, c, canon_game["pseudo_gradient"] = _blocks(_mapping(spec["pseudo_gradient"], f"{where}: pseudo_gradient"),
                                                      players, params, f"{where}: pseudo_gradient")
         F, affine, kind = pseudo_gradient_from_blocks(H, c), True, "blocks"
@@ -350,6 +368,8 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
         "sampling": {"method": sampling.method, "samples": sampling.samples, "seed": sampling.seed},
         **canon_game,
     }
+    if tabular:
+        del canonical["players"]  # defined by the markov / normal_form section
     if data_hashes:
         canonical["data_files"] = dict(sorted(data_hashes.items()))
     elif isinstance(spec.get("data_files"), dict):  # a canonical spec: params are already inline
@@ -358,7 +378,53 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
         canonical["weights"] = list(weights)
     return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,
                 region=region, sampling=sampling, canonical=canonical,
-                sha256=sha256_text(canonical_json(canonical)), kind=kind, fixed_weights=weights, source=label)
+                sha256=sha256_text(canonical_json(canonical)), kind=kind, fixed_weights=weights, source=label,
+                extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge)
+
+
+def _tabular(spec: dict, key: str, params: dict, base_dir: Path, where: str, data_hashes: dict):
+    """Players, F and canonical section of a markov / normal_form game (SPEC 6, 7)."""
+    from .markov import markov_costs, markov_model, normal_form_model
+
+    loc = f"{where}: {key}"
+    raw = _mapping(spec[key], loc)
+    names_used: list[str] = []
+
+    def compile_fn(src, at):
+        return _compile(src, [], list(params), at)
+
+    if key == "markov":
+        model = markov_model(raw, params, compile_fn, loc)
+        canon = {k: (v if isinstance(v, (str, int, float)) else _plain(v)) for k, v in raw.items()}
+    else:
+        model, extra = normal_form_model(raw, params, compile_fn, base_dir, loc)
+        if "nfg" in extra:
+            data_hashes.update(extra["nfg"])
+            canon = {"payoffs": extra["payoffs"], "entropy": model.entropy}
+        else:
+            canon = {k: (v if isinstance(v, (str, int, float)) else _plain(v)) for k, v in raw.items()}
+    from .expressions import FUNCTIONS
+
+    for n in model.names:
+        if not n.isidentifier() or n in params or n in FUNCTIONS or n.startswith("__") or n in names_used:
+            raise SpecError(f"{loc}: player name '{n}' must be a new identifier (not a param or function)")
+        names_used.append(n)
+    offsets = np.concatenate([[0], np.cumsum(model.dims)[:-1]]).astype(int)
+    players = tuple(Player(n, d, int(o)) for n, d, o in zip(model.names, model.dims, offsets))
+    costs = markov_costs(model)
+    F = pseudo_gradient_from_costs(costs, players)
+    return players, F, False, key, {key: canon}, {"model": model}
+
+
+def _plain(value):
+    """YAML data as plain JSON values (numbers as floats inside arrays)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    return float(value) if isinstance(value, float) else value
 
 
 def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:

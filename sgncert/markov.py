@@ -1,0 +1,285 @@
+"""Tabular Markov games and entropy-regularised normal-form games with softmax policies,
+and their Fisher (mirror) geometry (SPEC 6).
+
+Player i has logits theta_i(s, .) in R^{A_i} per state s, pi_i(.|s) = softmax(theta_i(s, .)).
+With the joint policy pi(a|s) = prod_i pi_i(a_i|s), P_pi(s, s') = sum_a pi(a|s) P(s'|s, a)
+and the discounted state occupancy d_s = (1 - gamma)(I - gamma P_pi^T)^{-1} mu0,
+
+    f_i(theta) = -( sum_{s,a} d_s(s) pi(a|s) r_i(s, a) + tau sum_s H(pi_i(.|s)) ).
+
+(The entropy is summed over states without occupancy weights, as in the reference
+experiment.) A normal-form game is the one-state case with gamma = 0.
+
+Fisher geometry. G_i = blockdiag_s(diag(pi_i(.|s)) - pi_i pi_i^T) is singular: softmax is
+invariant to adding a constant to theta_i(s, .). We quotient that direction out: U (A x A-1)
+is an orthonormal basis of the complement of the all-ones vector, G~_{i,s} = U^T G_{i,s} U
+is positive definite, and E_i = blockdiag_s(U G~_{i,s}^{-1/2}). The Fisher-normalised
+Jacobian K = E^T J E (E = blockdiag_i E_i) has blocks G~_i^{-1/2} J~_ij G~_j^{-1/2}; the
+SGN constants of SPEC 6 are the Euclidean ones of K (mu_i from sym K_ii, L_ij = ||K_ij||,
+beta(w) = ||W^{1/2} K W^{-1/2}||, the Lipschitz constant of the natural-gradient field
+G^+ F in M = blockdiag(w_i G_i), with G^+ J as its Jacobian: exact at the equilibrium,
+a local linearisation elsewhere). Natural policy gradient: theta_i <- theta_i - h G_i^+ grad_i f_i.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import SpecError
+
+
+def gauge_basis(A: int) -> np.ndarray:
+    """Orthonormal basis U (A x (A-1)) of the complement of the all-ones vector (Helmert)."""
+    U = np.zeros((A, A - 1))
+    for k in range(1, A):
+        U[:k, k - 1] = 1.0
+        U[k, k - 1] = -float(k)
+        U[:, k - 1] /= math.sqrt(k * (k + 1))
+    return U
+
+
+@dataclass(frozen=True)
+class MarkovModel:
+    """Resolved tabular game: S states, actions per player, discount, entropy, mu0, and
+    functions of the params returning P [S, A_1..A_N, S] and r_i [S, A_1..A_N]."""
+
+    names: tuple[str, ...]
+    states: int
+    actions: tuple[int, ...]
+    discount: float
+    entropy: float
+    initial: np.ndarray
+    transitions: Callable[[Mapping], Any]
+    rewards: tuple[Callable[[Mapping], Any], ...]
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return tuple(self.states * a for a in self.actions)
+
+    @property
+    def reduced_dims(self) -> tuple[int, ...]:
+        return tuple(self.states * (a - 1) for a in self.actions)
+
+
+def policies(model: MarkovModel, x: Mapping):
+    """pi_i(.|s) and log pi_i(.|s), each (S, A_i), from the logits dict."""
+    import jax
+
+    logits = [x[n].reshape(model.states, a) for n, a in zip(model.names, model.actions)]
+    return [jax.nn.softmax(t, axis=1) for t in logits], [jax.nn.log_softmax(t, axis=1) for t in logits]
+
+
+def joint_policy(pis, S: int):
+    """pi(s, a_1, ..., a_N) = prod_i pi_i(a_i|s)."""
+    joint = pis[0]
+    for k, p in enumerate(pis[1:], start=1):
+        joint = joint[..., None] * p.reshape((S,) + (1,) * k + (p.shape[1],))
+    return joint
+
+
+def markov_costs(model: MarkovModel):
+    """costs(x, p) -> {name: f_i} for the entropy-regularised Markov game (JAX)."""
+    import jax.numpy as jnp
+
+    S, N, gamma, tau = model.states, len(model.names), model.discount, model.entropy
+    mu0 = jnp.asarray(model.initial)
+    action_axes = tuple(range(1, N + 1))
+
+    def costs(x, p):
+        pis, logs = policies(model, x)
+        joint = joint_policy(pis, S)
+        P = jnp.asarray(model.transitions(p))
+        P_pi = jnp.sum(joint[..., None] * P, axis=action_axes)  # (S, S')
+        d_s = (1.0 - gamma) * jnp.linalg.solve(jnp.eye(S) - gamma * P_pi.T, mu0)
+        d = d_s.reshape((S,) + (1,) * N) * joint
+        out = {}
+        for name, pi, lg, reward in zip(model.names, pis, logs, model.rewards):
+            entropy = -jnp.sum(pi * lg)
+            out[name] = -(jnp.sum(d * jnp.asarray(reward(p))) + tau * entropy)
+        return out
+
+    return costs
+
+
+def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
+    """E(x) (d x d_reduced): blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}), in JAX."""
+    import jax.numpy as jnp
+    from jax.scipy.linalg import block_diag
+
+    S = model.states
+    bases = [jnp.asarray(gauge_basis(a)) for a in model.actions]
+
+    def transform(x_flat):
+        x = {n: x_flat[o:o + S * a] for n, o, a in zip(model.names, offsets, model.actions)}
+        pis, _ = policies(model, x)
+        blocks = []
+        for pi, U in zip(pis, bases):
+            G = jnp.einsum("sa,ab->sab", pi, jnp.eye(pi.shape[1])) - pi[:, :, None] * pi[:, None, :]
+            Gr = jnp.einsum("ai,sab,bj->sij", U, G, U)  # (S, A-1, A-1), positive definite
+            lam, V = jnp.linalg.eigh(Gr)
+            inv_sqrt = jnp.einsum("sij,sj,skj->sik", V, 1.0 / jnp.sqrt(lam), V)
+            per_state = jnp.einsum("ai,sij->saj", U, inv_sqrt)  # (S, A, A-1)
+            A, r = U.shape
+            blocks.append(jnp.einsum("st,saj->satj", jnp.eye(S), per_state).reshape(S * A, S * r))
+        return block_diag(*blocks)
+
+    return transform
+
+
+def gauge_matrix(model: MarkovModel) -> np.ndarray:
+    """B (d x d_reduced) = blockdiag_i blockdiag_s(U): coordinates with the softmax gauge fixed."""
+    from scipy.linalg import block_diag
+
+    return block_diag(*[np.kron(np.eye(model.states), gauge_basis(a)) for a in model.actions])
+
+
+def natural_gradient(model: MarkovModel, offsets, F_fn):
+    """theta -> G^+ F(theta) (quotient pseudo-inverse: E E^T F, since E E^T = U G~^{-1} U^T)."""
+    transform = fisher_transform(model, offsets)
+
+    def field(x, p):
+        E = transform(x)
+        return E @ (E.T @ F_fn(x, p))
+
+    return field
+
+
+# ----------------------------------------------------------------------------- spec parsing
+
+def _array(value, params: dict, compile_fn, where: str):
+    """A param name / expression over params (returns a function of p) or an inline array."""
+    if isinstance(value, str):
+        expr = compile_fn(value, where)
+        return lambda p: expr({}, p)
+    from .params import to_array
+
+    arr = to_array(value, where)
+    return lambda p: arr
+
+
+def _check_model(model: MarkovModel, params: dict, where: str) -> None:
+    import jax.numpy as jnp
+
+    p = {k: jnp.asarray(v) for k, v in params.items()}
+    S, acts = model.states, model.actions
+    try:
+        P = np.asarray(model.transitions(p), dtype=np.float64)
+    except SpecError:
+        raise
+    except Exception as exc:
+        raise SpecError(f"{where}.transitions: cannot evaluate: {exc}") from None
+    if P.shape != (S, *acts, S):
+        raise SpecError(f"{where}.transitions: shape {P.shape}, expected {(S, *acts, S)} [S, A_1, ..., A_N, S]")
+    if not np.all(np.isfinite(P)) or np.any(P < 0):
+        raise SpecError(f"{where}.transitions: probabilities must be finite and non-negative")
+    row = np.abs(P.sum(axis=-1) - 1.0)
+    if np.any(row > 1e-9):
+        bad = np.unravel_index(int(np.argmax(row)), row.shape)
+        raise SpecError(f"{where}.transitions: row {list(map(int, bad))} sums to {P.sum(axis=-1)[bad]:.12g}, not 1")
+    for name, reward in zip(model.names, model.rewards):
+        R = np.asarray(reward(p), dtype=np.float64)
+        if R.shape != (S, *acts):
+            raise SpecError(f"{where}.rewards.{name}: shape {R.shape}, expected {(S, *acts)} [S, A_1, ..., A_N]")
+        if not np.all(np.isfinite(R)):
+            raise SpecError(f"{where}.rewards.{name}: contains NaN or Inf")
+
+
+def _number(raw, where, lo, hi, lo_open=False, hi_open=False) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise SpecError(f"{where}: expected a number, got {raw!r}")
+    if raw < lo or (lo_open and raw == lo) or raw > hi or (hi_open and raw == hi):
+        lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
+        raise SpecError(f"{where}: {raw!r} is outside {lb}{lo}, {hi}{rb}")
+    return float(raw)
+
+
+def markov_model(raw: Mapping, params: dict, compile_fn, where: str) -> MarkovModel:
+    """Validate a ``markov:`` section (SPEC 7) into a :class:`MarkovModel`."""
+    from .spec import _check_keys, _mapping
+
+    _check_keys(raw, ("states", "actions", "discount", "entropy", "initial", "transitions", "rewards"), where)
+    S = raw.get("states")
+    if isinstance(S, bool) or not isinstance(S, int) or not 1 <= S <= 10_000:
+        raise SpecError(f"{where}.states: expected a positive integer, got {S!r}")
+    actions = _mapping(raw.get("actions"), f"{where}.actions")
+    if not actions:
+        raise SpecError(f"{where}.actions: give at least one player and its action count")
+    names = tuple(str(n) for n in actions)
+    for n, a in actions.items():
+        if isinstance(a, bool) or not isinstance(a, int) or not 2 <= a <= 1000:
+            raise SpecError(f"{where}.actions.{n}: expected an action count >= 2, got {a!r}")
+    gamma = _number(raw.get("discount"), f"{where}.discount", 0.0, 1.0, hi_open=True)
+    tau = _number(raw.get("entropy"), f"{where}.entropy", 0.0, math.inf, lo_open=True, hi_open=True)
+    from .params import to_array
+
+    mu0 = to_array(raw.get("initial", [1.0] + [0.0] * (S - 1)), f"{where}.initial").reshape(-1)
+    if mu0.shape != (S,) or np.any(mu0 < 0) or abs(mu0.sum() - 1.0) > 1e-9:
+        raise SpecError(f"{where}.initial: expected {S} non-negative probabilities summing to 1")
+    if "transitions" not in raw:
+        raise SpecError(f"{where}: 'transitions' is required")
+    rewards_raw = _mapping(raw.get("rewards"), f"{where}.rewards")
+    _check_keys(rewards_raw, names, f"{where}.rewards")
+    missing = [n for n in names if n not in rewards_raw]
+    if missing:
+        raise SpecError(f"{where}.rewards: no reward given for player '{missing[0]}'")
+    model = MarkovModel(
+        names=names, states=S, actions=tuple(int(actions[n]) for n in names), discount=gamma, entropy=tau,
+        initial=mu0, transitions=_array(raw["transitions"], params, compile_fn, f"{where}.transitions"),
+        rewards=tuple(_array(rewards_raw[n], params, compile_fn, f"{where}.rewards.{n}") for n in names))
+    _check_model(model, params, where)
+    return model
+
+
+def normal_form_model(raw: Mapping, params: dict, compile_fn, base_dir, where: str) -> tuple[MarkovModel, dict]:
+    """A ``normal_form:`` section (payoff arrays or a Gambit .nfg file) as a one-state game."""
+    from .spec import _check_keys, _mapping
+
+    _check_keys(raw, ("payoffs", "nfg", "entropy"), where)
+    tau = _number(raw.get("entropy"), f"{where}.entropy", 0.0, math.inf, lo_open=True, hi_open=True)
+    extra: dict = {}
+    if ("payoffs" in raw) == ("nfg" in raw):
+        raise SpecError(f"{where}: give exactly one of 'payoffs' or 'nfg'")
+    if "nfg" in raw:
+        import hashlib
+
+        from .nfg import read_nfg
+
+        rel = raw["nfg"]
+        if not isinstance(rel, str):
+            raise SpecError(f"{where}.nfg: expected a file path")
+        players, payoffs, data = read_nfg(base_dir / rel, f"{where}.nfg")
+        names = tuple(_identifier(n, k) for k, n in enumerate(players))
+        if len(set(names)) != len(names):
+            raise SpecError(f"{where}.nfg: player names are not distinct identifiers: {players}")
+        funcs = [(lambda arr: (lambda p: arr))(a) for a in payoffs]
+        shape = payoffs[0].shape
+        extra = {"nfg": {rel: hashlib.sha256(data).hexdigest()}, "payoffs": {n: a.tolist() for n, a in zip(names, payoffs)}}
+    else:
+        pay = _mapping(raw["payoffs"], f"{where}.payoffs")
+        names = tuple(str(n) for n in pay)
+        funcs = [_array(pay[n], params, compile_fn, f"{where}.payoffs.{n}") for n in names]
+        import jax.numpy as jnp
+
+        shapes = {np.shape(np.asarray(f({k: jnp.asarray(v) for k, v in params.items()}))) for f in funcs}
+        if len(shapes) != 1 or len(next(iter(shapes))) != len(names):
+            raise SpecError(f"{where}.payoffs: every payoff array must have shape (A_1, ..., A_N) with N = {len(names)}")
+        shape = next(iter(shapes))
+    if any(a < 2 for a in shape):
+        raise SpecError(f"{where}: every player needs at least 2 strategies, got {shape}")
+    model = MarkovModel(
+        names=names, states=1, actions=tuple(int(a) for a in shape), discount=0.0, entropy=tau,
+        initial=np.ones(1), transitions=lambda p: np.ones((1, *shape, 1)),
+        rewards=tuple((lambda f: (lambda p: f(p)[None]))(f) for f in funcs))
+    _check_model(model, params, where)
+    return model, extra
+
+
+def _identifier(name: str, k: int) -> str:
+    import re
+
+    ident = re.sub(r"\W", "_", name.strip()) or f"p{k + 1}"
+    return ident if ident[0].isalpha() and not ident.startswith("__") else f"p{k + 1}_{ident}"

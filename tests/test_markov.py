@@ -1,0 +1,173 @@
+"""Markov and normal-form games in the Fisher geometry (SPEC 6, 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import GAMES, ROOT
+
+from sgncert.certify import certify
+from sgncert.errors import SpecError
+from sgncert.markov import gauge_basis, natural_gradient
+from sgncert.nfg import parse_nfg
+from sgncert.spec import game_from_dict, load_game
+
+
+TABULAR = ["markov_coordination", "markov_general_sum", "rps", "three_firms"]
+
+
+@pytest.fixture(scope="module")
+def certified():
+    """Each bundled tabular game certified once for the whole module."""
+    return {name: certify(load_game(GAMES / f"{name}.yaml")) for name in TABULAR}
+
+
+@pytest.fixture(scope="module")
+def reference(certified):
+    return certified["markov_coordination"]
+
+
+def test_reference_markov_numbers(reference):
+    """SPEC 10: mu ~ 0.9344, L ~ 0.6009, alpha ~ 0.3335 at r = 1, beta ~ 1.572, step ~ 0.270 (3%)."""
+    c = reference
+    assert c.constants.provenance == "sampled" and c.constants.samples == 2**8 + 1
+    np.testing.assert_allclose(c.constants.mu, [0.9344, 0.9344], rtol=0.03)
+    np.testing.assert_allclose([c.constants.L[0, 1], c.constants.L[1, 0]], [0.6009, 0.6009], rtol=0.03)
+    np.testing.assert_allclose(c.weights, [1.0, 1.0], rtol=1e-9)  # common reward: symmetric
+    assert c.margin == pytest.approx(0.3335, rel=0.03)
+    assert c.weighted.beta == pytest.approx(1.572, rel=0.03)
+    assert c.steps.euler_max == pytest.approx(0.270, rel=0.03)
+    assert c.game.geometry == "fisher" and c.game.metric_block_sizes == (2, 2)
+
+
+def test_fisher_constants_against_finite_differences(reference):
+    """K = E^T J E at a sample point vs. central finite differences of F and an explicit
+    G^{-1/2} built from the policies."""
+    g = reference.game
+    p = g.jax_params()
+    x = np.array([0.05, -0.1, 0.1, 0.0, -0.07, 0.02, 0.1, -0.1])
+    F = lambda v: np.asarray(g.pseudo_gradient(jnp.asarray(v), p))
+    eps = 1e-6
+    J_fd = np.stack([(F(x + eps * e) - F(x - eps * e)) / (2 * eps) for e in np.eye(8)], axis=1)
+    U = gauge_basis(2)
+    Es = []
+    for i in range(2):
+        th = x[4 * i:4 * i + 4].reshape(2, 2)
+        pi = np.exp(th) / np.exp(th).sum(axis=1, keepdims=True)
+        blocks = []
+        for s in range(2):
+            G = np.diag(pi[s]) - np.outer(pi[s], pi[s])
+            Gr = U.T @ G @ U
+            w, V = np.linalg.eigh(Gr)
+            blocks.append(U @ V @ np.diag(w ** -0.5) @ V.T)
+        Es.append(np.block([[blocks[0], np.zeros((2, 1))], [np.zeros((2, 1)), blocks[1]]]))
+    E = np.block([[Es[0], np.zeros((4, 2))], [np.zeros((4, 2)), Es[1]]])
+    K_fd = E.T @ J_fd @ E
+    E_lib = np.asarray(g.transform(jnp.asarray(x)))
+    K_lib = E_lib.T @ np.asarray(jax.jacfwd(g.pseudo_gradient)(jnp.asarray(x), p)) @ E_lib
+    np.testing.assert_allclose(K_lib, K_fd, atol=1e-7)
+    # mu_1 at this point, from the finite-difference K
+    mu1 = np.linalg.eigvalsh(0.5 * (K_fd[:2, :2] + K_fd[:2, :2].T))[0]
+    assert mu1 >= reference.constants.mu[0] - 1e-9 or np.any(np.abs(x) > 0.1)
+
+
+def npg_pair_ratio(c, h, n_pairs=32, n_steps=25, seed=0):
+    """Max per-step ratio of Fisher-metric distances for natural policy gradient pairs."""
+    g = c.game
+    p = g.jax_params()
+    field = jax.jit(jax.vmap(natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players),
+                                              g.pseudo_gradient), in_axes=(0, None)))
+    rng = np.random.default_rng(seed)
+    r = g.region.radius * 0.9
+    x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
+    y = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
+    s = np.concatenate([np.full(n, np.sqrt(w)) for n, w in zip(g.metric_block_sizes, c.weights)])
+    E = np.asarray(g.transform(jnp.asarray(c.center)))  # metric at the equilibrium
+    Einv = np.linalg.pinv(E)  # coordinates in the Fisher-normalised frame
+    worst = 0.0
+    for _ in range(n_steps):
+        d0 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
+        x, y = x - h * field(x, p), y - h * field(y, p)
+        d1 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
+        keep = d0 > 1e-8
+        if not keep.any():
+            break
+        worst = max(worst, float(np.max(d1[keep] / d0[keep])))
+    return worst
+
+
+@pytest.mark.parametrize("name", TABULAR)
+def test_natural_policy_gradient_contracts_at_certified_step(name, certified):
+    c = certified[name]
+    assert c.certified, c.reason
+    ratio = npg_pair_ratio(c, 0.99 * c.steps.euler_max)
+    assert ratio < 1.0
+    # the certified per-step factor at the best step, with the small slack of a sampled estimate
+    assert npg_pair_ratio(c, c.steps.euler_best) <= c.steps.euler_factor + 1e-2
+
+
+def test_general_sum_game_is_not_trivial(certified):
+    c = certified["markov_general_sum"]
+    assert c.certified and c.constants.gamma < 0  # Euclidean test fails, SGN certifies
+    assert c.weights[1] > 10  # far from equal weights
+    assert c.equilibrium is not None and c.equilibrium.residual < 1e-9
+    assert np.linalg.norm(c.center) > 0.1  # not the uniform policy
+
+
+def test_nfg_parser_payoff_and_outcome_versions():
+    players, (A, B) = parse_nfg('NFG 1 R "PD" { "A" "B" } { 2 2 }\n"c"\n3 3 0 5 5 0 1/2 1')
+    assert players == ["A", "B"]
+    # profiles (1,1), (2,1), (1,2), (2,2): player 1 varies fastest
+    np.testing.assert_array_equal(A, [[3, 5], [0, 0.5]])
+    np.testing.assert_array_equal(B, [[3, 0], [5, 1]])
+    text = ('NFG 1 R "x" { "P1" "P2" } { { "U" "D" } { "L" "R" } }\n""\n'
+            '{ { "o1" 1, 2 } { "o2" 3 4 } }\n1 2 0 1')
+    _, (A, B) = parse_nfg(text)
+    np.testing.assert_array_equal(A, [[1, 0], [3, 1]])
+    np.testing.assert_array_equal(B, [[2, 0], [4, 2]])
+    players, pays = parse_nfg((GAMES / "three_firms.nfg").read_text())
+    assert players == ["Firm1", "Firm2", "Firm3"] and pays[0].shape == (2, 2, 2)
+    assert pays[0][0, 1, 1] == 1.0 and pays[0][0, 0, 1] == 0.5 and pays[0][0, 0, 0] == 0.0
+    assert pays[2][1, 1, 0] == 1.0 and np.all(pays[1][:, 1, :] == 0)  # staying out pays 0
+    for bad in ['NFG 2 R "x"', 'NFG 1 R "x" { "A" } { 2 }\n1', 'NFG 1 R "x" { "A" "B" } { 2 2 }\n1 2 x']:
+        with pytest.raises(SpecError):
+            parse_nfg(bad)
+
+
+def _markov_spec(**changes):
+    spec = {"sgncert": 1, "name": "m", "params": {},
+            "markov": {"states": 1, "actions": {"a": 2, "b": 2}, "discount": 0.5, "entropy": 1.0,
+                       "initial": [1.0], "transitions": [[[[1.0], [1.0]], [[1.0], [1.0]]]],
+                       "rewards": {"a": [[[1, 0], [0, 1]]], "b": [[[0, 1], [1, 0]]]}},
+            "region": {"center": "zeros", "radius": 0.1}}
+    spec["markov"].update(changes)
+    return spec
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"transitions": [[[[0.5], [1.0]], [[1.0], [1.0]]]]}, "sums to 0.5"),
+    ({"transitions": [[[1.0, 1.0], [1.0, 1.0]]]}, "shape"),
+    ({"discount": 1.0}, "discount"),
+    ({"entropy": 0.0}, "entropy"),
+    ({"initial": [0.5]}, "initial"),
+    ({"rewards": {"a": [[1, 0], [0, 1]], "b": [[[0, 1], [1, 0]]]}}, "rewards.a"),
+    ({"actions": {"a": 1, "b": 2}}, "action count"),
+])
+def test_markov_validation(change, needle):
+    game_from_dict(_markov_spec(), ROOT)  # the unchanged spec loads
+    with pytest.raises(SpecError, match=needle):
+        game_from_dict(_markov_spec(**change), ROOT)
+
+
+def test_euclidean_geometry_option(reference):
+    spec = dict(reference.game.canonical, geometry="euclidean")
+    c = certify(game_from_dict(spec, GAMES))
+    assert c.game.geometry == "euclidean" and c.game.metric_block_sizes == (4, 4)
+    assert not np.allclose(c.constants.mu, reference.constants.mu)  # a different geometry
+    # and the canonical spec round-trips for both
+    assert game_from_dict(reference.game.canonical, GAMES).sha256 == reference.game.sha256
