@@ -53,8 +53,12 @@ def _versions() -> dict:
     return {"jax": jax.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
 
 
-def build_certificate(c: Certification, *, created: str | None = None) -> dict:
-    """The certificate dict for a :class:`Certification`."""
+def build_certificate(c: Certification, *, created: str | None = None, source: str | None = None) -> dict:
+    """The certificate dict for a :class:`Certification`.
+
+    ``source``: the spec's path relative to the certificate's folder (``game.source``),
+    which ``sgncert verify`` uses to check that the spec file still describes the game.
+    """
     import jax
 
     g = c.game
@@ -83,7 +87,12 @@ def build_certificate(c: Certification, *, created: str | None = None) -> dict:
         equilibrium.update({"solved": True, "method": c.equilibrium.method, "residual": c.equilibrium.residual})
     else:
         equilibrium["solved"] = False
-    if c.certified:
+    if c.certified and g.geometry == "fisher":
+        # the Fisher metric is degenerate along the softmax gauge and varies with theta:
+        # no M-ball inside the logit box is claimed
+        equilibrium["distance_bound_M"] = c.residual_M / c.margin
+        invariant = None
+    elif c.certified:
         dist = c.residual_M / c.margin
         equilibrium["distance_bound_M"] = dist
         equilibrium["in_region"] = bool(dist <= radius_M)
@@ -102,6 +111,7 @@ def build_certificate(c: Certification, *, created: str | None = None) -> dict:
             "players": [{"name": p.name, "dim": p.dim} for p in g.players],
             "affine": g.affine,
             "spec": g.canonical,
+            "source": source,
         },
         "region": {"center": c.center, "radius": g.region.radius, "norm": g.region.norm,
                    "center_spec": g.region.center_spec},

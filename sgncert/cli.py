@@ -139,10 +139,11 @@ def certify(game, output, overrides, samples, seed, as_json, no_write):
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     with Progress() as progress:
         result = run_certify(g, progress=progress)
-    doc = build_certificate(result, created=_created())
+    target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
+    source = Path(os.path.relpath(game.resolve(), target.resolve().parent)).as_posix() if target else None
+    doc = build_certificate(result, created=_created(), source=source)
     text = dumps(doc)
-    if not no_write:
-        target = output or game.with_name(game.stem + ".cert.json")
+    if target is not None:
         try:
             write_atomic(target, text)
         except OSError as exc:

@@ -16,7 +16,7 @@ _STYLE = {"ok": "green", "failed": "bold red", "warning": "yellow", "undecidable
 
 
 @click.command()
-@click.argument("certs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("certs", nargs=-1, required=True, type=click.Path(path_type=Path),
                 metavar="CERT.json...")
 @click.option("--game", "game_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The game spec file; checked to still describe the certified game (hooks resolve next to it).")

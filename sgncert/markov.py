@@ -201,14 +201,15 @@ def markov_model(raw: Mapping, params: dict, compile_fn, where: str) -> MarkovMo
     """Validate a ``markov:`` section (SPEC 7) into a :class:`MarkovModel`."""
     from .spec import _check_keys, _mapping
 
-    _check_keys(raw, ("states", "actions", "discount", "entropy", "initial", "transitions", "rewards"), where)
+    _check_keys(raw, ("states", "actions", "discount", "entropy", "initial", "transitions", "rewards", "players"),
+                where)
     S = raw.get("states")
     if isinstance(S, bool) or not isinstance(S, int) or not 1 <= S <= 10_000:
         raise SpecError(f"{where}.states: expected a positive integer, got {S!r}")
     actions = _mapping(raw.get("actions"), f"{where}.actions")
     if not actions:
         raise SpecError(f"{where}.actions: give at least one player and its action count")
-    names = tuple(str(n) for n in actions)
+    names = player_order(raw.get("players"), actions, where)
     for n, a in actions.items():
         if isinstance(a, bool) or not isinstance(a, int) or not 2 <= a <= 1000:
             raise SpecError(f"{where}.actions.{n}: expected an action count >= 2, got {a!r}")
@@ -238,7 +239,7 @@ def normal_form_model(raw: Mapping, params: dict, compile_fn, base_dir, where: s
     """A ``normal_form:`` section (payoff arrays or a Gambit .nfg file) as a one-state game."""
     from .spec import _check_keys, _mapping
 
-    _check_keys(raw, ("payoffs", "nfg", "entropy"), where)
+    _check_keys(raw, ("payoffs", "nfg", "entropy", "players"), where)
     tau = _number(raw.get("entropy"), f"{where}.entropy", 0.0, math.inf, lo_open=True, hi_open=True)
     extra: dict = {}
     if ("payoffs" in raw) == ("nfg" in raw):
@@ -260,7 +261,7 @@ def normal_form_model(raw: Mapping, params: dict, compile_fn, base_dir, where: s
         extra = {"nfg": {rel: hashlib.sha256(data).hexdigest()}, "payoffs": {n: a.tolist() for n, a in zip(names, payoffs)}}
     else:
         pay = _mapping(raw["payoffs"], f"{where}.payoffs")
-        names = tuple(str(n) for n in pay)
+        names = player_order(raw.get("players"), pay, where)
         funcs = [_array(pay[n], params, compile_fn, f"{where}.payoffs.{n}") for n in names]
         import jax.numpy as jnp
 
@@ -276,6 +277,18 @@ def normal_form_model(raw: Mapping, params: dict, compile_fn, base_dir, where: s
         rewards=tuple((lambda f: (lambda p: f(p)[None]))(f) for f in funcs))
     _check_model(model, params, where)
     return model, extra
+
+
+def player_order(order, mapping: Mapping, where: str) -> tuple[str, ...]:
+    """Player names in play order: the optional ``players`` list, else the mapping's order.
+
+    Canonical specs always carry the list, because canonical JSON sorts mapping keys."""
+    names = tuple(str(n) for n in mapping)
+    if order is None:
+        return names
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
+        raise SpecError(f"{where}.players: expected a list ordering exactly the players {list(names)}")
+    return tuple(str(n) for n in order)
 
 
 def _identifier(name: str, k: int) -> str:

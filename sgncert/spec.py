@@ -125,6 +125,8 @@ def _load_hook(ref: Any, base_dir: Path, where: str):
     path = (base_dir / rel).resolve()
     if path.suffix != ".py" or not fn_name.isidentifier():
         raise SpecError(f"{where}: expected 'file.py:function', got {ref!r}")
+    if not path.is_relative_to(base_dir.resolve()):
+        raise SpecError(f"{where}: the hook {rel} must lie in the spec's folder or below it")
     try:
         source = path.read_bytes()
     except OSError as exc:
@@ -403,6 +405,7 @@ def _tabular(spec: dict, key: str, params: dict, base_dir: Path, where: str, dat
             canon = {"payoffs": extra["payoffs"], "entropy": model.entropy}
         else:
             canon = {k: (v if isinstance(v, (str, int, float)) else _plain(v)) for k, v in raw.items()}
+    canon["players"] = list(model.names)  # play order survives the sorted keys of canonical JSON
     from .expressions import FUNCTIONS
 
     for n in model.names:

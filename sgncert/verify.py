@@ -56,6 +56,7 @@ SCHEMA_VERSION = "1"
 KIND = "sgncert.certificate"
 MAX_CERT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_PLAYERS = 256  # exact LDL^T in Fractions is O(N^3)
 ROUNDING = 1e-12  # relative slack for float rounding of stated step sizes / factors
 REL_TOL = 1e-9  # relative tolerance when comparing with recomputed floating-point values
 SIM_PAIRS = 16
@@ -101,6 +102,9 @@ class VerifyReport:
     def undecidable(self, name, message):
         return self.add(name, UNDECIDABLE, message)
 
+    def warn(self, name, message):
+        return self.add(name, WARNING, message)
+
     def _with(self, status) -> list[Check]:
         return [c for c in self.checks if c.status == status]
 
@@ -139,11 +143,20 @@ class VerifyReport:
         return f"VALID: all {len(self.checks) - len(self.warnings)} checks passed{extra}"
 
     def to_dict(self) -> dict:
+        """Plain JSON types; non-finite floats (a diverged simulation) become null."""
         counts = {s: len(self._with(s)) for s in (OK, FAILED, WARNING, UNDECIDABLE)}
         return {"kind": "sgncert.verify-report", "schema_version": "1", **self.info,
                 "verdict": self.verdict, "exit_code": self.exit_code, "summary": self.summary(),
                 "counts": counts, "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes),
-                "simulation": self.simulation, "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+                "simulation": _finite(self.simulation), "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # ------------------------------------------------------------------- loading / validation
@@ -336,6 +349,8 @@ def validate_certificate(doc: Any, label: str = "<certificate>") -> dict:
         if not isinstance(p.get("name"), str):
             raise v.error(f"{where}.name", f"expected a string, got {_show(p.get('name'))}")
         dims.append(v.integer(p.get("dim"), f"{where}.dim", minimum=1))
+    if len(players) > MAX_PLAYERS:
+        raise v.error("game.players", f"{len(players)} players; verify supports at most {MAX_PLAYERS}")
     n, d = len(players), sum(dims)
     v.typed("game.spec", dict, "an object (the embedded canonical game spec)")
     v.typed("game.affine", bool, "a boolean", optional=True)
@@ -560,11 +575,13 @@ def _phase1(doc: dict, rep: VerifyReport) -> None:
     else:
         rep.fail("game.sha256", f"the embedded game spec hashes to {digest[:16]}..., the certificate states "
                                 f"{game['sha256'][:16]}...: the spec was edited after certification")
-    spec_players = spec.get("players")
-    if spec_players == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]] and spec.get("name") == game["name"]:
-        rep.ok("game.players", f"{n} players ({', '.join(names)}) as in the embedded spec")
-    else:
-        rep.fail("game.players", "game.name / game.players do not match the embedded spec")
+    if spec.get("name") != game["name"]:
+        rep.fail("game.name", f"game.name {_show(game['name'])} differs from the embedded spec's {_show(spec.get('name'))}")
+    if "players" in spec:  # markov / normal-form games define players elsewhere: checked on rebuild
+        if spec["players"] == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]]:
+            rep.ok("game.players", f"{n} players ({', '.join(names)}) as in the embedded spec")
+        else:
+            rep.fail("game.players", "game.players do not match the embedded spec")
     sreg = spec.get("region") if isinstance(spec.get("region"), dict) else {}
     reg = doc["region"]
     region_ok = sreg.get("radius") == reg["radius"] and sreg.get("norm") == reg["norm"]
@@ -591,7 +608,7 @@ def _phase1(doc: dict, rep: VerifyReport) -> None:
     # -- weights
     wf = [_fr(x) for x in w]
     if all(x > 0 for x in wf) and wf[0] == 1:
-        rep.ok("metric.weights.normalised", "weights are positive with w_1 = 1")
+        rep.ok("metric.weights", "weights are positive with w_1 = 1")
     else:
         rep.fail("metric.weights", f"weights must be positive with w_1 = 1, got {[_g(x) for x in w]}")
 
@@ -632,33 +649,45 @@ def _phase1(doc: dict, rep: VerifyReport) -> None:
     _phase1_ball(doc, rep, wf, alpha, certified)
 
 
+def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fraction) -> None:
+    """max <= 2 alpha / beta^2, best <= alpha / beta^2, factor >= sqrt(1 - 2 h alpha + h^2 beta^2)."""
+    for key in ("max", "best", "factor"):
+        v = e.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            rep.fail(f"{prefix}.{key}", f"expected a non-negative number, got {_show(v)}")
+            return
+    emax = 2 * a / (b * b)
+    if e["max"] > 0 and _at_most(e["max"], emax):
+        rep.ok(f"{prefix}.max", f"{_g(e['max'])} <= 2 alpha / beta^2 = {_g(emax)}")
+    else:
+        rep.fail(f"{prefix}.max", f"stated {_g(e['max'])} but 2 alpha / beta^2 = {_g(emax)}")
+    ebest = a / (b * b)
+    if 0 < e["best"] and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
+        rep.ok(f"{prefix}.best", f"{_g(e['best'])} <= alpha / beta^2 = {_g(ebest)}")
+    else:
+        rep.fail(f"{prefix}.best", f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} "
+                                     f"(and it must not exceed max = {_g(e['max'])})")
+    h = _fr(e["best"])
+    g = 1 - 2 * h * a + h * h * b * b
+    f = _fr(e["factor"])
+    if f < 1 and _at_least(f * f, g):
+        rep.ok(f"{prefix}.factor", f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best")
+    else:
+        rep.fail(f"{prefix}.factor", f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
+                                       f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
+                                       + (" (a factor must be < 1)" if f >= 1 else ""))
+
+
 def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> None:
     steps = doc["steps"]
     e, r = steps["euler"], steps["rk4"]
     if b < a:
         rep.fail("constants.beta", f"beta = {_g(b)} is below the margin {_g(a)}, impossible since "
                                    "alpha_*(w) <= alpha_true(w) <= beta(w)")
-    # Euler (SPEC 4): contraction iff h < 2 alpha / beta^2; best alpha / beta^2
-    emax = 2 * a / (b * b)
-    if e["max"] > 0 and _at_most(e["max"], emax):
-        rep.ok("steps.euler.max", f"{_g(e['max'])} <= 2 alpha / beta^2 = {_g(emax)}")
-    else:
-        rep.fail("steps.euler.max", f"stated {_g(e['max'])} but 2 alpha / beta^2 = {_g(emax)}")
-    ebest = a / (b * b)
-    if 0 < e["best"] and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
-        rep.ok("steps.euler.best", f"{_g(e['best'])} <= alpha / beta^2 = {_g(ebest)}")
-    else:
-        rep.fail("steps.euler.best", f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} "
-                                     f"(and it must not exceed max = {_g(e['max'])})")
-    h = _fr(e["best"])
-    g = 1 - 2 * h * a + h * h * b * b
-    f = _fr(e["factor"])
-    if f < 1 and _at_least(f * f, g):
-        rep.ok("steps.euler.factor", f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best")
-    else:
-        rep.fail("steps.euler.factor", f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
-                                       f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
-                                       + (" (a factor must be < 1)" if f >= 1 else ""))
+    # Euler (SPEC 4); the natural-gradient step of the Fisher geometry has the same bounds
+    _euler_claims(rep, "steps.euler", e, a, b)
+    if isinstance(steps.get("npg"), dict):
+        _euler_claims(rep, "steps.npg", steps["npg"], a, b)
     # RK4: c4 re-derived here
     c4 = _c4()
     stated_c4 = r.get("c4")
@@ -738,13 +767,15 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
         mi, mj, lij, lji = mu[i], mu[j], L[i][j], L[j][i]
         lo_f = Fraction(lo)
         narrow = hi is not None and float(hi) <= float(lo) * (1 + 4e-9)
+        # outside tests only where the closed form is well conditioned (not near p = q)
+        outside = n == 2 and (hi is None or float(lo) == 0 or float(hi) > float(lo) * (1 + 1e-6))
         mid = Fraction(math.sqrt(float(lo) * float(hi))) if narrow and float(lo) > 0 else None
         if lo > 0:
             r_in = mid if mid is not None else lo_f * (1 + Fraction(1, 10**9))
             if not _pd2(mi, mj, lij, lji, r_in, af):
                 ok_lo = False
                 msgs.append(("low", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(lo)}"))
-            elif n == 2 and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
+            elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
                 ok_lo = False
                 msgs.append(("low", f"C(w, {_g(ba)}) is still positive definite just below the stated end {_g(lo)}"))
         if hi is not None:
@@ -753,7 +784,7 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
             if hi_q > 0 and not _pd2(mi, mj, lij, lji, r_in, af):
                 ok_hi = False
                 msgs.append(("high", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(hi)}"))
-            elif n == 2 and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
+            elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
                 ok_hi = False
                 msgs.append(("high", f"C(w, {_g(ba)}) is still positive definite just above the stated end {_g(hi)}"))
         for end, msg in msgs:
@@ -902,17 +933,26 @@ class _Phase2:
                                   f"not the certified {doc['game']['sha256'][:16]}...")
         if self.game_path is not None:
             sampling = spec.get("sampling", {}) if isinstance(spec.get("sampling"), dict) else {}
-            try:
-                fg = load_game(self.game_path, samples=sampling.get("samples"), seed=sampling.get("seed"))
-            except SpecError as exc:
-                rep.fail("game.file", f"{self.game_path} does not load: {exc}")
+            fg = load_game(self.game_path, samples=sampling.get("samples"), seed=sampling.get("seed"))
+            if fg.sha256 == doc["game"]["sha256"]:
+                rep.ok("game.file", f"{self.game_path} still describes the certified game")
             else:
-                if fg.sha256 == doc["game"]["sha256"]:
-                    rep.ok("game.file", f"{self.game_path} still describes the certified game")
-                else:
-                    rep.fail("game.file", f"{self.game_path} no longer describes the certified game "
-                                          f"(differs in: {_spec_diff(fg.canonical, spec)}); certificates made with "
-                                          "--set overrides do not match their file")
+                rep.fail("game.file", f"{self.game_path} no longer describes the certified game "
+                                      f"(differs in: {_spec_diff(fg.canonical, spec)}); certificates made with "
+                                      "--set overrides do not match their file")
+        rebuilt = [{"name": p.name, "dim": p.dim} for p in game.players]
+        stated = [{"name": p["name"], "dim": p["dim"]} for p in doc["game"]["players"]]
+        if rebuilt != stated:
+            show = ", ".join(p["name"] for p in rebuilt), ", ".join(p["name"] for p in stated)
+            if sorted(map(str, rebuilt)) == sorted(map(str, stated)):
+                # the canonical spec does not pin the player order: every recomputed index would be permuted
+                rep.undecidable("game.players", f"rebuilding the embedded spec orders the players ({show[0]}), the "
+                                                f"certificate orders them ({show[1]}): constants cannot be compared")
+                return
+            rep.fail("game.players", f"the rebuilt game has players ({show[0]}), the certificate states ({show[1]})")
+            return
+        if "players" not in spec:
+            rep.ok("game.players", f"{len(rebuilt)} players as in the rebuilt game")
         affine_claim = doc["game"].get("affine")
         prov = doc["constants"]["provenance"]
         if affine_claim is not None and affine_claim != game.affine:
@@ -932,7 +972,7 @@ class _Phase2:
                 rep.undecidable("constants", f"{exc}")
                 return
             if self.recompute:
-                if game.affine:
+                if game.affine and getattr(game, "transform", None) is None:
                     self._exact()
                 else:
                     self._sampled()
@@ -1034,7 +1074,8 @@ class _Phase2:
         from .constants import batch_size, kernels, weight_scaling
 
         np = self.np
-        block_stats, weighted_stats = kernels(self.game)
+        compiled = kernels(self.game)
+        block_stats, weighted_stats = compiled[0], compiled[1]
         p = self.game.jax_params()
         sj = jnp.asarray(weight_scaling(self.game, self.doc["metric"]["weights"]))
         n = points.shape[0]
@@ -1131,9 +1172,15 @@ class _Phase2:
         if stated is None:
             return
         s = weight_scaling(self.game, doc["metric"]["weights"])
-        true = float(np.linalg.norm(s * self.F_center))
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
-        noise = 1e-13 * (1.0 + float(np.linalg.norm(s * (np.abs(self.J) @ np.abs(c)))))
+        F, J = np.asarray(self.F_center), np.abs(np.asarray(self.J)) @ np.abs(c)
+        if getattr(self.game, "transform", None) is not None:  # Fisher geometry: E^T F in the metric space
+            import jax.numpy as jnp
+
+            E = np.asarray(self.game.transform(jnp.asarray(c)))
+            F, J = E.T @ F, np.abs(E.T) @ J
+        true = float(np.linalg.norm(s * F))
+        noise = 1e-13 * (1.0 + float(np.linalg.norm(s * J)))
         if float(stated) >= true * (1 - REL_TOL) - noise:
             rep.ok("equilibrium.residual_M", f"||F(center)||_M = {_g(true)} <= stated {_g(float(stated))} (+ rounding)")
         else:
@@ -1144,6 +1191,9 @@ class _Phase2:
         doc, rep, np = self.doc, self.rep, self.np
         if not doc["certified"] or doc["constants"]["beta"] is None:
             rep.notes.append("simulation skipped: the certificate certifies no step size")
+            return
+        if getattr(self.game, "geometry", "euclidean") == "fisher":
+            self._simulate_npg()
             return
         from .constants import weight_scaling
 
@@ -1192,6 +1242,60 @@ class _Phase2:
                 rep.ok(name, f"{method} at h = {_g(h)}: observed factor {_g(obs)} <= {label} {_g(certified_factor)}; "
                              f"decay over {T} steps {_g(decay)} <= {_g(certified_factor ** T)} ({P} pairs)")
 
+    def _simulate_npg(self) -> None:
+        """Natural policy gradient pairs theta <- theta - h G^+ grad f at the certified step,
+        distances in the Fisher metric M = blockdiag(w_i G_i) at the centre; Euclidean policy
+        gradient at the same step is reported beside it."""
+        import jax
+        import jax.numpy as jnp
+
+        from .constants import weight_scaling
+        from .markov import natural_gradient
+
+        doc, rep, np, game = self.doc, self.rep, self.np, self.game
+        model = game.extras["model"]
+        p = game.jax_params()
+        npg = jax.jit(jax.vmap(natural_gradient(model, tuple(pl.offset for pl in game.players), game.pseudo_gradient),
+                               in_axes=(0, None)))
+        pg = jax.jit(jax.vmap(game.pseudo_gradient, in_axes=(0, None)))
+        c = np.asarray(doc["region"]["center"], dtype=np.float64)
+        E_inv = np.linalg.pinv(np.asarray(game.transform(jnp.asarray(c))))  # G~^{1/2} U^T: the Fisher frame
+        s = weight_scaling(game, doc["metric"]["weights"])
+        seed = self.seed if self.seed is not None else (doc["constants"]["seed"] or 0) + 1
+        rng = np.random.default_rng(seed)
+        P, d, r = self.sim_pairs, c.shape[0], 0.9 * float(doc["region"]["radius"])
+        Z0 = c + rng.uniform(-r, r, (2 * P, d)) if doc["region"]["norm"] == "inf" else c + self._ball(rng, 2 * P, d, r)
+        # distances are measured in the metric frame: s * (E_c^+ (x - y))
+        frame = lambda Z: Z @ E_inv.T  # noqa: E731
+        e = doc["steps"]["euler"]
+        h, certified_factor = float(e["best"]), float(e["factor"])
+        T = self.sim_steps
+        for name, field, label in (("simulate.npg", npg, "natural policy gradient"),
+                                   ("simulate.pg", pg, "Euclidean policy gradient")):
+            F = lambda Z, f=field: np.asarray(f(jnp.asarray(Z), p))  # noqa: E731
+            obs, decay, diverged = self._run(F, Z0, s, "euler", h, T, frame=frame)
+            self.rep.simulation[name] = {"method": label, "h": h, "pairs": P, "steps": T, "observed_factor": obs,
+                                         "certified_factor": certified_factor if name == "simulate.npg" else None,
+                                         "observed_decay": decay, "seed": seed}
+            if name == "simulate.pg":
+                msg = f"{label} at the same h = {_g(h)}: observed factor {_g(obs)} in the Fisher metric (not certified)"
+                (rep.ok if obs < 1 and not diverged else rep.warn)(name, msg)
+                continue
+            # sampled constants and a metric that moves with theta: a small relative slack
+            slack = certified_factor * 1e-3
+            if diverged or obs >= 1.0 or obs > certified_factor + slack:
+                rep.fail(name, f"{label} at h = {_g(h)}: observed per-step factor {_g(obs)} > certified "
+                               f"{_g(certified_factor)}" + (" (diverged)" if diverged else ""))
+            else:
+                rep.ok(name, f"{label} at h = {_g(h)}: observed factor {_g(obs)} <= certified {_g(certified_factor)}"
+                             f" ({P} pairs, {T} steps, decay {_g(decay)})")
+
+    def _ball(self, rng, n, d, r):
+        np = self.np
+        g = rng.standard_normal((n, d))
+        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-300)
+        return g * r * rng.random((n, 1)) ** (1.0 / d)
+
     def _batched_F(self):
         np = self.np
         c = np.asarray(self.doc["region"]["center"], dtype=np.float64)
@@ -1205,13 +1309,14 @@ class _Phase2:
         p = self.game.jax_params()
         return lambda Z: np.asarray(fn(jnp.asarray(Z), p))
 
-    def _run(self, F, Z0, s, method: str, h: float, steps: int):
+    def _run(self, F, Z0, s, method: str, h: float, steps: int, frame=None):
         np = self.np
         P = Z0.shape[0] // 2
         Z = Z0.copy()
 
         def dist(Z):
-            return np.linalg.norm(s * (Z[:P] - Z[P:]), axis=1)
+            diff = Z[:P] - Z[P:]
+            return np.linalg.norm(s * (diff if frame is None else frame(diff)), axis=1)
 
         d0 = dist(Z)
         prev = d0
@@ -1260,11 +1365,21 @@ def verify_certificate(doc: dict, *, cert_path: str | Path | None = None, game_p
     rep.info = {"certificate": None if cert_path is None else str(cert_path), "game": doc["game"]["name"],
                 "sha256": doc["game"]["sha256"], "provenance": doc["constants"]["provenance"],
                 "certified": doc["certified"], "tool_version": doc["provenance"]["tool_version"]}
+    source = doc["game"].get("source")
+    if game_path is None and cert_path is not None and isinstance(source, str) and source:
+        candidate = Path(cert_path).parent / source  # the spec the certificate was made from
+        if candidate.is_file():
+            game_path = candidate
+            rep.notes.append(f"spec file {candidate} found through game.source; checked against the certificate")
+        else:
+            rep.notes.append(f"game.source {source} not found next to the certificate; checked the embedded spec only")
     t = time.perf_counter()
     try:
         _phase1(doc, rep)
     except SpecError as exc:
         raise SpecError(f"{label}: {exc}") from None
+    except (NumericalError, ArithmeticError, ValueError) as exc:
+        rep.undecidable("algebra", f"numerical breakdown in the exact checks: {type(exc).__name__}: {exc}")
     rep.timings["algebra"] = time.perf_counter() - t
     if recompute or simulate or game_path is not None:
         phase2 = _Phase2(doc, rep, cert_path=cert_path, game_path=game_path, resample=resample, seed=seed,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -43,19 +44,24 @@ def failed_names(report) -> set[str]:
     return {c.name for c in report.failed}
 
 
+FAST = ("lq64", "scalar", "three_player", "logistic_duel")  # certified in seconds
+SLOW = os.environ.get("SGNCERT_SLOW_TESTS") == "1"  # Markov / normal-form games: 20-45 s each
+
+
+def load(name: str):
+    path = GAMES / f"{name}.yaml"
+    return load_game(path, samples=512) if name == "logistic_duel" else load_game(path)
+
+
 @pytest.fixture(scope="module")
 def certs() -> dict:
-    """One honest certificate per bundled game (the sampled one with fewer samples)."""
-    out = {}
-    for path in sorted(GAMES.glob("*.yaml")):
-        game = load_game(path, samples=512) if path.stem == "logistic_duel" else load_game(path)
-        out[path.stem] = make_cert(game)
-    return out
+    """One honest certificate per fast bundled game (the sampled one with fewer samples)."""
+    return {name: make_cert(load(name)) for name in FAST}
 
 
 @pytest.fixture(scope="module")
 def certdir(tmp_path_factory, certs) -> Path:
-    """The honest certificates written next to copies of nothing: specs are embedded."""
+    """The honest certificates in a folder of their own (their specs are embedded)."""
     d = tmp_path_factory.mktemp("certs")
     for name, doc in certs.items():
         write(d / f"{name}.cert.json", doc)
@@ -63,16 +69,24 @@ def certdir(tmp_path_factory, certs) -> Path:
 
 
 # ------------------------------------------------------------------ honest certificates
-def test_every_bundled_game_has_a_certificate(certs):
-    assert set(certs) >= {"lq64", "scalar", "three_player", "logistic_duel"}
+def test_fast_games_are_bundled(certs):
+    assert set(FAST) <= {p.stem for p in GAMES.glob("*.yaml")}
     assert all(doc["certified"] for doc in certs.values())
 
 
-@pytest.mark.parametrize("name", ["lq64", "scalar", "three_player", "logistic_duel"])
+@pytest.mark.parametrize("name", FAST)
 def test_honest_certificates_verify(certdir, name):
     result = run(certdir / f"{name}.cert.json", "--resample", "256")
     assert result.exit_code == 0, result.output
     assert "VALID" in result.output
+
+
+@pytest.mark.skipif(not SLOW, reason="set SGNCERT_SLOW_TESTS=1: certifying these games takes 20-45 s each")
+@pytest.mark.parametrize("name", sorted(p.stem for p in GAMES.glob("*.yaml") if p.stem not in FAST))
+def test_honest_certificates_of_slow_games_verify(tmp_path, name):
+    doc = make_cert(load(name))
+    result = run(write(tmp_path / f"{name}.cert.json", doc), "--resample", "64")
+    assert result.exit_code == (0 if doc["certified"] else 1), result.output
 
 
 def test_json_report(certdir):
@@ -168,6 +182,14 @@ def test_tampered_lq64_L_via_library(certs):
     assert "0.045" in msg and "0.05" in msg  # stated and true values
 
 
+def test_npg_claims_are_checked_like_euler(certs):
+    doc = copy.deepcopy(certs["scalar"])
+    doc["steps"]["npg"] = dict(doc["steps"]["euler"], update="theta_i <- theta_i - h G_i^+ grad_i f_i")
+    assert verify_certificate(doc, recompute=False).exit_code == 0
+    doc["steps"]["npg"]["max"] *= 1.5
+    assert "steps.npg.max" in failed_names(verify_certificate(doc, recompute=False))
+
+
 def test_three_player_tampering(certs):
     doc = copy.deepcopy(certs["three_player"])
     doc["band"][0]["high"] *= 50  # beyond the pair's 2 x 2 necessary band
@@ -231,8 +253,7 @@ def test_sampled_lowered_L_is_found_by_resampling(certs):
     assert "constants.L[0][1]" in names  # the certificate's own samples disagree
     found = [c for c in rep.checks if c.name == "resample.L[0][1]"]
     assert found and re.search(r"x = \[[-0-9.e, ]+\]", found[0].message), found
-    rep = verify_certificate(doc, resample=256, seed=11, strict=True)
-    assert "resample.L[0][1]" in failed_names(rep)
+    assert found[0].status == "warning"  # a sampled estimate beaten: failed only with strict=True
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -347,6 +368,18 @@ def test_missing_file_and_directory(tmp_path):
         result = run(target)
         assert result.exit_code == 2
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_several_files_as_pre_commit_passes_them(certdir, tmp_path):
+    bad = tmp_path / "bad.cert.json"
+    bad.write_text("{")
+    result = run(certdir / "scalar.cert.json", certdir / "lq64.cert.json", "--no-recompute")
+    assert result.exit_code == 0, result.output
+    result = run(certdir / "scalar.cert.json", bad, "--no-recompute", "--json")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert [r["verdict"] for r in doc["reports"]] == ["valid", "malformed"]
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_deep_nesting_in_a_real_process(tmp_path):
