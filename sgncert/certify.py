@@ -16,6 +16,7 @@ import numpy as np
 from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
                         weight_scaling, weighted_constants)
 from .equilibrium import Equilibrium, solve_equilibrium
+from .errors import NumericalError
 from .game import Game
 from .sampling import sample_region
 from .smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
@@ -64,6 +65,9 @@ def certify(game: Game, *, progress: Progress | None = None) -> Certification:
     """Run the SGN pipeline on ``game``; raises SpecError / NumericalError on failure."""
     from .band import band_pairs
     from .exact import certified_margin
+    from .jaxconfig import ensure_x64
+
+    ensure_x64()
 
     notes: list[str] = []
     equilibrium = None
@@ -76,13 +80,16 @@ def certify(game: Game, *, progress: Progress | None = None) -> Certification:
     def stage(name):
         return (lambda done, total: progress(name, done, total)) if progress else None
 
-    F_center, J_center = value_and_jacobian(game, center)
     if game.affine:
+        F_center, J_center = value_and_jacobian(game, center)
         points, jac = None, J_center
         constants = exact_constants(game, J_center)
-    else:
+    else:  # the centre is the first sample point: F(centre) comes with the constants
         points, jac = sample_region(region, game.sampling), None
         constants = sampled_constants(game, points, progress=stage("constants"))
+        F_center = constants.center_value
+        if not np.all(np.isfinite(F_center)):
+            raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
     mu, L = constants.mu, constants.L
     perron = perron_weights(mu, L)
     if game.fixed_weights is not None:

@@ -174,5 +174,11 @@ def schema():
 from .cli_verify import verify as _verify  # noqa: E402
 main.add_command(_verify)
 
+from .cli_plots import band as _band, plot as _plot, sweep as _sweep  # noqa: E402
+
+main.add_command(_band)
+main.add_command(_sweep)
+main.add_command(_plot)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

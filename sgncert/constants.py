@@ -40,6 +40,7 @@ class Constants:
     provenance: str  # "exact" | "sampled"
     samples: int
     worst: dict  # statistic -> index of the point attaining it
+    center_value: np.ndarray | None = None  # F at the first point (the centre), when sampled
 
 
 @dataclass(frozen=True)
@@ -107,30 +108,37 @@ def spectral_norm(B, xp=np):
 
 
 def _kernels(game: Game):
-    """Jitted batch kernels (block statistics, weighted statistics) for sampled games."""
+    """Jitted batch kernels for sampled games.
+
+    The expensive one, ``jacobians(X, p) -> (F(X), K(X))`` (one Jacobian per point, mapped
+    to the metric space), is compiled once and shared by every pass; the statistics
+    kernels take the Jacobians as input and compile in milliseconds.
+    """
     import jax
     import jax.numpy as jnp
 
     idx, mask = _layout(game)
-    jac_plain = jax.vmap(jax.jacfwd(game.pseudo_gradient), in_axes=(0, None))
+    F = game.pseudo_gradient
+    value = jax.vmap(F, in_axes=(0, None))
+    jac_plain = jax.vmap(jax.jacfwd(F), in_axes=(0, None))
     if game.transform is None:
-        jac = jac_plain
+        def jacobians(X, p):
+            return value(X, p), jac_plain(X, p)
     else:  # Fisher geometry: K = E(x)^T J(x) E(x)
         transform = jax.vmap(game.transform)
 
-        def jac(X, p):
+        def jacobians(X, p):
             E = transform(X)
-            return E.swapaxes(1, 2) @ jac_plain(X, p) @ E
+            return value(X, p), E.swapaxes(1, 2) @ jac_plain(X, p) @ E
 
-    def block_stats(X, p):
-        J = jac(X, p)  # (B, d, d)
-        finite = jnp.all(jnp.isfinite(J), axis=(1, 2))
-        return (*block_statistics(J, idx, mask, jnp), finite)
+    def block_stats(K):
+        finite = jnp.all(jnp.isfinite(K), axis=(1, 2))
+        return (*block_statistics(K, idx, mask, jnp), finite)
 
-    def weighted_stats(X, p, s):
-        return weighted_statistics(jac(X, p), s, jnp)
+    def weighted_stats(K, s):
+        return weighted_statistics(K, s, jnp)
 
-    return jax.jit(block_stats), jax.jit(weighted_stats)
+    return jax.jit(jacobians), jax.jit(block_stats), jax.jit(weighted_stats)
 
 
 _KERNEL_CACHE: dict[tuple, tuple] = {}
@@ -143,7 +151,7 @@ def _compiled_key(game: Game) -> tuple:
 
 
 def kernels(game: Game):
-    """(block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
+    """(jacobians, block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
     key = _compiled_key(game)
     if key not in _KERNEL_CACHE:
         if len(_KERNEL_CACHE) > 8:
@@ -155,6 +163,35 @@ def kernels(game: Game):
         # keep F and the transform alive so their ids stay unique while cached
         _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform), (*_kernels(game), vj))
     return _KERNEL_CACHE[key][1]
+
+
+def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
+                         progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
+    ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
+    first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,)."""
+    import jax.numpy as jnp
+
+    jacobians, block_stats, weighted_stats, _ = kernels(game)
+    p = game.jax_params()
+    sj = None if weights is None else jnp.asarray(weight_scaling(game, weights))
+    size = batch_size(points.shape[0], game.dim)
+    out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
+    value0 = None
+    for start, count, chunk in _batches(points, size):
+        values, K = jacobians(jnp.asarray(chunk), p)
+        if value0 is None:
+            value0 = np.asarray(values[0])
+        for key, arr in zip(("mu", "L", "gamma", "finite"), block_stats(K)):
+            out[key].append(np.asarray(arr)[:count])
+        if sj is not None:
+            for key, arr in zip(("beta", "alpha_true"), weighted_stats(K, sj)):
+                out[key].append(np.asarray(arr)[:count])
+        if progress:
+            progress(start + count, points.shape[0])
+    result = {k: np.concatenate(v) for k, v in out.items() if v}
+    result["value0"] = value0
+    return result
 
 
 def _batches(points: np.ndarray, size: int):
@@ -178,25 +215,15 @@ def exact_constants(game: Game, J: np.ndarray) -> Constants:
 def sampled_constants(game: Game, points: np.ndarray,
                       progress: Callable[[int, int], None] | None = None) -> Constants:
     """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
-    import jax.numpy as jnp
-
-    block_stats = kernels(game)[0]
-    p = game.jax_params()
-    size = batch_size(points.shape[0], game.dim)
-    mus, Ls, gammas = [], [], []
-    for start, count, chunk in _batches(points, size):
-        mu, L, gamma, finite = (np.asarray(a) for a in block_stats(jnp.asarray(chunk), p))
-        if not finite[:count].all():
-            bad = start + int(np.argmin(finite[:count]))
-            raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
-                                 f"x = {np.array2string(points[bad], threshold=8)}")
-        mus.append(mu[:count]), Ls.append(L[:count]), gammas.append(gamma[:count])
-        if progress:
-            progress(start + count, points.shape[0])
-    mu, L, gamma = np.concatenate(mus), np.concatenate(Ls), np.concatenate(gammas)
+    st = pointwise_statistics(game, points, progress=progress)
+    if not st["finite"].all():
+        bad = int(np.argmin(st["finite"]))
+        raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
+                             f"x = {np.array2string(points[bad], threshold=8)}")
+    mu, L, gamma = st["mu"], st["L"], st["gamma"]
     worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}
     return Constants(mu=mu.min(axis=0), L=L.max(axis=0), gamma=float(gamma.min()),
-                     provenance="sampled", samples=int(points.shape[0]), worst=worst)
+                     provenance="sampled", samples=int(points.shape[0]), worst=worst, center_value=st["value0"])
 
 
 def weight_scaling(game: Game, weights) -> np.ndarray:
@@ -207,22 +234,11 @@ def weight_scaling(game: Game, weights) -> np.ndarray:
 def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None, J: np.ndarray | None = None,
                        progress: Callable[[int, int], None] | None = None) -> WeightedConstants:
     """beta(w) and alpha_true(w): from the constant Jacobian ``J``, or as extrema over ``points``."""
-    s = weight_scaling(game, weights)
     if J is not None:
-        beta, at = weighted_statistics(np.asarray(J)[None], s)
+        beta, at = weighted_statistics(np.asarray(J)[None], weight_scaling(game, weights))
     else:
-        import jax.numpy as jnp
-
-        weighted_stats = kernels(game)[1]
-        p, sj = game.jax_params(), jnp.asarray(s)
-        size = batch_size(points.shape[0], game.dim)
-        betas, alphas = [], []
-        for start, count, chunk in _batches(points, size):
-            b, a = (np.asarray(v) for v in weighted_stats(jnp.asarray(chunk), p, sj))
-            betas.append(b[:count]), alphas.append(a[:count])
-            if progress:
-                progress(start + count, points.shape[0])
-        beta, at = np.concatenate(betas), np.concatenate(alphas)
+        st = pointwise_statistics(game, points, weights, progress=progress)
+        beta, at = st["beta"], st["alpha_true"]
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):
         raise NumericalError("the weighted Jacobian statistics are not finite")
     return WeightedConstants(beta=float(beta.max()), alpha_true=float(at.min()))
@@ -232,7 +248,7 @@ def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """(F(x), J(x)) as numpy arrays, from one jit-compiled call."""
     import jax.numpy as jnp
 
-    value, jac = kernels(game)[2](jnp.asarray(x), game.jax_params())
+    value, jac = kernels(game)[3](jnp.asarray(x), game.jax_params())
     value, jac = np.asarray(value), np.asarray(jac)
     if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
         raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")

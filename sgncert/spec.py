@@ -292,6 +292,9 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
                    overrides: Mapping[str, Any] | list[str] | None = None, *,
                    samples: int | None = None, seed: int | None = None) -> Game:
     """Build a :class:`Game` from an already parsed spec mapping (see :func:`load_game`)."""
+    from .jaxconfig import ensure_x64
+
+    ensure_x64()  # float64 even when the caller imported JAX first
     if isinstance(overrides, (list, tuple)):
         overrides = parse_overrides(overrides)
     where = label

@@ -1018,7 +1018,7 @@ class _Phase2:
     def _exact(self) -> None:
         from .constants import exact_constants, weighted_constants
 
-        doc, rep, np = self.doc, self.rep, self.np
+        doc, np = self.doc, self.np
         if doc["constants"]["provenance"] != "exact":
             self.rep.notes.append("the game is affine but its constants are labelled "
                                   f"{doc['constants']['provenance']}; compared with the exact values")
@@ -1069,29 +1069,9 @@ class _Phase2:
 
     def _stats(self, points):
         """Per-point mu (n, N), L (n, N, N), gamma (n), beta (n), finite (n) with the jitted kernels."""
-        import jax.numpy as jnp
+        from .constants import pointwise_statistics
 
-        from .constants import batch_size, kernels, weight_scaling
-
-        np = self.np
-        compiled = kernels(self.game)
-        block_stats, weighted_stats = compiled[0], compiled[1]
-        p = self.game.jax_params()
-        sj = jnp.asarray(weight_scaling(self.game, self.doc["metric"]["weights"]))
-        n = points.shape[0]
-        size = batch_size(n, self.game.dim)
-        out = {"mu": [], "L": [], "gamma": [], "finite": [], "beta": []}
-        for start in range(0, n, size):
-            chunk = points[start:start + size]
-            count = chunk.shape[0]
-            if count < size:
-                chunk = np.concatenate([chunk, np.repeat(points[:1], size - count, axis=0)])
-            X = jnp.asarray(chunk)
-            mu, L, gamma, finite = (np.asarray(a)[:count] for a in block_stats(X, p))
-            beta, _ = (np.asarray(a)[:count] for a in weighted_stats(X, p, sj))
-            for key, val in zip(("mu", "L", "gamma", "finite", "beta"), (mu, L, gamma, finite, beta)):
-                out[key].append(val)
-        return {k: np.concatenate(v) for k, v in out.items()}
+        return pointwise_statistics(self.game, points, self.doc["metric"]["weights"])
 
     def _sampled(self) -> None:
         from .game import Sampling
@@ -1270,9 +1250,9 @@ class _Phase2:
         e = doc["steps"]["euler"]
         h, certified_factor = float(e["best"]), float(e["factor"])
         T = self.sim_steps
-        for name, field, label in (("simulate.npg", npg, "natural policy gradient"),
-                                   ("simulate.pg", pg, "Euclidean policy gradient")):
-            F = lambda Z, f=field: np.asarray(f(jnp.asarray(Z), p))  # noqa: E731
+        for name, vector_field, label in (("simulate.npg", npg, "natural policy gradient"),
+                                          ("simulate.pg", pg, "Euclidean policy gradient")):
+            F = lambda Z, f=vector_field: np.asarray(f(jnp.asarray(Z), p))  # noqa: E731
             obs, decay, diverged = self._run(F, Z0, s, "euler", h, T, frame=frame)
             self.rep.simulation[name] = {"method": label, "h": h, "pairs": P, "steps": T, "observed_factor": obs,
                                          "certified_factor": certified_factor if name == "simulate.npg" else None,

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
-jax.config.update("jax_enable_x64", True)
+# one persistent JAX compilation cache for the whole run (and the CLI subprocesses it starts):
+# the same bundled games are certified in many tests, each time with fresh closures
+os.environ.setdefault("SGNCERT_JAX_CACHE", tempfile.mkdtemp(prefix="sgncert-jax-cache-"))
+
+from sgncert.jaxconfig import ensure_x64  # noqa: E402
+
+jax = ensure_x64()
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = ROOT / "games"

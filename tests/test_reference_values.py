@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import GAMES, certify_spec
+from conftest import GAMES
 
 from sgncert.certify import certify
 from sgncert.spec import load_game
