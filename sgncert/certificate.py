@@ -100,6 +100,7 @@ def build_certificate(c: Certification, *, created: str | None = None, source: s
     else:
         invariant = None
     doc = {
+        "tight": _tight_section(c),
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
         "certified": c.certified,
@@ -141,6 +142,23 @@ def build_certificate(c: Certification, *, created: str | None = None, source: s
         },
     }
     return jsonable(doc)
+
+
+def _tight_section(c: Certification) -> dict | None:
+    """Largest proved steps over the metric family, with their metrics and ratios to the truth."""
+    t = c.tight
+    if t is None:
+        return None
+    out = {"metric_family": t["family"], "provenance": t["euler"].provenance,
+           "euler": t["euler"].to_dict(), "rk4": t["rk4"].to_dict(),
+           "rate": t["rate"].to_dict() if t.get("rate") is not None else None}
+    if c.steps is not None:
+        ratio = {}
+        for m, sgn_max in (("euler", c.steps.euler_max), ("rk4", c.steps.rk4_max)):
+            limit = t[m].true_limit
+            ratio[m] = sgn_max / limit if limit and math.isfinite(limit) else None
+        out["sgn_ratio"] = ratio  # the SGN steps as fractions of the true limits
+    return out
 
 
 def _geometry(g) -> dict:

@@ -47,6 +47,7 @@ class Certification:
     certified: bool
     reason: str | None
     notes: list[str] = field(default_factory=list)
+    tight: dict | None = None  # {"euler": TightResult, "rk4": TightResult, "rate": TightRate | None, ...}
 
     @property
     def provenance(self) -> str:
@@ -61,8 +62,47 @@ def _reason(mu, margin: float, gain: float | None, names) -> str:
     return f"SGN margin alpha_*(w) = {margin:.6g} <= 0{g}"
 
 
-def certify(game: Game, *, progress: Progress | None = None) -> Certification:
-    """Run the SGN pipeline on ``game``; raises SpecError / NumericalError on failure."""
+TIGHT_MAX_DIM = 256  # metric searches beyond this dimension are skipped
+TIGHT_MAX_SAMPLES = 2048  # sampled games: every sample's map is re-checked exactly (about 1 ms each)
+
+
+def _tight(game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str,
+           notes: list[str]) -> dict | None:
+    """Largest proved steps (and flow rate) over a metric family (:mod:`sgncert.tight`)."""
+    from .tight import tight_rate, tight_step, tight_step_sampled
+
+    sizes = game.metric_block_sizes
+    if game.geometry != "euclidean":
+        notes.append("tight steps are not computed in the Fisher geometry (the metric moves with theta)")
+        return None
+    if sum(sizes) > TIGHT_MAX_DIM:
+        notes.append(f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}")
+        return None
+    if jacobian is not None:
+        out = {m: tight_step(jacobian, sizes, method=m, family=family) for m in ("euler", "rk4")}
+        out["rate"] = tight_rate(jacobian, sizes, family=family)
+    elif jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES:
+        notes.append(f"tight steps skipped: {len(jacobians)} samples > {TIGHT_MAX_SAMPLES} "
+                     "(each sample's step map is re-checked exactly); certify with fewer --samples for them")
+        return None
+    elif jacobians is not None:
+        out = {m: tight_step_sampled(jacobians, sizes, method=m, family=family) for m in ("euler", "rk4")}
+        out["rate"] = None
+    else:
+        notes.append("tight steps skipped: the sampled Jacobians do not fit in memory")
+        return None
+    out["family"] = family
+    return out
+
+
+def certify(game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar",
+            bands: bool = True) -> Certification:
+    """Run the SGN pipeline on ``game``; raises SpecError / NumericalError on failure.
+
+    ``tight``: also search the largest proved Euler / RK4 steps over the metric family
+    ``metric`` ("scalar": w_i I, projection-safe; "block": a full block per player).
+    ``bands``: compute the timescale band (two SDPs per pair when N > 2; sweeps skip it).
+    """
     from .band import band_pairs
     from .exact import certified_margin
     from .jaxconfig import ensure_x64
@@ -86,7 +126,7 @@ def certify(game: Game, *, progress: Progress | None = None) -> Certification:
         constants = exact_constants(game, J_center)
     else:  # the centre is the first sample point: F(centre) comes with the constants
         points, jac = sample_region(region, game.sampling), None
-        constants = sampled_constants(game, points, progress=stage("constants"))
+        constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
         F_center = constants.center_value
         if not np.all(np.isfinite(F_center)):
             raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
@@ -114,9 +154,13 @@ def certify(game: Game, *, progress: Progress | None = None) -> Certification:
     thresholds = None
     if game.affine:
         thresholds = exact_thresholds(J_center, s)
-    band = band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None)
+    band = band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None) \
+        if bands else []
+    tight_results = _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) \
+        if tight else None
     reason = None if certified else _reason(mu, margin_float, gain, [pl.name for pl in game.players])
     return Certification(game=game, center=center, constants=constants, weights=weights, weights_source=source,
                          perron=perron, margin_float=margin_float, margin=margin, gain=gain, weighted=weighted,
                          steps=steps, thresholds=thresholds, band=band, equilibrium=equilibrium,
-                         residual_M=residual_M, certified=certified, reason=reason, notes=notes)
+                         residual_M=residual_M, certified=certified, reason=reason, notes=notes,
+                         tight=tight_results)

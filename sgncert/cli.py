@@ -124,7 +124,12 @@ def _created() -> str | None:
 @click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the certificate JSON on stdout instead of tables.")
 @click.option("--no-write", is_flag=True, help="Do not write a certificate file.")
-def certify(game, output, overrides, samples, seed, as_json, no_write):
+@click.option("--metric", type=click.Choice(["scalar", "block"]), default="scalar", show_default=True,
+              help="Metric family for the tight steps: scalar (w_i I, projection-safe) or block "
+                   "(a full positive-definite block per player; unconstrained games).")
+@click.option("--tight/--no-tight", default=True, show_default=True,
+              help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).")
+def certify(game, output, overrides, samples, seed, as_json, no_write, metric, tight):
     """Certify GAME.yaml and write its certificate.
 
     Exit 0 when certified, 1 when analysed but not certified (the certificate is still
@@ -138,7 +143,7 @@ def certify(game, output, overrides, samples, seed, as_json, no_write):
     ensure_x64()
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     with Progress() as progress:
-        result = run_certify(g, progress=progress)
+        result = run_certify(g, progress=progress, tight=tight, metric=metric)
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = Path(os.path.relpath(game.resolve(), target.resolve().parent)).as_posix() if target else None
     doc = build_certificate(result, created=_created(), source=source)

@@ -41,6 +41,7 @@ class Constants:
     samples: int
     worst: dict  # statistic -> index of the point attaining it
     center_value: np.ndarray | None = None  # F at the first point (the centre), when sampled
+    jacobians: np.ndarray | None = None  # the metric-space Jacobians at the samples, when kept
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,14 @@ class WeightedConstants:
     alpha_true: float
 
 
+BATCH_POINTS = 256  # one batch shape per game: every pass (and verify's resampling) reuses one compilation
+
+
 def batch_size(n_points: int, dim: int) -> int:
-    """Fixed batch size: as many Jacobians (with ~6 d x d work arrays each) as fit the budget."""
+    """Fixed batch size: BATCH_POINTS Jacobians (fewer when ~6 d x d work arrays each exceed
+    the memory budget), independent of ``n_points`` so the jitted kernels compile once."""
     per_point = 6 * 8 * dim * dim + 1
-    return int(max(1, min(n_points, BATCH_BYTES // per_point, 4096)))
+    return int(max(1, min(BATCH_POINTS, BATCH_BYTES // per_point)))
 
 
 def _layout(game: Game):
@@ -166,10 +171,12 @@ def kernels(game: Game):
 
 
 def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
-                         progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+                         progress: Callable[[int, int], None] | None = None,
+                         keep_jacobians: bool = False) -> dict[str, np.ndarray]:
     """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
     ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
-    first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,)."""
+    first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
+    ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES."""
     import jax.numpy as jnp
 
     jacobians, block_stats, weighted_stats, _ = kernels(game)
@@ -178,10 +185,15 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     size = batch_size(points.shape[0], game.dim)
     out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
     value0 = None
+    dm = sum(game.metric_block_sizes)
+    keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
+    kept = []
     for start, count, chunk in _batches(points, size):
         values, K = jacobians(jnp.asarray(chunk), p)
         if value0 is None:
             value0 = np.asarray(values[0])
+        if keep:
+            kept.append(np.asarray(K)[:count])
         for key, arr in zip(("mu", "L", "gamma", "finite"), block_stats(K)):
             out[key].append(np.asarray(arr)[:count])
         if sj is not None:
@@ -191,6 +203,8 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
             progress(start + count, points.shape[0])
     result = {k: np.concatenate(v) for k, v in out.items() if v}
     result["value0"] = value0
+    if keep:
+        result["jacobians"] = np.concatenate(kept)
     return result
 
 
@@ -213,9 +227,9 @@ def exact_constants(game: Game, J: np.ndarray) -> Constants:
 
 
 def sampled_constants(game: Game, points: np.ndarray,
-                      progress: Callable[[int, int], None] | None = None) -> Constants:
+                      progress: Callable[[int, int], None] | None = None, keep_jacobians: bool = False) -> Constants:
     """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
-    st = pointwise_statistics(game, points, progress=progress)
+    st = pointwise_statistics(game, points, progress=progress, keep_jacobians=keep_jacobians)
     if not st["finite"].all():
         bad = int(np.argmin(st["finite"]))
         raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
@@ -223,7 +237,8 @@ def sampled_constants(game: Game, points: np.ndarray,
     mu, L, gamma = st["mu"], st["L"], st["gamma"]
     worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}
     return Constants(mu=mu.min(axis=0), L=L.max(axis=0), gamma=float(gamma.min()),
-                     provenance="sampled", samples=int(points.shape[0]), worst=worst, center_value=st["value0"])
+                     provenance="sampled", samples=int(points.shape[0]), worst=worst, center_value=st["value0"],
+                     jacobians=st.get("jacobians"))
 
 
 def weight_scaling(game: Game, weights) -> np.ndarray:

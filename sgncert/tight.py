@@ -195,6 +195,9 @@ class TightRate:
         return out
 
 
+EXACT_BAND = 1e-6  # sampled maps with float factor below fc (1 - EXACT_BAND) skip the exact check
+
+
 def _jsonable(x: float):
     x = float(x)
     return x if math.isfinite(x) else None
@@ -821,14 +824,19 @@ class _StepSearch:
         if self.family == "scalar" and w is None:
             return False
         Ts = [step_matrix(H, h, self.method) for H in self.Hs]
-        obs = max(contraction_factor(T, M) for T in Ts)
+        per = [contraction_factor(T, M) for T in Ts]
+        obs = max(per)
         if not math.isfinite(obs):
             return False
         fc = _round_up(obs * (1.0 + FACTOR_SLACK))
         if not (fc < 1.0 and fc <= self.rho):
             return False
         self.checks += 1
-        if not all(check_contraction(H, h, M, fc, self.method) for H in self.Hs):
+        # Exact re-check of every map whose float factor comes within EXACT_BAND of fc (always
+        # the single map of an affine game); with many sampled maps, those far below fc are
+        # accepted on their float factor, whose rounding error (~1e-13) is far below the gap.
+        tight_ones = [H for H, f in zip(self.Hs, per) if len(self.Hs) == 1 or f > fc * (1.0 - EXACT_BAND)]
+        if not all(check_contraction(H, h, M, fc, self.method) for H in tight_ones):
             return False
         if self.best is None or h > self.best[0]:
             self.best = (float(h), float(fc), M, w)
@@ -969,7 +977,9 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
 
     ``jacobians``: array (K, d, d) of J(x_k) at sample points of R (include the centre).
     Returns a :class:`TightResult` with ``provenance = "sampled"``: ``||T(h; J_k)||_M <=
-    factor < 1`` is proved exactly *for every given sample*, but the samples only
+    factor < 1`` holds *for every given sample* (proved exactly for the samples whose float
+    factor lies within EXACT_BAND of the bound, by a float margin far above rounding for
+    the rest), but the samples only
     estimate the convex hull of {J(x) : x in R} that the mean-value argument needs (see
     the module docstring), so this is not a bound for the game; re-check on fresh
     samples with :func:`sampled_factor`. ``true_limit`` is the smallest spectral limit over

@@ -966,17 +966,22 @@ class _Phase2:
             center = np.asarray(doc["region"]["center"], dtype=np.float64)
             from .constants import value_and_jacobian
 
-            try:
-                self.F_center, self.J = value_and_jacobian(game, center)
-            except NumericalError as exc:
-                rep.undecidable("constants", f"{exc}")
-                return
+            exact = game.affine and getattr(game, "transform", None) is None
+            self.F_center = self.J = self.K = None
+            if exact or not self.recompute:
+                try:
+                    self.F_center, self.J = value_and_jacobian(game, center)
+                except NumericalError as exc:
+                    rep.undecidable("constants", f"{exc}")
+                    return
             if self.recompute:
-                if game.affine and getattr(game, "transform", None) is None:
+                if exact:
                     self._exact()
-                else:
+                else:  # F(centre) and the sample Jacobians come with the recomputed statistics
                     self._sampled()
-                self._residual()
+                if self.F_center is not None:
+                    self._residual()
+                self._tight()
             rep.timings["recompute"] = time.perf_counter() - t
         if self.simulate:
             t = time.perf_counter()
@@ -1071,7 +1076,7 @@ class _Phase2:
         """Per-point mu (n, N), L (n, N, N), gamma (n), beta (n), finite (n) with the jitted kernels."""
         from .constants import pointwise_statistics
 
-        return pointwise_statistics(self.game, points, self.doc["metric"]["weights"])
+        return pointwise_statistics(self.game, points, self.doc["metric"]["weights"], keep_jacobians=True)
 
     def _sampled(self) -> None:
         from .game import Sampling
@@ -1088,6 +1093,7 @@ class _Phase2:
         if k["seed"] is not None and k["seed"] != game.sampling.seed:
             rep.fail("constants.seed", f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}")
         st = self._stats(pts)
+        self.F_center, self.K = st["value0"], st.get("jacobians")
         if not st["finite"].all():
             bad = int(np.argmin(st["finite"]))
             rep.undecidable("constants", f"the Jacobian is not finite at sample {bad}: {_point(pts[bad])}")
@@ -1153,18 +1159,67 @@ class _Phase2:
             return
         s = weight_scaling(self.game, doc["metric"]["weights"])
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
-        F, J = np.asarray(self.F_center), np.abs(np.asarray(self.J)) @ np.abs(c)
+        F = np.asarray(self.F_center)
+        J0 = self.J if self.J is not None else (self.K[0] if self.K is not None else np.zeros((1, 1)))
         if getattr(self.game, "transform", None) is not None:  # Fisher geometry: E^T F in the metric space
             import jax.numpy as jnp
 
-            E = np.asarray(self.game.transform(jnp.asarray(c)))
-            F, J = E.T @ F, np.abs(E.T) @ J
+            F = np.asarray(self.game.transform(jnp.asarray(c))).T @ F
         true = float(np.linalg.norm(s * F))
-        noise = 1e-13 * (1.0 + float(np.linalg.norm(s * J)))
+        # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
+        noise = 1e-13 * (1.0 + float(np.max(s)) * float(np.linalg.norm(J0, 2)) * float(np.linalg.norm(c)))
         if float(stated) >= true * (1 - REL_TOL) - noise:
             rep.ok("equilibrium.residual_M", f"||F(center)||_M = {_g(true)} <= stated {_g(float(stated))} (+ rounding)")
         else:
             rep.fail("equilibrium.residual_M", f"stated {_g(float(stated))} but ||F(center)||_M = {_g(true)}")
+
+    # -- tight steps (issue 7): the stated metric must contract the step maps
+    def _tight(self) -> None:
+        doc, rep, np = self.doc, self.rep, self.np
+        t = doc.get("tight")
+        if not isinstance(t, dict):
+            return
+        from .tight import check_contraction, check_rate, sampled_factor, spectral_step_limit
+
+        sizes = self.game.metric_block_sizes
+
+        def metric(entry):
+            if entry.get("weights") is not None:
+                return np.diag(np.repeat(np.asarray(entry["weights"], dtype=np.float64), sizes))
+            from scipy.linalg import block_diag
+
+            return block_diag(*[np.asarray(b, dtype=np.float64) for b in entry["blocks"]])
+
+        for method in ("euler", "rk4"):
+            e = t.get(method)
+            if not isinstance(e, dict) or not e.get("h"):
+                continue
+            name, h, factor, M = f"tight.{method}", float(e["h"]), float(e["factor"]), metric(e)
+            if self.J is not None and t.get("provenance") == "exact":
+                limit = spectral_step_limit(self.J, method)
+                if h > limit:
+                    rep.fail(name, f"h = {_g(h)} exceeds the true stability limit {_g(limit)}")
+                elif check_contraction(self.J, h, M, factor, method):
+                    rep.ok(name, f"||T(h)||_M <= {_g(factor)} < 1 at h = {_g(h)} proved exactly "
+                                 f"(true limit {_g(limit)}, ratio {_g(h / limit)})")
+                else:
+                    rep.fail(name, f"the stated metric does not make T(h = {_g(h)}) contract with factor {_g(factor)} "
+                                   "(exact rational check)")
+            elif self.K is not None:
+                worst = float(sampled_factor(self.K, h, M, method))
+                if worst <= factor * (1 + 1e-9) and worst < 1:
+                    rep.ok(name, f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {_g(worst)} "
+                                 f"<= {_g(factor)} at h = {_g(h)}")
+                else:
+                    rep.fail(name, f"at h = {_g(h)} a certificate sample has ||T(h)||_M = {_g(worst)} > {_g(factor)}")
+            else:
+                rep.undecidable(name, "no Jacobians to check the tight step against")
+        r = t.get("rate")
+        if isinstance(r, dict) and r.get("alpha") is not None and self.J is not None:
+            if check_rate(self.J, metric(r), float(r["alpha"])):
+                rep.ok("tight.rate", f"M H + H^T M >= 2 alpha M with alpha = {_g(float(r['alpha']))} proved exactly")
+            else:
+                rep.fail("tight.rate", f"the stated metric does not give the flow rate {_g(float(r['alpha']))}")
 
     # -- simulation
     def _simulate(self) -> None:
