@@ -231,7 +231,8 @@ def _rows_table(doc: dict, limit: int = 25):
 @click.option("--samples", type=click.IntRange(1, 10_000_000), help="Number of sample points (non-affine games).")
 @click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep JSON on stdout instead of the table.")
-def sweep(game, params, output, plot_path, overrides, samples, seed, as_json):
+@click.option("--tight", is_flag=True, help="Also the largest proved steps over the scalar metric family per point.")
+def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, tight):
     """Certify GAME.yaml over a grid of parameter values.
 
     Writes a JSON document (kind sgncert.sweep: one row per grid point with the parameter
@@ -255,7 +256,7 @@ def sweep(game, params, output, plot_path, overrides, samples, seed, as_json):
     from .cli import Progress
 
     with Progress() as progress:
-        doc = run_sweep(g, ranges, progress=progress)
+        doc = run_sweep(g, ranges, progress=progress, tight=tight)
     text = dumps_sweep(doc)
     _write_text(output, text, "sweep")
     csv_path = output.with_suffix(".csv")
@@ -296,7 +297,8 @@ def plot():
 @click.option("--h-points", type=click.IntRange(16, 4000), default=241, show_default=True,
               help="Step sizes on the grid.")
 @click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a fixed parameter.")
-def phase(game, param, output, h_max, h_points, overrides):
+@click.option("--tight", is_flag=True, help="Overlay the largest proved steps over the scalar metric family.")
+def phase(game, param, output, h_max, h_points, overrides, tight):
     """Step-size phase diagram of an affine GAME.yaml.
 
     The spectral radius of the Euler map I - hH and the RK4 map P(-hH) over (parameter, h),
@@ -313,7 +315,7 @@ def phase(game, param, output, h_max, h_points, overrides):
     g = _load_game(game, overrides)
     check_ranges(g, [prange])
     with Progress() as progress:
-        data = phase_data(g, prange, n_h=h_points, h_max=h_max, progress=progress)
+        data = phase_data(g, prange, n_h=h_points, h_max=h_max, progress=progress, tight=tight)
     fig, data = phase_figure(data)
     _save(fig, output)
     _console().print(f"figure written to {output}")

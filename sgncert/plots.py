@@ -44,6 +44,7 @@ C_SGN = OKABE_ITO["blue"]           # SGN / M(w) quantities
 C_TRUE = OKABE_ITO["green"]         # exact / true quantities
 C_BAND = OKABE_ITO["sky"]
 C_MARK = OKABE_ITO["orange"]
+C_TIGHT = OKABE_ITO["purple"]        # tight (LMI-metric) steps
 DPI = 150
 STYLE = {
     "font.size": 9.5, "axes.titlesize": 10.5, "axes.labelsize": 10, "legend.fontsize": 8.5,
@@ -471,7 +472,7 @@ def _sweep_2d(doc: dict):
 
 
 # ------------------------------------------------------------------------------ phase
-def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None,
+def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None, tight: bool = False,
                progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Spectral radii of the Euler and RK4 maps of an affine game over (parameter, h).
 
@@ -490,7 +491,7 @@ def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None,
     if not game.affine:
         raise SpecError(f"{game.source or game.name}: plot phase needs an affine game (constant Jacobian); "
                         "this game's constants are sampled")
-    sweep = run_sweep(game, [prange], progress=progress)
+    sweep = run_sweep(game, [prange], progress=progress, tight=tight)
     rows = sweep["rows"]
     x0 = game.region.center if game.region.center is not None else np.zeros(game.dim)
     eigs = []
@@ -513,7 +514,8 @@ def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None,
     euler_rho = np.max(np.abs(1.0 + z), axis=2)
     rk4_rho = np.max(np.abs(rk4_polynomial(z)), axis=2)
     col = {k: [r.get(k) for r in rows] for k in ("euler_max", "rk4_max", "euler_stability", "rk4_stability",
-                                                  "euler_contraction", "rk4_contraction", "certified")}
+                                                  "euler_contraction", "rk4_contraction", "tight_euler",
+                                                  "tight_rk4", "certified")}
     return {"game": game.name, "param": prange.name, "x": [float(v) for v in prange.values], "h": h.tolist(),
             "euler_rho": euler_rho.tolist(), "rk4_rho": rk4_rho.tolist(), **col, "sweep": sweep}
 
@@ -541,6 +543,10 @@ def phase_figure(data: dict):
             ax.plot(x, con, color=C_BAND, lw=1.6, ls=":", zorder=4)
             ax.plot(x, cert, color="white", lw=3.8, zorder=5)
             ax.plot(x, cert, color=C_SGN, lw=2.2, zorder=6)
+            tight = _finite_or_nan(data.get(f"tight_{key}") or [None] * len(x))
+            if np.any(np.isfinite(tight)):
+                ax.plot(x, tight, color="white", lw=3.4, zorder=5)
+                ax.plot(x, tight, color=C_TIGHT, lw=1.8, ls="-.", zorder=6)
             ax.set_ylim(0, h[-1])
             ax.set_xlim(x[0], x[-1]) if x.size > 1 else None
             ax.grid(False)
@@ -557,6 +563,8 @@ def phase_figure(data: dict):
             Line2D([], [], color=C_SGN, lw=2.2,
                    label="certified SGN step (Euler $2\\alpha/\\beta^2$, RK4 $c_4\\alpha/\\beta^2$)"),
         ]
+        if any(v is not None for v in (data.get("tight_euler") or [])):
+            handles.append(Line2D([], [], color=C_TIGHT, lw=1.8, ls="-.", label="tight step (LMI metric, proved)"))
         leg = axes[0, 1].legend(handles=handles, loc="upper right", facecolor="#3a3a3a", labelcolor="white",
                                 fontsize=7.5)
         leg.get_frame().set_alpha(0.9)
