@@ -16,7 +16,7 @@ import numpy as np
 from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
                         weight_scaling, weighted_constants)
 from .equilibrium import Equilibrium, solve_equilibrium
-from .errors import NumericalError
+from .errors import NumericalError, SpecError
 from .game import Game
 from .sampling import sample_region
 from .smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
@@ -60,6 +60,26 @@ def _reason(mu, margin: float, gain: float | None, names) -> str:
         return "a player's own curvature is not positive (" + ", ".join(bad) + "), so no weights can work"
     g = f"; small-gain radius rho(diag(mu)^-1 L) = {gain:.6g} >= 1" if gain is not None else ""
     return f"SGN margin alpha_*(w) = {margin:.6g} <= 0{g}"
+
+
+MAX_DIM = 4096  # beyond: dense d x d eigen problems take minutes; needs force=True
+MAX_WORK = 2e10  # samples x d^2 (floats of Jacobians computed); needs force=True
+
+
+def check_limits(game: Game, force: bool = False) -> None:
+    """Refuse sizes beyond a sane limit (a likely typo) unless ``force``: SpecError (exit 2)."""
+    if force:
+        return
+    d = game.dim
+    if d > MAX_DIM:
+        raise SpecError(f"{game.source}: dimension {d} exceeds the sane limit {MAX_DIM}; pass --force to run anyway")
+    if not game.affine:
+        from .sampling import sample_count
+
+        n = sample_count(game.region, game.sampling, d)
+        if n * d * d > MAX_WORK:
+            raise SpecError(f"{game.source}: {n} samples x dimension {d}^2 = {n * d * d:.3g} Jacobian entries "
+                            f"exceed the sane limit {MAX_WORK:.0e}; use fewer samples or pass --force")
 
 
 TIGHT_MAX_DIM = 256  # metric searches beyond this dimension are skipped

@@ -104,6 +104,20 @@ def main(ctx, debug):
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _terminate_as_interrupt()
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM behaves like Ctrl-C: clean-up runs (no partial files) and exit code 130."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # not the main thread (e.g. inside a test runner)
+        pass
 
 
 def _created() -> str | None:
@@ -129,7 +143,8 @@ def _created() -> str | None:
                    "(a full positive-definite block per player; unconstrained games).")
 @click.option("--tight/--no-tight", default=True, show_default=True,
               help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).")
-def certify(game, output, overrides, samples, seed, as_json, no_write, metric, tight):
+@click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
+def certify(game, output, overrides, samples, seed, as_json, no_write, metric, tight, force):
     """Certify GAME.yaml and write its certificate.
 
     Exit 0 when certified, 1 when analysed but not certified (the certificate is still
@@ -141,7 +156,10 @@ def certify(game, output, overrides, samples, seed, as_json, no_write, metric, t
     from .spec import load_game
 
     ensure_x64()
+    from .certify import check_limits
+
     g = load_game(game, list(overrides), samples=samples, seed=seed)
+    check_limits(g, force)
     with Progress() as progress:
         result = run_certify(g, progress=progress, tight=tight, metric=metric)
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))

@@ -28,7 +28,8 @@ class Equilibrium:
 
 
 def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) -> Equilibrium:
-    """Approximate Nash equilibrium x_hat with ||F(x_hat)||_2 <= tol * (1 + ||F(0)||_2)."""
+    """Approximate Nash equilibrium x_hat: ||F(x_hat)||_2 <= tol * (1 + ||F(0)||_2) and a
+    Newton correction below 1e-6 (1 + ||x_hat||); NumericalError when not reached."""
     import jax
     import jax.numpy as jnp
 
@@ -51,14 +52,15 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
     f, method = f0, "newton"
     for it in range(1, max_iter + 1):
         r = float(np.linalg.norm(f))
-        if r <= target:
-            return Equilibrium(x, r, method, it - 1)
         Jx = np.asarray(J(jnp.asarray(x)))
-        step = None
         try:
             step = B @ np.linalg.solve(Jx, -f)
         except np.linalg.LinAlgError:
             step = B @ np.linalg.lstsq(Jx, -f, rcond=None)[0]
+        # converged: a small residual AND a small Newton correction (a residual that is small
+        # only because F decays, as e^x does towards -inf, is not a root)
+        if r <= target and float(np.linalg.norm(step)) <= 1e-6 * (1.0 + float(np.linalg.norm(x))):
+            return Equilibrium(x, r, method, it - 1)
         t, accepted = 1.0, False
         while t > 1e-10 and np.all(np.isfinite(step)):
             cand = x + t * step
@@ -77,6 +79,4 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
                 break
             x, f = cand, fc
     r = float(np.linalg.norm(f))
-    if r <= target:
-        return Equilibrium(x, r, method, max_iter)
     raise NumericalError(f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)")

@@ -37,6 +37,16 @@ def _unit_cube(method: str, n: int, dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((n, dim))
 
 
+def sample_count(region: Region, sampling: Sampling, d: int) -> int:
+    """How many points :func:`sample_region` returns (centre included), without drawing them."""
+    if sampling.method == "vertices":
+        return 1 + (2 * d if region.norm == "2" else 2 ** min(d, 64))
+    if sampling.method == "grid":
+        k = max(2, int(math.floor(sampling.samples ** (1.0 / d) + 1e-9)))
+        return 1 + k ** min(d, 64)
+    return 1 + sampling.samples
+
+
 def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
     """Points of R as an (n, d) float64 array, centre first."""
     c, r = region.center, region.radius

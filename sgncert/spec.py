@@ -23,7 +23,6 @@ from .params import did_you_mean, parse_overrides, resolve_params, to_array
 TOP_KEYS = ("sgncert", "name", "params", "players", "costs", "pseudo_gradient", "region", "sampling",
             "weights", "markov", "normal_form", "geometry", "data_files")
 SAMPLERS = ("sobol", "random", "grid", "vertices")
-MAX_SPEC_BYTES = 16 * 1024 * 1024
 MAX_DIM = 100_000
 
 
@@ -254,26 +253,10 @@ def _evaluate(expr, p, where: str):
 
 
 def read_yaml(path: Path) -> Any:
-    """Safe-load a YAML file; unreadable or malformed files are spec errors."""
-    import yaml
+    """Safe-load a YAML file; unreadable, malformed or alias-bomb files are spec errors."""
+    from .yamlsource import read_spec
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: file is larger than {MAX_SPEC_BYTES} bytes")
-    try:
-        return yaml.safe_load(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SpecError(f"{path}: YAML error{at}: {problem}") from None
-    except RecursionError:
-        raise SpecError(f"{path}: YAML nesting too deep") from None
+    return read_spec(path)[0]
 
 
 def load_game(path: str | Path, overrides: Mapping[str, Any] | list[str] | None = None, *,
@@ -283,9 +266,14 @@ def load_game(path: str | Path, overrides: Mapping[str, Any] | list[str] | None 
     ``overrides``: ``--set`` strings (``["lam=0.5"]``) or an already parsed mapping.
     ``samples`` / ``seed`` override the spec's ``sampling`` section.
     """
+    from .yamlsource import read_spec, with_line
+
     path = Path(path)
-    raw = read_yaml(path)
-    return game_from_dict(raw, path.parent, str(path), overrides, samples=samples, seed=seed)
+    raw, lines = read_spec(path)
+    try:
+        return game_from_dict(raw, path.parent, str(path), overrides, samples=samples, seed=seed)
+    except SpecError as exc:  # point at the line of the offending field
+        raise SpecError(with_line(str(exc), str(path), lines)) from None
 
 
 def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
