@@ -1,6 +1,6 @@
 """The certificate document (SPEC 7): building, serialising and writing it atomically.
 
-JSON with sorted keys, UTF-8, two-space indent. Non-finite numbers never appear:
+JSON with sorted keys, UTF-8, two-space indent (written with :func:`sgncert.atomic.write_atomic`). Non-finite numbers never appear:
 an unbounded value (``inf``: an open band end, an unbounded step limit) is written as
 ``null``. Everything but ``provenance.created`` is a function of the spec, the seed and
 the library versions, so repeated runs give byte-identical files apart from that line.
@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,31 +170,3 @@ def _geometry(g) -> dict:
 def dumps(doc: dict) -> str:
     """Canonical certificate text: sorted keys, indent 2, UTF-8, trailing newline."""
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and os.replace.
-
-    An interrupted write leaves the previous file intact and no partial file behind.
-    """
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode & 0o777  # keep an existing file's permissions
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

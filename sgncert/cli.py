@@ -150,7 +150,8 @@ def certify(game, output, overrides, samples, seed, as_json, no_write, metric, t
     Exit 0 when certified, 1 when analysed but not certified (the certificate is still
     written with certified: false and the reason), 2 on bad input, 3 on numerical failure.
     """
-    from .certificate import build_certificate, dumps, write_atomic
+    from .atomic import write_atomic
+    from .certificate import build_certificate, dumps
     from .certify import certify as run_certify
     from .jaxconfig import ensure_x64
     from .spec import load_game

@@ -37,7 +37,7 @@ def _save(fig, target: Path) -> None:
 
 
 def _write_text(target: Path, text: str, what: str) -> None:
-    from .certificate import write_atomic
+    from .atomic import write_atomic
     from .errors import SpecError
 
     try:

@@ -25,8 +25,6 @@ the same input gives the same bytes. matplotlib is imported lazily.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -119,29 +117,16 @@ def save_figure(fig, path: str | Path, *, dpi: int = DPI) -> Path:
     The format follows the suffix (``.png`` default, ``.svg``, ``.pdf``); metadata that
     would vary between runs (software version, dates) is left out.
     """
+    from .atomic import write_atomic
+
     path = Path(path)
-    fmt, folder = check_figure_path(path)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp.{fmt}", dir=folder)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            with _style():
-                fig.savefig(fh, format=fmt, dpi=dpi, metadata=FORMATS[fmt])
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    fmt, _ = check_figure_path(path)
+
+    def draw(fh):
+        with _style():
+            fig.savefig(fh, format=fmt, dpi=dpi, metadata=FORMATS[fmt])
+
+    write_atomic(path, draw)
     return path
 
 
