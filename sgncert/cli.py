@@ -204,5 +204,19 @@ main.add_command(_band)
 main.add_command(_sweep)
 main.add_command(_plot)
 
+def run() -> None:
+    """Console entry point: ``main`` plus a hard exit after an interrupt, so that threads
+    of half-initialised native libraries cannot hold up interpreter shutdown (files are
+    already clean by then: atomic writes remove their temporary file on the way out)."""
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -184,9 +184,9 @@ def test_interrupt_keeps_previous_certificate(tmp_path, sig):
                              "-o", str(out), "--samples", "2000000", "--force", "--no-tight"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, SGNCERT_JAX_CACHE=""))
-    time.sleep(4.0)
+    time.sleep(8.0)  # well into the 2M-sample computation, even on a loaded machine
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert out.read_text() == "previous certificate\n"
