@@ -10,15 +10,46 @@ For each point x of a sample of R (or the single Jacobian of an affine game):
 
 and the constants are the extrema over the points. One Jacobian per point (``jacfwd`` of
 F, ``vmap``-ed over a fixed-size batch and ``jit``-ed once); blocks are gathered from it
-into an (N, D, N, D) array padded to the largest block D, so each statistic is one batched
-symmetric eigenvalue call. Spectral norms are sqrt(lambda_max(B^T B)).
+into an (N, D, N, D) array padded to the largest block D (a free reshape when all blocks
+have one size). Spectral norms are sqrt(lambda_max(B^T B)).
 
-Provenance: ``exact`` when F is affine (J constant, one Jacobian), ``sampled`` otherwise:
-the extremum over finitely many points is an estimate of the inf / sup over R, not a bound.
+Two paths for sampled games, chosen by the dimension d of the metric space:
+
+- ``d <= DENSE_MAX_DIM`` (dense): every statistic is a batched dense symmetric eigenvalue
+  call per point, as written above (exact to rounding).
+- ``d > DENSE_MAX_DIM`` (large): the d x d eigenvalue problems would cost O(d^3) per
+  point, so
+    * mu_i: dense eigenvalues of the N diagonal D x D blocks (exact, as above);
+    * L_ij: dense spectral norms of the blocks that are nonzero at some point of the
+      batch; a block whose entries are all exactly 0 has norm exactly 0 (block sparsity
+      costs nothing);
+    * gamma, alpha_true, beta: Lanczos with full reorthogonalisation (twice) on sym J,
+      sym K and K^T K (K = S J S^-1), using only the nonzero blocks for the products,
+      run per point until the residual of the extreme Ritz pair (theta, y),
+      rho = |beta_k y_k| + a rounding allowance, is below ``LANCZOS_TOL`` (beta, a
+      certified constant) or ``LANCZOS_TOL_DIAGNOSTIC`` (gamma, alpha_true) times the
+      scale ||T||. A symmetric matrix has an eigenvalue within rho of theta, so the value
+      reported is on the safe side of the Ritz value: ``theta - rho`` for the
+      lambda_min's, ``sqrt(theta + rho)`` for beta (an upper estimate of ||K||_2 by at
+      most ~1e-10 relative). That theta approximates the *extreme* eigenvalue (not an
+      interior one) is what Lanczos from a fixed Gaussian start vector delivers unless
+      that vector is orthogonal to the extreme eigenvector (probability zero); a point
+      that does not converge within ``LANCZOS_MAX_STEPS`` falls back to the dense
+      eigenvalues.
+
+Provenance: ``exact`` when F is affine (J constant, one Jacobian, always the dense
+formulas), ``sampled`` otherwise: the extremum over finitely many points is an estimate of
+the inf / sup over R, not a bound.
+
+Compilation: the pseudo-gradient is traced once and dead code is removed from its jaxpr
+before the Jacobian kernel is built (a cost-based F evaluates every player's cost inside
+each player's gradient; the unused ones are dropped), parameters are traced arguments (a
+sweep compiles once), and batch shapes are fixed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,11 +84,28 @@ class WeightedConstants:
 
 
 BATCH_POINTS = 256  # one batch shape per game: every pass (and verify's resampling) reuses one compilation
+LARGE_BATCH_POINTS = 8  # large path: small batches keep a batch's operators in cache
+DENSE_MAX_DIM = 128  # sampled games of larger (metric) dimension use the large path (module docstring)
+LANCZOS_MAX_STEPS = 512  # per point; beyond this the point falls back to dense eigenvalues
+LANCZOS_CHUNK = 16  # Lanczos steps per compiled call (convergence is checked between calls)
+LANCZOS_TOL = 1e-10  # relative residual for beta (certified)
+LANCZOS_TOL_DIAGNOSTIC = 1e-6  # relative residual for gamma and alpha_true (diagnostics; the value is shifted by it)
+LANCZOS_SEED = 20251208  # the fixed Gaussian start vector
+
+
+def large_path(dim: int) -> bool:
+    """True when sampled statistics of a ``dim``-dimensional metric space use the large path."""
+    return dim > DENSE_MAX_DIM
 
 
 def batch_size(n_points: int, dim: int) -> int:
-    """Fixed batch size: BATCH_POINTS Jacobians (fewer when ~6 d x d work arrays each exceed
-    the memory budget), independent of ``n_points`` so the jitted kernels compile once."""
+    """Fixed batch size: BATCH_POINTS Jacobians (fewer when the per-point work arrays exceed
+    the memory budget BATCH_BYTES), independent of ``n_points`` so the jitted kernels
+    compile once. Dense path: ~6 d x d arrays a point; large path (at most
+    LARGE_BATCH_POINTS): ~8 d x d arrays (Jacobian, blocks, operators) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
+    if large_path(dim):
+        per_point = 8 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
+        return int(max(1, min(LARGE_BATCH_POINTS, BATCH_BYTES // per_point)))
     per_point = 6 * 8 * dim * dim + 1
     return int(max(1, min(BATCH_POINTS, BATCH_BYTES // per_point)))
 
@@ -81,21 +129,34 @@ def _sym(a):
     return 0.5 * (a + a.swapaxes(-1, -2))
 
 
-def block_statistics(J, idx, mask, xp=np):
-    """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d), in numpy or jax.numpy.
-
-    Blocks are gathered into (B, N, N, D, D) with zero padding; the padded part of each
-    diagonal block is shifted by 2 (1 + ||J||_F), above every eigenvalue of sym J_ii, so
-    the smallest eigenvalue is that of sym J_ii itself.
-    """
+def _blocks(J, idx, mask):
+    """(B, N, N, D, D) blocks of a batch of Jacobians (B, d, d), zero-padded to D.
+    Equal block sizes: a reshape; otherwise a gather."""
     N, D = mask.shape
+    if mask.all():
+        return J.reshape(J.shape[0], N, D, N, D).swapaxes(2, 3)
     blockmask = (mask[:, :, None, None] & mask[None, None, :, :]).astype(np.float64)
     Jp = J[:, idx[:, :, None, None], idx[None, None, :, :]] * blockmask  # (B, N, D, N, D)
-    blocks = Jp.transpose(0, 1, 3, 2, 4)  # (B, N, N, D, D)
+    return Jp.swapaxes(2, 3)
+
+
+def _diag_lambda_min(J, blocks, mask, xp):
+    """(B, N) lambda_min(sym J_ii). The padded part of each diagonal block is shifted by
+    2 (1 + ||J||_F), above every eigenvalue of sym J_ii, so the smallest eigenvalue is that
+    of sym J_ii itself."""
+    N, D = mask.shape
     diag = blocks[:, np.arange(N), np.arange(N)]  # (B, N, D, D)
     big = 2.0 * (1.0 + xp.sqrt(xp.sum(J * J, axis=(1, 2))))
     pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
-    mu = xp.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+    return xp.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+
+
+def block_statistics(J, idx, mask, xp=np):
+    """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d), in numpy or jax.numpy
+    (the dense formulas)."""
+    N, D = mask.shape
+    blocks = _blocks(J, idx, mask)
+    mu = _diag_lambda_min(J, blocks, mask, xp)
     L = spectral_norm(blocks, xp) * (1.0 - np.eye(N))
     gamma = xp.linalg.eigvalsh(_sym(J))[:, 0]
     return mu, L, gamma
@@ -112,6 +173,38 @@ def spectral_norm(B, xp=np):
     return xp.sqrt(xp.maximum(xp.linalg.eigvalsh(B.swapaxes(-1, -2) @ B)[..., -1], 0.0))
 
 
+def _dce_pseudo_gradient(game: Game):
+    """F with dead code removed: trace F once, drop the equations no output needs, and
+    evaluate the remaining jaxpr. A cost-based F computes every player's cost inside each
+    player's gradient (N^2 cost evaluations, N of them used); without this, jacfwd would
+    differentiate (and XLA compile) all of them. Falls back to F itself if anything fails."""
+    import jax
+    import jax.numpy as jnp
+
+    F = game.pseudo_gradient
+    try:
+        from jax._src.interpreters import partial_eval as pe
+        from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
+
+        p = game.jax_params()
+        closed = jax.make_jaxpr(F)(jnp.zeros(game.dim), p)
+        jaxpr, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)
+        if len(jaxpr.eqns) >= len(closed.jaxpr.eqns):
+            return F
+        fun = jaxpr_as_fun(ClosedJaxpr(jaxpr, closed.consts))
+        treedef = jax.tree_util.tree_structure(p)
+
+        def F_small(x, params):
+            leaves, tdef = jax.tree_util.tree_flatten(params)
+            if tdef != treedef:
+                return F(x, params)
+            return fun(x, *leaves)[0]
+
+        return F_small
+    except Exception:  # private API moved, unusual primitives: the plain F is always correct
+        return F
+
+
 def _kernels(game: Game):
     """Jitted batch kernels for sampled games.
 
@@ -123,7 +216,7 @@ def _kernels(game: Game):
     import jax.numpy as jnp
 
     idx, mask = _layout(game)
-    F = game.pseudo_gradient
+    F = _dce_pseudo_gradient(game)
     value = jax.vmap(F, in_axes=(0, None))
     jac_plain = jax.vmap(jax.jacfwd(F), in_axes=(0, None))
     if game.transform is None:
@@ -143,7 +236,7 @@ def _kernels(game: Game):
     def weighted_stats(K, s):
         return weighted_statistics(K, s, jnp)
 
-    return jax.jit(jacobians), jax.jit(block_stats), jax.jit(weighted_stats)
+    return jax.jit(jacobians), jax.jit(block_stats), jax.jit(weighted_stats), F
 
 
 _KERNEL_CACHE: dict[tuple, tuple] = {}
@@ -155,37 +248,363 @@ def _compiled_key(game: Game) -> tuple:
     return (id(game.pseudo_gradient), id(game.transform), game.block_sizes, game.metric_block_sizes)
 
 
-def kernels(game: Game):
-    """(jacobians, block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
+def _cached(game: Game) -> dict:
     key = _compiled_key(game)
     if key not in _KERNEL_CACHE:
         if len(_KERNEL_CACHE) > 8:
             _KERNEL_CACHE.clear()
+        # keep F and the transform alive so their ids stay unique while cached
+        _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform), {})
+    return _KERNEL_CACHE[key][1]
+
+
+def kernels(game: Game):
+    """(jacobians, block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
+    entry = _cached(game)
+    if "dense" not in entry:
         import jax
 
-        F = game.pseudo_gradient
-        vj = jax.jit(lambda x, p: (F(x, p), jax.jacfwd(F)(x, p)))
-        # keep F and the transform alive so their ids stay unique while cached
-        _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform), (*_kernels(game), vj))
-    return _KERNEL_CACHE[key][1]
+        jacobians, block_stats, weighted_stats, F_small = _kernels(game)
+        vj = jax.jit(lambda x, p: (F_small(x, p), jax.jacfwd(F_small)(x, p)))
+        entry["dense"] = (jacobians, block_stats, weighted_stats, vj)
+        entry["F"] = F_small
+    return entry["dense"]
+
+
+# ----------------------------------------------------------------------------------------
+# large path: block-sparse Lanczos
+
+
+def _large_kernels(game: Game) -> dict:
+    """Jitted kernels of the large path (B points, N players, blocks padded to D).
+
+    The operators of the Lanczos runs are stored by block rows: ``cols`` (N, R) lists the
+    R column blocks of each block row that are nonzero at some point of the batch (padded
+    with ``valid`` = 0), and an operator is an array (B, N, R, D, D) of those blocks, so a
+    product costs O(nonzero blocks), with no scatter."""
+    entry = _cached(game)
+    if "large" in entry:
+        return entry["large"]
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    idx, mask = _layout(game)
+    N, D = mask.shape
+    rows_all = np.arange(N)[:, None]
+
+    @jax.jit
+    def frobenius(K):
+        """(B, N, N) squared Frobenius norms of the blocks and (B,) finiteness."""
+        blocks = _blocks(K, idx, mask)
+        return jnp.sum(blocks * blocks, axis=(3, 4)), jnp.all(jnp.isfinite(K), axis=(1, 2))
+
+    @jax.jit
+    def small_blocks(K, rows, cols):
+        """The diagonal blocks (B, N, D, D) and the blocks (rows[p], cols[p]) (B, P, D, D)."""
+        blocks = _blocks(K, idx, mask)
+        return blocks[:, np.arange(N), np.arange(N)], blocks[:, rows, cols]
+
+    def build(problems, K, cols, valid, s):
+        """The operators of ``problems``: sym J (gamma), sym K (alpha), K and K^T (beta),
+        K = S J S^-1 with S = diag(s) constant on each block (s: (N,)). Each is stored by
+        block rows, (B, N, D, R*D) (row i: its R blocks side by side), or, when every block
+        is listed (R = N), as a dense (B, N*D, N*D) matrix."""
+        B = K.shape[0]
+        R = cols.shape[1]
+        blocks = _blocks(K, idx, mask)
+        G = blocks[:, rows_all, cols]  # (B, N, R, D, D): J_{i, c}
+        GT = blocks[:, cols, rows_all].swapaxes(-1, -2)  # (J_{c, i})^T
+        v = valid[None, :, :, None, None]
+        up = (s[:, None] / s[cols])[None, :, :, None, None]  # s_i / s_c
+
+        def layout(op):
+            op = (op * v).transpose(0, 1, 3, 2, 4).reshape(B, N, D, R * D)
+            if R == N:  # columns in order 0..N-1: the dense matrix
+                return op.reshape(B, N * D, N * D)
+            return op
+
+        sym_J = layout(0.5 * (G + GT)) if "gamma" in problems else None
+        if "alpha" in problems or "beta" in problems:
+            return sym_J, layout(G * up), layout(GT / up)
+        return sym_J, None, None
+
+    def matvec(op, cols, v):
+        """op applied to the columns of v (B, N, D, m)."""
+        B, m = v.shape[0], v.shape[-1]
+        if op.ndim == 3:
+            return (op @ v.reshape(B, N * D, m)).reshape(B, N, D, m)
+        return op @ v[:, cols].reshape(B, N, -1, m)
+
+    def apply(problems, ops, cols, V):
+        """V (nprob, B, N*D) -> each problem's operator applied to its vectors: sym J v
+        (gamma); with K = S J S^-1, sym K v = (K v + K^T v) / 2 (alpha) and K^T K v (beta),
+        from two products with two right-hand sides each (one pass over K, one over K^T)."""
+        sym_J, Kop, KTop = ops
+        B = V.shape[1]
+        v = {name: V[p].reshape(B, N, D) for p, name in enumerate(problems)}
+        out = {}
+        if "gamma" in v:
+            out["gamma"] = matvec(sym_J, cols, v["gamma"][..., None])[..., 0]
+        rhs = [name for name in ("alpha", "beta") if name in v]
+        if rhs:
+            Y = matvec(Kop, cols, jnp.stack([v[name] for name in rhs], axis=-1))
+            second = [v["alpha"] if name == "alpha" else Y[..., rhs.index("beta")] for name in rhs]
+            Z = matvec(KTop, cols, jnp.stack(second, axis=-1))
+            for j, name in enumerate(rhs):
+                out[name] = 0.5 * (Y[..., j] + Z[..., j]) if name == "alpha" else Z[..., j]
+        return jnp.stack([out[name].reshape(B, N * D) for name in problems])
+
+    def chunk(problems, steps, ops, cols, Q, a, b, k0):
+        """``steps`` Lanczos steps from step k0 for every problem and point. Q (nprob, B,
+        cap + 1, n) holds the basis (unused slots 0), a / b the recurrence coefficients.
+        Plain three-term recurrence (no global reorthogonalisation: extreme Ritz values
+        converge all the same, and every accepted value is checked by an explicit residual).
+        The new vectors are written into Q once per chunk."""
+        V0 = lax.dynamic_index_in_dim(Q, k0, axis=2, keepdims=False)
+        Vp0 = lax.dynamic_index_in_dim(Q, jnp.maximum(k0 - 1, 0), axis=2, keepdims=False)
+        bp0 = jnp.where(k0 > 0, lax.dynamic_index_in_dim(b, jnp.maximum(k0 - 1, 0), axis=2, keepdims=False), 0.0)
+
+        def body(carry, _):
+            V, Vp, bp = carry
+            W = apply(problems, ops, cols, V)
+            al = jnp.sum(V * W, axis=-1)
+            W = W - al[..., None] * V - bp[..., None] * Vp
+            W = W - jnp.sum(V * W, axis=-1, keepdims=True) * V  # local reorthogonalisation
+            be = jnp.sqrt(jnp.sum(W * W, axis=-1))
+            Vn = W / jnp.where(be > 0, be, 1.0)[..., None]
+            return (Vn, V, be), (Vn, al, be)
+
+        _, (Vs, als, bes) = lax.scan(body, (V0, Vp0, bp0), None, length=steps)
+        Q = lax.dynamic_update_slice_in_dim(Q, Vs.transpose(1, 2, 0, 3), k0 + 1, axis=2)
+        a = lax.dynamic_update_slice_in_dim(a, als.transpose(1, 2, 0), k0, axis=2)
+        b = lax.dynamic_update_slice_in_dim(b, bes.transpose(1, 2, 0), k0, axis=2)
+        return Q, a, b
+
+    def residual(problems, ops, cols, Q, S, theta, k):
+        """(||A y - theta y||, ||y||) for the Ritz vectors y = sum_{j<k} S_j Q_j (one per
+        problem and point); reads only the first k basis vectors (k a multiple of the chunk)."""
+        def add(j, Y):
+            q = lax.dynamic_slice_in_dim(Q, j * LANCZOS_CHUNK, LANCZOS_CHUNK, axis=2)
+            sj = lax.dynamic_slice_in_dim(S, j * LANCZOS_CHUNK, LANCZOS_CHUNK, axis=2)
+            return Y + jnp.einsum("pbkn,pbk->pbn", q, sj)
+
+        Y = lax.fori_loop(0, k // LANCZOS_CHUNK, add, jnp.zeros(Q.shape[:2] + Q.shape[3:], Q.dtype))
+        R = apply(problems, ops, cols, Y) - theta[..., None] * Y
+        return jnp.sqrt(jnp.sum(R * R, axis=-1)), jnp.sqrt(jnp.sum(Y * Y, axis=-1))
+
+    out = {
+        "frobenius": frobenius, "small_blocks": small_blocks,
+        "build": jax.jit(build, static_argnums=(0,)),
+        "chunk": jax.jit(chunk, static_argnums=(0, 1), donate_argnums=(4, 5, 6)),
+        "residual": jax.jit(residual, static_argnums=(0,)),
+        "layout": (idx, mask),
+    }
+    entry["large"] = out
+    return out
+
+
+def _bucket(n: int, cap: int) -> int:
+    """Padded count: the next power of two >= n (at least 8), at most ``cap``."""
+    return int(min(cap, max(8, 1 << max(0, n - 1).bit_length())))
+
+
+def _row_lists(pattern: np.ndarray):
+    """(cols (N, R), valid (N, R)): the True columns of each row of ``pattern``, padded to
+    the largest row count R; R = N (every block, columns in order) when that is at least
+    half the blocks (the operators are then dense matrices)."""
+    N = pattern.shape[0]
+    R = int(pattern.sum(axis=1).max())
+    if 2 * R >= N:
+        return np.tile(np.arange(N, dtype=np.int32), (N, 1)), np.ones((N, N))
+    cols = np.zeros((N, R), dtype=np.int32)
+    valid = np.zeros((N, R), dtype=np.float64)
+    for i in range(N):
+        c = np.nonzero(pattern[i])[0]
+        cols[i, :len(c)], valid[i, :len(c)] = c, 1.0
+    return cols, valid
+
+
+def _start_vector(mask: np.ndarray) -> np.ndarray:
+    v = np.random.default_rng(LANCZOS_SEED).standard_normal(mask.shape) * mask
+    return (v / np.linalg.norm(v)).reshape(-1)
+
+
+def _ritz(a: np.ndarray, b: np.ndarray, largest: bool):
+    """(theta, s, rho_est, scale) of the extreme Ritz pair of the Lanczos tridiagonal (a, b):
+    theta the smallest (largest) eigenvalue of T_k (LAPACK bisection, dstebz), s its
+    eigenvector (inverse iteration, dstein), rho_est = |b_k s_k| (the residual estimate),
+    scale >= ||T_k|| (Gershgorin)."""
+    from scipy.linalg import lapack
+
+    k = a.shape[0]
+    off = np.abs(b)
+    scale = float(np.max(np.abs(a) + off + np.concatenate([[0.0], off[:-1]]))) or 1.0
+    i = k if largest else 1
+    e = np.ascontiguousarray(b[:k - 1])
+    a = np.ascontiguousarray(a)
+    _, w, iblock, isplit, info = lapack.dstebz(a, e, 3, 0.0, 0.0, i, i, 0.0, b"B")
+    z, info2 = lapack.dstein(a, e, w[:1], iblock, isplit)
+    if info != 0 or info2 != 0:
+        return float(w[0]), z[:, 0], math.inf, scale
+    return float(w[0]), z[:, 0], abs(float(b[k - 1] * z[-1, 0])), scale
+
+
+def _dense_value(name: str, K: np.ndarray, s: np.ndarray | None) -> float:
+    """The dense formula for one point (the Lanczos fallback)."""
+    if name == "gamma":
+        return float(np.linalg.eigvalsh(_sym(K))[0])
+    Ks = s[:, None] * K / s[None, :]
+    if name == "alpha":
+        return float(np.linalg.eigvalsh(_sym(Ks))[0])
+    return float(np.sqrt(max(np.linalg.eigvalsh(Ks.T @ Ks)[-1], 0.0)))
+
+
+def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: int,
+                        finite: np.ndarray, frob: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-point safe-side values of ``problems`` (subset of gamma, alpha, beta) for a batch.
+
+    Lanczos runs in chunks of LANCZOS_CHUNK steps for all points and problems at once;
+    after each chunk, a (problem, point) whose residual estimate |b_k s_k| is below half its
+    tolerance gets its Ritz vector y = Q s and the explicit residual ||A y - theta y|| / ||y||
+    (plus a rounding allowance 4 n eps ||A||_F / ||y||) computed; if that is below the
+    tolerance too, theta -/+ rho is accepted. ``frob`` (B,) is ||J||_F per point."""
+    import jax.numpy as jnp
+
+    idx, mask = lk["layout"]
+    B = K.shape[0]
+    n = mask.size
+    nprob = len(problems)
+    out = {name: np.full(B, np.nan) for name in problems}
+    todo = np.zeros((nprob, B), dtype=bool)
+    todo[:, finite] = True
+    kmax = min(max(dim, 2 * LANCZOS_CHUNK), LANCZOS_MAX_STEPS)
+    ratio = 1.0 if s_flat is None else float(np.max(s_flat) / np.min(s_flat))
+    eps = np.finfo(np.float64).eps
+    normF = {"gamma": frob, "alpha": ratio * frob, "beta": (ratio * frob) ** 2}
+    tols = [LANCZOS_TOL if name == "beta" else LANCZOS_TOL_DIAGNOSTIC for name in problems]
+    if todo.any():
+        cap = -(-kmax // LANCZOS_CHUNK) * LANCZOS_CHUNK  # fixed: one compilation per problem set
+        Q = np.zeros((nprob, B, cap + 1, n))
+        Q[:, :, 0] = _start_vector(mask)
+        Q = jnp.asarray(Q)
+        a = jnp.asarray(np.zeros((nprob, B, cap)))
+        b = jnp.asarray(np.zeros((nprob, B, cap)))
+        k = 0
+        next_check = np.full((nprob, B), 2 * LANCZOS_CHUNK)
+        last = np.full((nprob, B, 2), np.nan)  # (k, rho_est) of the previous check
+        while k < kmax and todo.any():
+            Q, a, b = lk["chunk"](problems, LANCZOS_CHUNK, ops, cols, Q, a, b, k)
+            k += LANCZOS_CHUNK
+            if not np.any(todo & (next_check <= k)) and k < kmax:
+                continue
+            an, bn = np.array(a)[:, :, :k], np.array(b)[:, :, :k]
+            S = np.zeros((nprob, B, cap))
+            theta = np.zeros((nprob, B))
+            cand = np.zeros((nprob, B), dtype=bool)
+            scales = np.ones((nprob, B))
+            for p, name in enumerate(problems):
+                for i in np.nonzero(todo[p] & ((next_check[p] <= k) | (k >= kmax)))[0]:
+                    if not (np.all(np.isfinite(an[p, i])) and np.all(np.isfinite(bn[p, i]))):
+                        todo[p, i] = False
+                        continue
+                    th, vec, rho_est, scale = _ritz(an[p, i], bn[p, i], largest=(name == "beta"))
+                    target = 0.5 * tols[p] * scale
+                    if rho_est <= target or k >= kmax:
+                        cand[p, i] = True
+                        S[p, i, :k] = vec
+                        theta[p, i] = th
+                        scales[p, i] = scale
+                    else:  # skip checks until the residual, decaying at its recent rate, may be there
+                        k0, r0 = last[p, i]
+                        wait = LANCZOS_CHUNK
+                        if np.isfinite(r0) and 0 < rho_est < r0:
+                            rate = math.log(r0 / rho_est) / (k - k0)
+                            wait = max(wait, int(0.7 * math.log(rho_est / target) / rate) // LANCZOS_CHUNK
+                                       * LANCZOS_CHUNK)
+                        next_check[p, i] = k + wait
+                        last[p, i] = (k, rho_est)
+            if not cand.any():
+                continue
+            res, ynorm = lk["residual"](problems, ops, cols, Q, S, theta, k)
+            res, ynorm = np.asarray(res), np.asarray(ynorm)
+            for p, name in enumerate(problems):
+                for i in np.nonzero(cand[p])[0]:
+                    if not ynorm[p, i] > 0.5:
+                        continue
+                    rho = (res[p, i] + 4 * n * eps * normF[name][i]) / ynorm[p, i]
+                    if rho <= tols[p] * scales[p, i]:
+                        th = theta[p, i]
+                        out[name][i] = math.sqrt(max(th + rho, 0.0)) if name == "beta" else th - rho
+                        todo[p, i] = False
+    if todo.any():  # not converged within LANCZOS_MAX_STEPS: the dense formulas
+        Kn = np.asarray(K)
+        for p, name in enumerate(problems):
+            for i in np.nonzero(todo[p])[0]:
+                if finite[i]:
+                    out[name][i] = _dense_value(name, Kn[i], s_flat)
+    return out
+
+
+def _large_batch(game: Game, lk: dict, K, weights, s_flat: np.ndarray | None, want_blocks: bool) -> dict:
+    """Statistics of one batch of metric-space Jacobians K (B, d, d) on the large path."""
+    import jax.numpy as jnp
+
+    idx, mask = lk["layout"]
+    N, D = mask.shape
+    fro, finite = lk["frobenius"](K)
+    fro, finite = np.asarray(fro), np.asarray(finite)
+    nonzero = np.any(fro[finite] > 0, axis=0) if finite.any() else np.ones((N, N), dtype=bool)
+    res: dict[str, np.ndarray] = {"finite": finite}
+    if want_blocks:  # small dense eigenvalue problems: LAPACK on the host (faster than XLA's here)
+        r, c = np.nonzero(nonzero & ~np.eye(N, dtype=bool))
+        P = _bucket(r.size, N * N)
+        rows = np.zeros(P, dtype=np.int32)
+        cols = np.zeros(P, dtype=np.int32)
+        rows[:r.size], cols[:r.size] = r, c
+        diag, off = lk["small_blocks"](K, jnp.asarray(rows), jnp.asarray(cols))
+        diag = np.asarray(diag)
+        big = 2.0 * (1.0 + np.sqrt(np.sum(fro, axis=(1, 2))))
+        pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
+        res["mu"] = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+        L = np.zeros((K.shape[0], N, N))
+        if r.size:
+            L[:, r, c] = spectral_norm(np.asarray(off)[:, :r.size])
+        res["L"] = L
+    problems = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
+    if problems:
+        cols, valid = _row_lists(nonzero | nonzero.T | np.eye(N, dtype=bool))
+        cols = jnp.asarray(cols)
+        s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
+        ops = lk["build"](problems, K, cols, jnp.asarray(valid), jnp.asarray(s_blk))
+        st = _lanczos_statistics(lk, K, ops, cols, s_flat, problems, int(mask.sum()), finite,
+                                 np.sqrt(np.sum(fro, axis=(1, 2))))
+        for name, key in (("gamma", "gamma"), ("alpha", "alpha_true"), ("beta", "beta")):
+            if name in st:
+                res[key] = st[name]
+    return res
 
 
 def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
                          progress: Callable[[int, int], None] | None = None,
-                         keep_jacobians: bool = False) -> dict[str, np.ndarray]:
+                         keep_jacobians: bool = False, block_stats: bool = True) -> dict[str, np.ndarray]:
     """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
     ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
     first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
+    ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true).
     ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES."""
     import jax.numpy as jnp
 
-    jacobians, block_stats, weighted_stats, _ = kernels(game)
+    jacobians, block_kernel, weighted_kernel, _ = kernels(game)
     p = game.jax_params()
-    sj = None if weights is None else jnp.asarray(weight_scaling(game, weights))
+    dm = sum(game.metric_block_sizes)
+    large = large_path(dm)
+    lk = _large_kernels(game) if large else None
+    s_np = None if weights is None else weight_scaling(game, weights)
+    sj = None if s_np is None else jnp.asarray(s_np)
     size = batch_size(points.shape[0], game.dim)
     out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
     value0 = None
-    dm = sum(game.metric_block_sizes)
     keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
     kept = []
     for start, count, chunk in _batches(points, size):
@@ -194,11 +613,19 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
             value0 = np.asarray(values[0])
         if keep:
             kept.append(np.asarray(K)[:count])
-        for key, arr in zip(("mu", "L", "gamma", "finite"), block_stats(K)):
-            out[key].append(np.asarray(arr)[:count])
-        if sj is not None:
-            for key, arr in zip(("beta", "alpha_true"), weighted_stats(K, sj)):
-                out[key].append(np.asarray(arr)[:count])
+        if large:
+            res = _large_batch(game, lk, K, weights, s_np, block_stats)
+            for key, arr in res.items():
+                if key == "finite" and not block_stats:
+                    continue
+                out[key].append(arr[:count])
+        else:
+            if block_stats:
+                for key, arr in zip(("mu", "L", "gamma", "finite"), block_kernel(K)):
+                    out[key].append(np.asarray(arr)[:count])
+            if sj is not None:
+                for key, arr in zip(("beta", "alpha_true"), weighted_kernel(K, sj)):
+                    out[key].append(np.asarray(arr)[:count])
         if progress:
             progress(start + count, points.shape[0])
     result = {k: np.concatenate(v) for k, v in out.items() if v}
@@ -252,7 +679,7 @@ def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None,
     if J is not None:
         beta, at = weighted_statistics(np.asarray(J)[None], weight_scaling(game, weights))
     else:
-        st = pointwise_statistics(game, points, weights, progress=progress)
+        st = pointwise_statistics(game, points, weights, progress=progress, block_stats=False)
         beta, at = st["beta"], st["alpha_true"]
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):
         raise NumericalError("the weighted Jacobian statistics are not finite")
