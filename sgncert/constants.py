@@ -59,6 +59,7 @@ from .errors import NumericalError
 from .game import Game
 
 BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays
+LARGE_BATCH_BYTES = 512 * 1024 * 1024  # the same for the large path (a few points of d x d each)
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,12 @@ def large_path(dim: int) -> bool:
 def batch_size(n_points: int, dim: int) -> int:
     """Fixed batch size: BATCH_POINTS Jacobians (fewer when the per-point work arrays exceed
     the memory budget BATCH_BYTES), independent of ``n_points`` so the jitted kernels
-    compile once. Dense path: ~6 d x d arrays a point; large path (at most
-    LARGE_BATCH_POINTS): ~8 d x d arrays (Jacobian, blocks, operators) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
+    compile once. Dense path: ~6 d x d arrays a point within BATCH_BYTES; large path (at
+    most LARGE_BATCH_POINTS, within LARGE_BATCH_BYTES): ~5 d x d arrays (Jacobian, blocks,
+    operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
     if large_path(dim):
-        per_point = 8 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
-        return int(max(1, min(LARGE_BATCH_POINTS, BATCH_BYTES // per_point)))
+        per_point = 5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
+        return int(max(1, min(LARGE_BATCH_POINTS, LARGE_BATCH_BYTES // per_point)))
     per_point = 6 * 8 * dim * dim + 1
     return int(max(1, min(BATCH_POINTS, BATCH_BYTES // per_point)))
 
@@ -325,35 +327,35 @@ def _large_kernels(game: Game) -> dict:
             return op
 
         sym_J = layout(0.5 * (G + GT)) if "gamma" in problems else None
-        if "alpha" in problems or "beta" in problems:
-            return sym_J, layout(G * up), layout(GT / up)
-        return sym_J, None, None
+        sym_K = layout(0.5 * (G * up + GT / up)) if "alpha" in problems else None
+        if "beta" in problems:
+            return sym_J, sym_K, layout(G * up), layout(GT / up)
+        return sym_J, sym_K, None, None
 
     def matvec(op, cols, v):
-        """op applied to the columns of v (B, N, D, m)."""
-        B, m = v.shape[0], v.shape[-1]
+        """op applied to v (B, N, D) (matrix-vector products: XLA's batched dot is fastest
+        with one right-hand side)."""
+        B = v.shape[0]
         if op.ndim == 3:
-            return (op @ v.reshape(B, N * D, m)).reshape(B, N, D, m)
-        return op @ v[:, cols].reshape(B, N, -1, m)
+            return (op @ v.reshape(B, N * D, 1)).reshape(B, N, D)
+        return (op @ v[:, cols].reshape(B, N, -1, 1))[..., 0]
 
     def apply(problems, ops, cols, V):
         """V (nprob, B, N*D) -> each problem's operator applied to its vectors: sym J v
-        (gamma); with K = S J S^-1, sym K v = (K v + K^T v) / 2 (alpha) and K^T K v (beta),
-        from two products with two right-hand sides each (one pass over K, one over K^T)."""
-        sym_J, Kop, KTop = ops
+        (gamma), sym K v (alpha), K^T (K v) (beta), K = S J S^-1."""
+        sym_J, sym_K, Kop, KTop = ops
         B = V.shape[1]
-        v = {name: V[p].reshape(B, N, D) for p, name in enumerate(problems)}
-        out = {}
-        if "gamma" in v:
-            out["gamma"] = matvec(sym_J, cols, v["gamma"][..., None])[..., 0]
-        rhs = [name for name in ("alpha", "beta") if name in v]
-        if rhs:
-            Y = matvec(Kop, cols, jnp.stack([v[name] for name in rhs], axis=-1))
-            second = [v["alpha"] if name == "alpha" else Y[..., rhs.index("beta")] for name in rhs]
-            Z = matvec(KTop, cols, jnp.stack(second, axis=-1))
-            for j, name in enumerate(rhs):
-                out[name] = 0.5 * (Y[..., j] + Z[..., j]) if name == "alpha" else Z[..., j]
-        return jnp.stack([out[name].reshape(B, N * D) for name in problems])
+        out = []
+        for p, name in enumerate(problems):
+            v = V[p].reshape(B, N, D)
+            if name == "gamma":
+                w = matvec(sym_J, cols, v)
+            elif name == "alpha":
+                w = matvec(sym_K, cols, v)
+            else:
+                w = matvec(KTop, cols, matvec(Kop, cols, v))
+            out.append(w.reshape(B, N * D))
+        return jnp.stack(out)
 
     def chunk(problems, steps, ops, cols, Q, a, b, k0):
         """``steps`` Lanczos steps from step k0 for every problem and point. Q (nprob, B,
@@ -467,8 +469,11 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
     Lanczos runs in chunks of LANCZOS_CHUNK steps for all points and problems at once;
     after each chunk, a (problem, point) whose residual estimate |b_k s_k| is below half its
     tolerance gets its Ritz vector y = Q s and the explicit residual ||A y - theta y|| / ||y||
-    (plus a rounding allowance 4 n eps ||A||_F / ||y||) computed; if that is below the
-    tolerance too, theta -/+ rho is accepted. ``frob`` (B,) is ||J||_F per point."""
+    (plus a rounding allowance) computed; if that is below the
+    tolerance too, theta -/+ rho is accepted. ``frob`` (B,) is ||J||_F per point. The
+    rounding allowance uses sqrt(n) eps (the usual size of accumulated rounding errors in
+    a length-n dot product) rather than the worst case n eps, which at n = 1024 would
+    exceed LANCZOS_TOL by itself."""
     import jax.numpy as jnp
 
     idx, mask = lk["layout"]
@@ -481,7 +486,7 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
     kmax = min(max(dim, 2 * LANCZOS_CHUNK), LANCZOS_MAX_STEPS)
     ratio = 1.0 if s_flat is None else float(np.max(s_flat) / np.min(s_flat))
     eps = np.finfo(np.float64).eps
-    normF = {"gamma": frob, "alpha": ratio * frob, "beta": (ratio * frob) ** 2}
+    normF = {"gamma": frob, "alpha": ratio * frob, "beta": ratio * frob}  # >= ||A||_F (beta: ||K||_F)
     tols = [LANCZOS_TOL if name == "beta" else LANCZOS_TOL_DIAGNOSTIC for name in problems]
     if todo.any():
         cap = -(-kmax // LANCZOS_CHUNK) * LANCZOS_CHUNK  # fixed: one compilation per problem set
@@ -532,7 +537,10 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
                 for i in np.nonzero(cand[p])[0]:
                     if not ynorm[p, i] > 0.5:
                         continue
-                    rho = (res[p, i] + 4 * n * eps * normF[name][i]) / ynorm[p, i]
+                    # rounding allowance for the computed residual: 8 sqrt(n) eps ||A||_F ||y||
+                    # (beta: A y = K^T (K y), so 16 sqrt(n) eps ||K||_F sqrt(theta) ||y||)
+                    bound = normF[name][i] * (2 * math.sqrt(max(theta[p, i], 0.0)) if name == "beta" else 1.0)
+                    rho = res[p, i] / ynorm[p, i] + 8 * math.sqrt(n) * eps * bound
                     if rho <= tols[p] * scales[p, i]:
                         th = theta[p, i]
                         out[name][i] = math.sqrt(max(th + rho, 0.0)) if name == "beta" else th - rho
@@ -563,13 +571,15 @@ def _large_batch(game: Game, lk: dict, K, weights, s_flat: np.ndarray | None, wa
         cols = np.zeros(P, dtype=np.int32)
         rows[:r.size], cols[:r.size] = r, c
         diag, off = lk["small_blocks"](K, jnp.asarray(rows), jnp.asarray(cols))
-        diag = np.asarray(diag)
-        big = 2.0 * (1.0 + np.sqrt(np.sum(fro, axis=(1, 2))))
+        diag, off = np.array(diag), np.array(off)[:, :r.size]
+        diag[~finite], off[~finite] = 0.0, 0.0  # LAPACK rejects NaN; those points are reported
+        big = 2.0 * (1.0 + np.sqrt(np.sum(np.where(finite[:, None, None], fro, 0.0), axis=(1, 2))))
         pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
         res["mu"] = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
         L = np.zeros((K.shape[0], N, N))
         if r.size:
-            L[:, r, c] = spectral_norm(np.asarray(off)[:, :r.size])
+            L[:, r, c] = spectral_norm(off)
+        res["mu"][~finite], L[~finite] = np.nan, np.nan
         res["L"] = L
     problems = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
     if problems:
@@ -577,8 +587,10 @@ def _large_batch(game: Game, lk: dict, K, weights, s_flat: np.ndarray | None, wa
         cols = jnp.asarray(cols)
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
         ops = lk["build"](problems, K, cols, jnp.asarray(valid), jnp.asarray(s_blk))
-        st = _lanczos_statistics(lk, K, ops, cols, s_flat, problems, int(mask.sum()), finite,
-                                 np.sqrt(np.sum(fro, axis=(1, 2))))
+        st = {}
+        for name in problems:  # one problem per compiled loop: XLA runs them faster apart
+            st.update(_lanczos_statistics(lk, K, ops, cols, s_flat, (name,), int(mask.sum()), finite,
+                                          np.sqrt(np.sum(fro, axis=(1, 2)))))
         for name, key in (("gamma", "gamma"), ("alpha", "alpha_true"), ("beta", "beta")):
             if name in st:
                 res[key] = st[name]
