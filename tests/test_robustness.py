@@ -176,21 +176,38 @@ def test_clarabel_trouble_is_a_numerical_failure_not_a_band(monkeypatch, status)
 
 
 # -------------------------------------------------------------------- interrupts, files
+SLOW_HOOK = """
+import time
+import jax.numpy as jnp
+
+calls = [0]
+
+
+def costs(x, p):
+    calls[0] += 1
+    if calls[0] > 1:  # the spec check traces once quickly; certification then takes a minute
+        time.sleep(60)
+    return {"a": 0.5 * x["a"] @ x["a"] + 0.1 * jnp.tanh(x["a"]) @ x["b"], "b": 0.5 * x["b"] @ x["b"]}
+"""
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_previous_certificate(tmp_path, sig):
+    (tmp_path / "slow.py").write_text(SLOW_HOOK)
+    (tmp_path / "g.yaml").write_text("sgncert: 1\nplayers: [{name: a, dim: 2}, {name: b, dim: 2}]\n"
+                                     "costs: {python: slow.py:costs}\nsampling: {samples: 16}\n")
     out = tmp_path / "c.json"
     out.write_text("previous certificate\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sgncert", "certify", str(GAMES / "logistic_duel.yaml"),
-                             "-o", str(out), "--samples", "2000000", "--force", "--no-tight"],
+    proc = subprocess.Popen([sys.executable, "-m", "sgncert", "certify", str(tmp_path / "g.yaml"), "-o", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, SGNCERT_JAX_CACHE=""))
-    time.sleep(8.0)  # well into the 2M-sample computation, even on a loaded machine
+    time.sleep(8.0)  # inside the certification (the hook sleeps for a minute there)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert out.read_text() == "previous certificate\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("__")) == ["c.json", "g.yaml", "slow.py"]
 
 
 def test_unwritable_output_is_one_line(tmp_path):
