@@ -116,6 +116,9 @@ def _terminate_as_interrupt() -> None:
 
     try:
         signal.signal(signal.SIGTERM, handler)
+        # a process started from a non-interactive shell's background job inherits SIGINT
+        # ignored; an explicit interrupt should still stop it cleanly
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     except (ValueError, OSError):  # not the main thread (e.g. inside a test runner)
         pass
 
