@@ -8,8 +8,11 @@ Every measurement runs in a fresh subprocess (so compilation is included and the
 resident memory, ru_maxrss, is that case's alone; JAX's device buffers count in it on
 CPU). Cases:
 
-1. sweep: ``run_sweep(lq64, lam=0:2.5:61)`` in-process (after loading the game) and the
-   CLI ``sgncert sweep ... -o`` end to end, against the research code's method
+1. sweep: the baseline's quantities per point (mu, L, gamma, closed-form weights,
+   alpha_*, alpha_true, beta) computed with sgncert's functions, the full
+   ``run_sweep(lq64, lam=0:2.5:61)`` in-process (which also computes exact Euler / RK4
+   thresholds and rational checks per point) and the CLI ``sgncert sweep ... -o`` end to
+   end, against the research code's method
    (bench/baselines.py: 161-ratio grid, dense eigenvalues / SVD per point, Python loops).
 2. sampled: the constants stage of an 8-player game with 32-dim blocks (d = 256, 1024
    samples + centre; bench/games/ring8x32.yaml): ``certify(game, tight=False,
@@ -74,6 +77,25 @@ def child(case: str, args: dict) -> dict:
         doc = run_sweep(game, ["lam=0:2.5:61"])
         out["seconds"] = time.perf_counter() - t
         out["sgn_last_certified"] = doc["boundaries"]["sgn"]["last_certified"]
+    elif case == "sweep_ours_constants":  # the baseline's quantities only, with sgncert's functions
+        from sgncert.constants import exact_constants, value_and_jacobian, weighted_constants
+        from sgncert.smallgain import perron_weights, sgn_margin
+        from sgncert.spec import with_params
+
+        game = load_game(ROOT / "games" / "lq64.yaml")
+        t = time.perf_counter()
+        last = None
+        for lam in np.linspace(0.0, 2.5, 61):
+            g = with_params(game, {"lam": float(lam)})
+            _, J = value_and_jacobian(g, g.region.center)
+            k = exact_constants(g, J)
+            w = perron_weights(k.mu, k.L).weights
+            margin = sgn_margin(k.mu, k.L, w)
+            weighted_constants(g, w, J=J)
+            if margin > 0:
+                last = float(lam)
+        out["seconds"] = time.perf_counter() - t
+        out["sgn_last_certified"] = last
     elif case == "sweep_baseline":
         from baselines import research_sweep
 
@@ -208,6 +230,7 @@ def plot(scaling: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     blue, orange, green, vermillion = "#0072B2", "#E69F00", "#009E73", "#D55E00"  # Okabe-Ito
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
@@ -225,9 +248,12 @@ def plot(scaling: dict, path: Path) -> None:
         ax2.loglog(x, [p["peak_rss_mb"] for p in pts], "s--", color=vermillion, lw=2, label="peak RSS (MB)")
         ax2.set_xscale("log", base=2)
         ax2.set_ylabel("peak resident memory (MB)", color=vermillion)
+        for axis in (ax, ax2):
+            axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            axis.yaxis.set_minor_formatter(FormatStrFormatter("%g") if key == "samples" else NullFormatter())
         if key == "dim":
-            ax.axvline(128.5, color="grey", ls=":", lw=1)
-            ax.text(130, ax.get_ylim()[1] * 0.6, "dense | large path", color="grey", fontsize=8)
+            ax.axvline(181, color="grey", ls=":", lw=1)
+            ax.text(190, ax.get_ylim()[0] * 1.05, "large path (d > 128)", color="grey", fontsize=8)
         lines = ax.get_lines()[:1] + ax2.get_lines()[:1]
         ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left", fontsize=9)
     fig.suptitle("sgncert sampled certification: ring games, 16-dim blocks (bench/run.py)")
@@ -241,9 +267,13 @@ def main() -> None:
     ap.add_argument("--args", default="{}")
     ap.add_argument("--only", choices=["sweep", "sampled", "large", "scaling"], action="append")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--plot-only", action="store_true", help="redraw bench/scaling.png from bench/results.json")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(child(a.child, json.loads(a.args))))
+        return
+    if a.plot_only:
+        plot(json.loads((BENCH / "results.json").read_text())["scaling"], BENCH / "scaling.png")
         return
     groups = a.only or ["sweep", "sampled", "large", "scaling"]
     path = BENCH / "results.json"
@@ -253,12 +283,16 @@ def main() -> None:
     rows = {r["case"]: r for r in doc.get("rows", [])}
     if "sweep" in groups:
         ours = run_child("sweep_ours")
+        same = run_child("sweep_ours_constants")
         base = run_child("sweep_baseline")
         with tempfile.TemporaryDirectory() as tmp:
             cli = run_cli(["sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", str(Path(tmp) / "s.json")])
-        doc["sweep"] = {"ours": ours, "baseline": base, "cli": cli}
-        r = row("lq64 sweep, 61 points (in-process)", ours.get("seconds"), base.get("seconds"), 20.0, "ratio",
-                ours.get("peak_rss_mb"))
+        doc["sweep"] = {"ours": ours, "ours_constants": same, "baseline": base, "cli": cli}
+        r = row("lq64 sweep, 61 points: same quantities", same.get("seconds"), base.get("seconds"), 20.0, "ratio",
+                same.get("peak_rss_mb"), "mu, L, gamma, weights, alpha_*, alpha_true, beta per point")
+        rows[r["case"]] = r
+        r = row("lq64 sweep, 61 points: run_sweep (in-process)", ours.get("seconds"), base.get("seconds"), 20.0,
+                "ratio", ours.get("peak_rss_mb"), "also exact thresholds + rational checks (80% in steps.py)")
         rows[r["case"]] = r
         r = row("lq64 sweep, 61 points (CLI end to end)", cli["wall"], base.get("seconds"), 20.0, "ratio",
                 cli.get("peak_rss_mb"), "includes interpreter, imports, JSON/CSV")

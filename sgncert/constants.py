@@ -19,23 +19,28 @@ Two paths for sampled games, chosen by the dimension d of the metric space:
   call per point, as written above (exact to rounding).
 - ``d > DENSE_MAX_DIM`` (large): the d x d eigenvalue problems would cost O(d^3) per
   point, so
-    * mu_i: dense eigenvalues of the N diagonal D x D blocks (exact, as above);
+    * mu_i: dense eigenvalues of the N diagonal D x D blocks (exact, as above; LAPACK on
+      the host, which beats XLA's batched eigvalsh for small blocks on CPU);
     * L_ij: dense spectral norms of the blocks that are nonzero at some point of the
       batch; a block whose entries are all exactly 0 has norm exactly 0 (block sparsity
       costs nothing);
-    * gamma, alpha_true, beta: Lanczos with full reorthogonalisation (twice) on sym J,
-      sym K and K^T K (K = S J S^-1), using only the nonzero blocks for the products,
-      run per point until the residual of the extreme Ritz pair (theta, y),
-      rho = |beta_k y_k| + a rounding allowance, is below ``LANCZOS_TOL`` (beta, a
-      certified constant) or ``LANCZOS_TOL_DIAGNOSTIC`` (gamma, alpha_true) times the
-      scale ||T||. A symmetric matrix has an eigenvalue within rho of theta, so the value
-      reported is on the safe side of the Ritz value: ``theta - rho`` for the
-      lambda_min's, ``sqrt(theta + rho)`` for beta (an upper estimate of ||K||_2 by at
-      most ~1e-10 relative). That theta approximates the *extreme* eigenvalue (not an
-      interior one) is what Lanczos from a fixed Gaussian start vector delivers unless
-      that vector is orthogonal to the extreme eigenvector (probability zero); a point
-      that does not converge within ``LANCZOS_MAX_STEPS`` falls back to the dense
-      eigenvalues.
+    * gamma, alpha_true, beta: Lanczos (three-term recurrence with local
+      reorthogonalisation) on sym J, sym K and K^T K (K = S J S^-1), each operator stored
+      by block rows with only the blocks that are nonzero somewhere in the batch (dense
+      when that is at least half of them), one problem per compiled loop, in chunks of
+      LANCZOS_CHUNK steps for a batch of points at once. When the residual estimate
+      |b_k s_k| of the extreme Ritz pair (theta, s) of T_k is small, the Ritz vector
+      y = Q s is formed and the explicit residual rho = ||A y - theta y|| / ||y|| plus a
+      rounding allowance is computed; the value is accepted when rho <= tol * ||T_k||
+      (``LANCZOS_TOL`` = 1e-10 for beta, a certified constant; ``LANCZOS_TOL_DIAGNOSTIC`` =
+      1e-6 for the diagnostics gamma and alpha_true). A symmetric matrix has an eigenvalue
+      within rho of theta, so the value reported is on the safe side of the Ritz value:
+      ``theta - rho`` for the lambda_min's (at most ~1e-6 ||.|| below the dense value),
+      ``sqrt(theta + rho)`` for beta (at most ~1e-10 relative above ||K||_2). That theta
+      approximates the *extreme* eigenvalue (not an interior one) is what Lanczos from a
+      fixed Gaussian start vector delivers unless that vector is (numerically) orthogonal
+      to the extreme eigenvector; a point that does not converge within
+      ``LANCZOS_MAX_STEPS`` falls back to the dense eigenvalues.
 
 Provenance: ``exact`` when F is affine (J constant, one Jacobian, always the dense
 formulas), ``sampled`` otherwise: the extremum over finitely many points is an estimate of
@@ -280,10 +285,10 @@ def kernels(game: Game):
 def _large_kernels(game: Game) -> dict:
     """Jitted kernels of the large path (B points, N players, blocks padded to D).
 
-    The operators of the Lanczos runs are stored by block rows: ``cols`` (N, R) lists the
-    R column blocks of each block row that are nonzero at some point of the batch (padded
-    with ``valid`` = 0), and an operator is an array (B, N, R, D, D) of those blocks, so a
-    product costs O(nonzero blocks), with no scatter."""
+    The Lanczos operators are stored by block rows: ``cols`` (N, R) lists the R column
+    blocks of each block row that are nonzero at some point of the batch (padded with
+    ``valid`` = 0), and an operator is an array (B, N, D, R*D) of those blocks side by
+    side, so a product costs O(nonzero blocks), with no scatter."""
     entry = _cached(game)
     if "large" in entry:
         return entry["large"]
