@@ -426,6 +426,19 @@ def _round_up(x: float) -> float:
     return math.nextafter(float(x), math.inf)
 
 
+def _exact_metric(M: np.ndarray, H: np.ndarray):
+    """(M, H) as exact rational matrices when M is exactly symmetric and positive definite
+    (decided exactly), else None."""
+    if not np.array_equal(M, M.T):
+        return None
+    try:
+        Mq = _qmat(M)
+        Hq = _qmat(np.asarray(H, dtype=np.float64))
+    except ValueError:
+        return None
+    return (Mq, Hq) if _pd_exact(Mq) else None
+
+
 def check_contraction(H: np.ndarray, h: float, M: np.ndarray, factor: float, method: str) -> bool:
     """Exact proof that ``||T(h)||_M <= factor`` and ``M > 0`` for the float data.
 
@@ -433,17 +446,13 @@ def check_contraction(H: np.ndarray, h: float, M: np.ndarray, factor: float, met
     computed exactly from the float H and h. M must be exactly symmetric.
     """
     M = np.asarray(M, dtype=np.float64)
-    if not (np.array_equal(M, M.T) and math.isfinite(h) and math.isfinite(factor)):
+    if not (math.isfinite(h) and math.isfinite(factor)):
         return False
-    d = M.shape[0]
-    try:
-        Mq = _qmat(M)
-        Hq = _qmat(np.asarray(H, dtype=np.float64))
-    except ValueError:
+    exact = _exact_metric(M, H)
+    if exact is None:
         return False
-    if not _pd_exact(Mq):
-        return False
-    Tq = _exact_step(Hq, _fq(h), method, d)
+    Mq, Hq = exact
+    Tq = _exact_step(Hq, _fq(h), method, M.shape[0])
     fq = _fq(factor)
     Sq = Mq * (fq * fq) - Tq.transpose() * Mq * Tq
     return _pd_exact(Sq)
@@ -453,15 +462,12 @@ def check_rate(H: np.ndarray, M: np.ndarray, alpha: float) -> bool:
     """Exact proof of ``M H + H^T M - 2 alpha M > 0`` and ``M > 0`` (so the flow contracts
     at rate >= alpha in ||.||_M)."""
     M = np.asarray(M, dtype=np.float64)
-    if not (np.array_equal(M, M.T) and math.isfinite(alpha)):
+    if not math.isfinite(alpha):
         return False
-    try:
-        Mq = _qmat(M)
-        Hq = _qmat(np.asarray(H, dtype=np.float64))
-    except ValueError:
+    exact = _exact_metric(M, H)
+    if exact is None:
         return False
-    if not _pd_exact(Mq):
-        return False
+    Mq, Hq = exact
     MH = Mq * Hq
     Sq = MH + MH.transpose() - Mq * (2 * _fq(alpha))
     return _pd_exact(Sq)
