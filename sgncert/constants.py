@@ -252,7 +252,8 @@ _KERNEL_CACHE: dict[tuple, tuple] = {}
 def _compiled_key(game: Game) -> tuple:
     """Compiled kernels depend only on F and the block layout, not on parameter values
     (params are traced arguments), so games differing only in params share them."""
-    return (id(game.pseudo_gradient), id(game.transform), game.block_sizes, game.metric_block_sizes)
+    return (id(game.pseudo_gradient), id(game.transform), id(game.structure), game.block_sizes,
+            game.metric_block_sizes)
 
 
 def _cached(game: Game) -> dict:
@@ -261,7 +262,7 @@ def _cached(game: Game) -> dict:
         if len(_KERNEL_CACHE) > 8:
             _KERNEL_CACHE.clear()
         # keep F and the transform alive so their ids stay unique while cached
-        _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform), {})
+        _KERNEL_CACHE[key] = ((game.pseudo_gradient, game.transform, game.structure), {})
     return _KERNEL_CACHE[key][1]
 
 
@@ -276,6 +277,24 @@ def kernels(game: Game):
         entry["dense"] = (jacobians, block_stats, weighted_stats, vj)
         entry["F"] = F_small
     return entry["dense"]
+
+
+def structured_rows(game: Game) -> bool:
+    """True when the large path takes the Jacobian by block rows from the game's cost
+    templates (:mod:`sgncert.structure`): cost expressions in the Euclidean geometry."""
+    return game.structure is not None and game.transform is None
+
+
+def _rows_kernel(game: Game):
+    """jit of :func:`sgncert.structure.block_row_jacobian` for this game, cached."""
+    entry = _cached(game)
+    if "rows" not in entry:
+        import jax
+
+        from .structure import block_row_jacobian
+
+        entry["rows"] = jax.jit(block_row_jacobian(game.structure, game.players))
+    return entry["rows"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -301,27 +320,34 @@ def _large_kernels(game: Game) -> dict:
     rows_all = np.arange(N)[:, None]
 
     @jax.jit
-    def frobenius(K):
-        """(B, N, N) squared Frobenius norms of the blocks and (B,) finiteness."""
-        blocks = _blocks(K, idx, mask)
-        return jnp.sum(blocks * blocks, axis=(3, 4)), jnp.all(jnp.isfinite(K), axis=(1, 2))
+    def rows_of(K):
+        """Unstructured games: the Jacobians K (B, d, d) as block rows (B, N, N, D, D)
+        (every column block, in order)."""
+        return _blocks(K, idx, mask)
 
     @jax.jit
-    def small_blocks(K, rows, cols):
-        """The diagonal blocks (B, N, D, D) and the blocks (rows[p], cols[p]) (B, P, D, D)."""
-        blocks = _blocks(K, idx, mask)
-        return blocks[:, np.arange(N), np.arange(N)], blocks[:, rows, cols]
+    def row_norms(G):
+        """(B, N, R) squared Frobenius norms of the stored blocks and (B,) finiteness."""
+        return jnp.sum(G * G, axis=(3, 4)), jnp.all(jnp.isfinite(G), axis=(1, 2, 3, 4))
 
-    def build(problems, K, cols, valid, s):
+    @jax.jit
+    def small_blocks(G, diag_pos, rows, pos):
+        """The diagonal blocks (B, N, D, D) and the blocks G[:, rows[q], pos[q]] (B, P, D, D)."""
+        return G[:, np.arange(N), diag_pos], G[:, rows, pos]
+
+    def build(problems, G, cols, fpos, bpos, valid, s):
         """The operators of ``problems``: sym J (gamma), sym K (alpha), K and K^T (beta),
-        K = S J S^-1 with S = diag(s) constant on each block (s: (N,)). Each is stored by
-        block rows, (B, N, D, R*D) (row i: its R blocks side by side), or, when every block
-        is listed (R = N), as a dense (B, N*D, N*D) matrix."""
-        B = K.shape[0]
+        K = S J S^-1 with S = diag(s) constant on each block (s: (N,)). G (B, N, R0, D, D)
+        holds the Jacobian by block rows; row i of an operator has the column blocks
+        cols[i] (R of them), J_{i, cols[i, r]} = G[:, i, fpos[i, r]] and
+        J_{cols[i, r], i} = G[:, cols[i, r], bpos[i, r]] (position R0: a zero block). Each
+        is stored by block rows, (B, N, D, R*D) (row i: its R blocks side by side), or, when
+        every block is listed (R = N), as a dense (B, N*D, N*D) matrix."""
+        B = G.shape[0]
         R = cols.shape[1]
-        blocks = _blocks(K, idx, mask)
-        G = blocks[:, rows_all, cols]  # (B, N, R, D, D): J_{i, c}
-        GT = blocks[:, cols, rows_all].swapaxes(-1, -2)  # (J_{c, i})^T
+        Gz = jnp.concatenate([G, jnp.zeros_like(G[:, :, :1])], axis=2)
+        GF = Gz[:, rows_all, fpos]  # (B, N, R, D, D): J_{i, c}
+        GT = Gz[:, cols, bpos].swapaxes(-1, -2)  # (J_{c, i})^T
         v = valid[None, :, :, None, None]
         up = (s[:, None] / s[cols])[None, :, :, None, None]  # s_i / s_c
 
@@ -331,10 +357,10 @@ def _large_kernels(game: Game) -> dict:
                 return op.reshape(B, N * D, N * D)
             return op
 
-        sym_J = layout(0.5 * (G + GT)) if "gamma" in problems else None
-        sym_K = layout(0.5 * (G * up + GT / up)) if "alpha" in problems else None
+        sym_J = layout(0.5 * (GF + GT)) if "gamma" in problems else None
+        sym_K = layout(0.5 * (GF * up + GT / up)) if "alpha" in problems else None
         if "beta" in problems:
-            return sym_J, sym_K, layout(G * up), layout(GT / up)
+            return sym_J, sym_K, layout(GF * up), layout(GT / up)
         return sym_J, sym_K, None, None
 
     def matvec(op, cols, v):
@@ -345,24 +371,28 @@ def _large_kernels(game: Game) -> dict:
             return (op @ v.reshape(B, N * D, 1)).reshape(B, N, D)
         return (op @ v[:, cols].reshape(B, N, -1, 1))[..., 0]
 
-    def apply(problems, ops, cols, V):
-        """V (nprob, B, N*D) -> each problem's operator applied to its vectors: sym J v
-        (gamma), sym K v (alpha), K^T (K v) (beta), K = S J S^-1."""
-        sym_J, sym_K, Kop, KTop = ops
+    def apply(kinds, ops, cols, V):
+        """V (nprob, B, N*D) -> each problem's operator applied to its vectors: A v for
+        kind "sym" (ops[p] = (A,): sym J for gamma, sym K for alpha) and K^T (K v) for kind
+        "normal" (ops[p] = (K, K^T): beta), K = S J S^-1."""
         B = V.shape[1]
         out = []
-        for p, name in enumerate(problems):
+        for p, kind in enumerate(kinds):
             v = V[p].reshape(B, N, D)
-            if name == "gamma":
-                w = matvec(sym_J, cols, v)
-            elif name == "alpha":
-                w = matvec(sym_K, cols, v)
+            if kind == "sym":
+                w = matvec(ops[p][0], cols, v)
             else:
-                w = matvec(KTop, cols, matvec(Kop, cols, v))
+                w = matvec(ops[p][1], cols, matvec(ops[p][0], cols, v))
             out.append(w.reshape(B, N * D))
         return jnp.stack(out)
 
-    def chunk(problems, steps, ops, cols, Q, a, b, k0):
+    def start(nprob, B, cap, v0):
+        """Empty Lanczos state for ``nprob`` problems x B points: the basis Q (first vector
+        v0) and the coefficients a, b."""
+        Q = jnp.zeros((nprob, B, cap + 1, v0.shape[0])).at[:, :, 0].set(v0)
+        return Q, jnp.zeros((nprob, B, cap)), jnp.zeros((nprob, B, cap))
+
+    def chunk(kinds, steps, ops, cols, Q, a, b, k0):
         """``steps`` Lanczos steps from step k0 for every problem and point. Q (nprob, B,
         cap + 1, n) holds the basis (unused slots 0), a / b the recurrence coefficients.
         Plain three-term recurrence (no global reorthogonalisation: extreme Ritz values
@@ -374,7 +404,7 @@ def _large_kernels(game: Game) -> dict:
 
         def body(carry, _):
             V, Vp, bp = carry
-            W = apply(problems, ops, cols, V)
+            W = apply(kinds, ops, cols, V)
             al = jnp.sum(V * W, axis=-1)
             W = W - al[..., None] * V - bp[..., None] * Vp
             W = W - jnp.sum(V * W, axis=-1, keepdims=True) * V  # local reorthogonalisation
@@ -388,7 +418,7 @@ def _large_kernels(game: Game) -> dict:
         b = lax.dynamic_update_slice_in_dim(b, bes.transpose(1, 2, 0), k0, axis=2)
         return Q, a, b
 
-    def residual(problems, ops, cols, Q, S, theta, k):
+    def residual(kinds, ops, cols, Q, S, theta, k):
         """(||A y - theta y||, ||y||) for the Ritz vectors y = sum_{j<k} S_j Q_j (one per
         problem and point); reads only the first k basis vectors (k a multiple of the chunk)."""
         def add(j, Y):
@@ -397,13 +427,14 @@ def _large_kernels(game: Game) -> dict:
             return Y + jnp.einsum("pbkn,pbk->pbn", q, sj)
 
         Y = lax.fori_loop(0, k // LANCZOS_CHUNK, add, jnp.zeros(Q.shape[:2] + Q.shape[3:], Q.dtype))
-        R = apply(problems, ops, cols, Y) - theta[..., None] * Y
+        R = apply(kinds, ops, cols, Y) - theta[..., None] * Y
         return jnp.sqrt(jnp.sum(R * R, axis=-1)), jnp.sqrt(jnp.sum(Y * Y, axis=-1))
 
     out = {
-        "frobenius": frobenius, "small_blocks": small_blocks,
+        "rows_of": rows_of, "row_norms": row_norms, "small_blocks": small_blocks,
         "build": jax.jit(build, static_argnums=(0,)),
         "chunk": jax.jit(chunk, static_argnums=(0, 1), donate_argnums=(4, 5, 6)),
+        "start": jax.jit(start, static_argnums=(0, 1, 2)),
         "residual": jax.jit(residual, static_argnums=(0,)),
         "layout": (idx, mask),
     }
@@ -467,22 +498,21 @@ def _dense_value(name: str, K: np.ndarray, s: np.ndarray | None) -> float:
     return float(np.sqrt(max(np.linalg.eigvalsh(Ks.T @ Ks)[-1], 0.0)))
 
 
-def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: int,
-                        finite: np.ndarray, frob: np.ndarray) -> dict[str, np.ndarray]:
+def _lanczos_statistics(lk: dict, ops, cols, s_flat, problems: tuple, dim: int,
+                        finite: np.ndarray, frob: np.ndarray, dense_point) -> dict[str, np.ndarray]:
     """Per-point safe-side values of ``problems`` (subset of gamma, alpha, beta) for a batch.
 
     Lanczos runs in chunks of LANCZOS_CHUNK steps for all points and problems at once;
     after each chunk, a (problem, point) whose residual estimate |b_k s_k| is below half its
     tolerance gets its Ritz vector y = Q s and the explicit residual ||A y - theta y|| / ||y||
     (plus a rounding allowance) computed; if that is below the
-    tolerance too, theta -/+ rho is accepted. ``frob`` (B,) is ||J||_F per point. The
+    tolerance too, theta -/+ rho is accepted. ``frob`` (B,) is ||J||_F per point and
+    ``dense_point(i)`` the dense Jacobian of point i (for the fallback). The
     rounding allowance uses sqrt(n) eps (the usual size of accumulated rounding errors in
     a length-n dot product) rather than the worst case n eps, which at n = 1024 would
     exceed LANCZOS_TOL by itself."""
-    import jax.numpy as jnp
-
     idx, mask = lk["layout"]
-    B = K.shape[0]
+    B = finite.shape[0]
     n = mask.size
     nprob = len(problems)
     out = {name: np.full(B, np.nan) for name in problems}
@@ -493,18 +523,17 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
     eps = np.finfo(np.float64).eps
     normF = {"gamma": frob, "alpha": ratio * frob, "beta": ratio * frob}  # >= ||A||_F (beta: ||K||_F)
     tols = [LANCZOS_TOL if name == "beta" else LANCZOS_TOL_DIAGNOSTIC for name in problems]
+    kinds = tuple("normal" if name == "beta" else "sym" for name in problems)
+    sym_J, sym_K, Kop, KTop = ops
+    ops = tuple({"gamma": (sym_J,), "alpha": (sym_K,), "beta": (Kop, KTop)}[name] for name in problems)
     if todo.any():
         cap = -(-kmax // LANCZOS_CHUNK) * LANCZOS_CHUNK  # fixed: one compilation per problem set
-        Q = np.zeros((nprob, B, cap + 1, n))
-        Q[:, :, 0] = _start_vector(mask)
-        Q = jnp.asarray(Q)
-        a = jnp.asarray(np.zeros((nprob, B, cap)))
-        b = jnp.asarray(np.zeros((nprob, B, cap)))
+        Q, a, b = lk["start"](nprob, B, cap, _start_vector(mask))
         k = 0
         next_check = np.full((nprob, B), 2 * LANCZOS_CHUNK)
         last = np.full((nprob, B, 2), np.nan)  # (k, rho_est) of the previous check
         while k < kmax and todo.any():
-            Q, a, b = lk["chunk"](problems, LANCZOS_CHUNK, ops, cols, Q, a, b, k)
+            Q, a, b = lk["chunk"](kinds, LANCZOS_CHUNK, ops, cols, Q, a, b, k)
             k += LANCZOS_CHUNK
             if not np.any(todo & (next_check <= k)) and k < kmax:
                 continue
@@ -526,17 +555,19 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
                         theta[p, i] = th
                         scales[p, i] = scale
                     else:  # skip checks until the residual, decaying at its recent rate, may be there
+                        # (at most 2 chunks: Lanczos convergence accelerates, and the batch runs
+                        # until its slowest point is done, so an overlong wait costs every point)
                         k0, r0 = last[p, i]
                         wait = LANCZOS_CHUNK
                         if np.isfinite(r0) and 0 < rho_est < r0:
                             rate = math.log(r0 / rho_est) / (k - k0)
-                            wait = max(wait, int(0.7 * math.log(rho_est / target) / rate) // LANCZOS_CHUNK
-                                       * LANCZOS_CHUNK)
+                            wait = min(2 * LANCZOS_CHUNK, max(wait, int(0.7 * math.log(rho_est / target) / rate)
+                                                              // LANCZOS_CHUNK * LANCZOS_CHUNK))
                         next_check[p, i] = k + wait
                         last[p, i] = (k, rho_est)
             if not cand.any():
                 continue
-            res, ynorm = lk["residual"](problems, ops, cols, Q, S, theta, k)
+            res, ynorm = lk["residual"](kinds, ops, cols, Q, S, theta, k)
             res, ynorm = np.asarray(res), np.asarray(ynorm)
             for p, name in enumerate(problems):
                 for i in np.nonzero(cand[p])[0]:
@@ -551,55 +582,106 @@ def _lanczos_statistics(lk: dict, K, ops, cols, s_flat, problems: tuple, dim: in
                         out[name][i] = math.sqrt(max(th + rho, 0.0)) if name == "beta" else th - rho
                         todo[p, i] = False
     if todo.any():  # not converged within LANCZOS_MAX_STEPS: the dense formulas
-        Kn = np.asarray(K)
         for p, name in enumerate(problems):
             for i in np.nonzero(todo[p])[0]:
                 if finite[i]:
-                    out[name][i] = _dense_value(name, Kn[i], s_flat)
+                    out[name][i] = _dense_value(name, dense_point(i), s_flat)
     return out
 
 
-def _large_batch(game: Game, lk: dict, K, weights, s_flat: np.ndarray | None, want_blocks: bool) -> dict:
-    """Statistics of one batch of metric-space Jacobians K (B, d, d) on the large path."""
+def _large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, weights,
+                 s_flat: np.ndarray | None, want_blocks: bool) -> dict:
+    """Statistics of one batch of metric-space Jacobians on the large path, given by block
+    rows G (B, N, R0, D, D): G[:, i, r] = J_{i, cols[i, r]} where valid0[i, r] = 1 (every
+    other block is zero)."""
     import jax.numpy as jnp
 
     idx, mask = lk["layout"]
     N, D = mask.shape
-    fro, finite = lk["frobenius"](K)
+    R0 = cols.shape[1]
+    fro, finite = lk["row_norms"](G)
     fro, finite = np.asarray(fro), np.asarray(finite)
-    nonzero = np.any(fro[finite] > 0, axis=0) if finite.any() else np.ones((N, N), dtype=bool)
+    stored = (np.any(fro[finite] > 0, axis=0) if finite.any() else np.ones((N, R0), dtype=bool)) & (valid0 > 0)
+    pos = np.full((N, N), R0, dtype=np.int32)  # position of block (i, j) in row i (R0: not stored, zero)
+    ii, rr = np.nonzero(valid0 > 0)
+    pos[ii, cols[ii, rr]] = rr
+    present = np.zeros((N, N), dtype=bool)  # blocks nonzero at some point of the batch
+    ii, rr = np.nonzero(stored)
+    present[ii, cols[ii, rr]] = True
     res: dict[str, np.ndarray] = {"finite": finite}
+    fro_full = np.zeros((G.shape[0], N, N))
+    fro_full[:, ii, cols[ii, rr]] = fro[:, ii, rr]
     if want_blocks:  # small dense eigenvalue problems: LAPACK on the host (faster than XLA's here)
-        r, c = np.nonzero(nonzero & ~np.eye(N, dtype=bool))
+        r, c = np.nonzero(present & ~np.eye(N, dtype=bool))
         P = _bucket(r.size, N * N)
-        rows = np.zeros(P, dtype=np.int32)
-        cols = np.zeros(P, dtype=np.int32)
-        rows[:r.size], cols[:r.size] = r, c
-        diag, off = lk["small_blocks"](K, jnp.asarray(rows), jnp.asarray(cols))
+        off_rows = np.zeros(P, dtype=np.int32)
+        off_pos = np.zeros(P, dtype=np.int32)
+        off_rows[:r.size], off_pos[:r.size] = r, pos[r, c]
+        off_pos = np.minimum(off_pos, R0 - 1)
+        diag_pos = np.minimum(pos[np.arange(N), np.arange(N)], R0 - 1)
+        diag, off = lk["small_blocks"](G, jnp.asarray(diag_pos), jnp.asarray(off_rows), jnp.asarray(off_pos))
         diag, off = np.array(diag), np.array(off)[:, :r.size]
+        diag[:, pos[np.arange(N), np.arange(N)] == R0] = 0.0  # a diagonal block not stored is zero
         diag[~finite], off[~finite] = 0.0, 0.0  # LAPACK rejects NaN; those points are reported
-        big = 2.0 * (1.0 + np.sqrt(np.sum(np.where(finite[:, None, None], fro, 0.0), axis=(1, 2))))
+        big = 2.0 * (1.0 + np.sqrt(np.sum(np.where(finite[:, None, None], fro_full, 0.0), axis=(1, 2))))
         pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
-        res["mu"] = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
-        L = np.zeros((K.shape[0], N, N))
-        if r.size:
-            L[:, r, c] = spectral_norm(off)
-        res["mu"][~finite], L[~finite] = np.nan, np.nan
-        res["L"] = L
+
+        def mu_and_L():
+            mu = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+            L = np.zeros((diag.shape[0], N, N))
+            if r.size:
+                L[:, r, c] = spectral_norm(off)
+            mu[~finite], L[~finite] = np.nan, np.nan
+            return mu, L
+
+        # LAPACK releases the GIL: these run on the host while XLA runs the Lanczos loops
+        res["mu_L"] = _host_pool().submit(mu_and_L)
     problems = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
     if problems:
-        cols, valid = _row_lists(nonzero | nonzero.T | np.eye(N, dtype=bool))
-        cols = jnp.asarray(cols)
+        sym_cols, valid = _row_lists(present | present.T | np.eye(N, dtype=bool))
+        fpos = pos[np.arange(N)[:, None], sym_cols]
+        bpos = pos[sym_cols, np.arange(N)[:, None]]
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
-        ops = lk["build"](problems, K, cols, jnp.asarray(valid), jnp.asarray(s_blk))
+        sym_cols = jnp.asarray(sym_cols)
+        ops = lk["build"](problems, G, sym_cols, jnp.asarray(fpos), jnp.asarray(bpos), jnp.asarray(valid),
+                          jnp.asarray(s_blk))
         st = {}
         for name in problems:  # one problem per compiled loop: XLA runs them faster apart
-            st.update(_lanczos_statistics(lk, K, ops, cols, s_flat, (name,), int(mask.sum()), finite,
-                                          np.sqrt(np.sum(fro, axis=(1, 2)))))
+            st.update(_lanczos_statistics(lk, ops, sym_cols, s_flat, (name,), int(mask.sum()), finite,
+                                          np.sqrt(np.sum(fro_full, axis=(1, 2))),
+                                          lambda i: _dense_from_rows(np.asarray(G[i:i + 1]), cols, idx, mask)[0]))
         for name, key in (("gamma", "gamma"), ("alpha", "alpha_true"), ("beta", "beta")):
             if name in st:
                 res[key] = st[name]
     return res
+
+
+_HOST_POOL = None
+
+
+def _host_pool():
+    """One worker thread for host-side LAPACK work that overlaps the device's."""
+    global _HOST_POOL
+    if _HOST_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _HOST_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgncert-lapack")
+    return _HOST_POOL
+
+
+def _dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The (B, d, d) Jacobians of block rows G (B, N, R, D, D) (blocks unpadded by ``mask``)."""
+    N, D = mask.shape
+    B, _, R = G.shape[:3]
+    d = int(mask.sum())
+    out = np.zeros((B, d, d))
+    for i in range(N):
+        ri = idx[i][mask[i]]
+        for r in range(R):
+            j = cols[i, r]
+            cj = idx[j][mask[j]]
+            out[:, ri[:, None], cj[None, :]] += G[:, i, r][:, :ri.size, :cj.size]
+    return out
 
 
 def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
@@ -624,14 +706,29 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     value0 = None
     keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
     kept = []
+    structured = large and structured_rows(game)
+    if structured:
+        rows_kernel = _rows_kernel(game)
+        cols, valid = game.structure.cols, game.structure.valid
+    elif large:
+        N = game.n_players
+        cols, valid = np.tile(np.arange(N, dtype=np.int32), (N, 1)), np.ones((N, N))
     for start, count, chunk in _batches(points, size):
-        values, K = jacobians(jnp.asarray(chunk), p)
+        if structured:  # block rows straight from the cost templates (structural zeros skipped)
+            values, G = rows_kernel(jnp.asarray(chunk), p)
+            K = None
+        else:
+            values, K = jacobians(jnp.asarray(chunk), p)
+            G = lk["rows_of"](K) if large else None
         if value0 is None:
             value0 = np.asarray(values[0])
         if keep:
-            kept.append(np.asarray(K)[:count])
+            kept.append((np.asarray(K) if K is not None else
+                         _dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count])
         if large:
-            res = _large_batch(game, lk, K, weights, s_np, block_stats)
+            res = _large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
+            if "mu_L" in res:
+                res["mu"], res["L"] = res.pop("mu_L").result()
             for key, arr in res.items():
                 if key == "finite" and not block_stats:
                     continue
@@ -650,6 +747,26 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     if keep:
         result["jacobians"] = np.concatenate(kept)
     return result
+
+
+def warm_up(game: Game, n_points: int, center: np.ndarray):
+    """Compile the Jacobian kernel of a sampled game for batches of ``n_points`` points in a
+    background thread (XLA compiles without the GIL, so drawing the samples overlaps it).
+    Returns a future; errors are left to the real call."""
+    import jax.numpy as jnp
+
+    size = batch_size(n_points, game.dim)
+    structured = large_path(sum(game.metric_block_sizes)) and structured_rows(game)
+    kernel = _rows_kernel(game) if structured else kernels(game)[0]
+    X = np.repeat(np.asarray(center, dtype=np.float64)[None], size, axis=0)
+
+    def compile_once():
+        try:
+            kernel(jnp.asarray(X), game.jax_params())
+        except Exception:  # the real call reports it
+            pass
+
+    return _host_pool().submit(compile_once)
 
 
 def _batches(points: np.ndarray, size: int):

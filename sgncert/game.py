@@ -80,6 +80,8 @@ class Game:
     transform: Callable[[Any], Any] | None = None
     reduced_sizes: tuple[int, ...] | None = None  # block sizes of K (None: those of J)
     gauge: np.ndarray | None = None  # B (d x d_reduced): coordinates with gauge directions removed
+    # cost expressions: block pattern and cost templates (sgncert.structure.CostStructure)
+    structure: Any = None
 
     @property
     def dim(self) -> int:
@@ -119,6 +121,27 @@ def pseudo_gradient_from_costs(costs: Callable[[Mapping, Mapping], Mapping], pla
             parts = split(x, players)
             parts[player.name] = xi
             return jnp.asarray(costs(parts, p)[player.name]).reshape(())
+
+        return jax.grad(own_cost)(x[player.slice])
+
+    def F(x, p):
+        return jnp.concatenate([own_gradient(x, p, pl) for pl in players])
+
+    return F
+
+
+def pseudo_gradient_from_player_costs(costs: Mapping[str, Callable[[Mapping, Mapping], Any]],
+                                      players: tuple[Player, ...]):
+    """F(x, p) = (grad_{x_i} f_i(x))_i for one function ``f_i(x_dict, p)`` per player: each
+    gradient evaluates only its own player's cost (tracing costs O(N), not O(N^2))."""
+    import jax
+    import jax.numpy as jnp
+
+    def own_gradient(x, p, player: Player):
+        def own_cost(xi):
+            parts = split(x, players)
+            parts[player.name] = xi
+            return jnp.asarray(costs[player.name](parts, p)).reshape(())
 
         return jax.grad(own_cost)(x[player.slice])
 

@@ -17,7 +17,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import SpecError
-from .game import Game, Player, Region, Sampling, pseudo_gradient_from_blocks, pseudo_gradient_from_costs
+from .game import (Game, Player, Region, Sampling, pseudo_gradient_from_blocks, pseudo_gradient_from_costs,
+                   pseudo_gradient_from_player_costs)
+from .structure import cost_structure
 from .params import did_you_mean, parse_overrides, resolve_params, to_array
 
 TOP_KEYS = ("sgncert", "name", "params", "players", "costs", "pseudo_gradient", "region", "sampling",
@@ -187,7 +189,7 @@ def _expression_costs(raw: dict, players, params: dict, where: str):
         return {name: expr(x, p) for name, expr in compiled.items()}
 
     affine = all(expr.degree <= 2 for expr in compiled.values())
-    return costs, affine, {name: str(raw[name]) for name in names}
+    return costs, affine, {name: str(raw[name]) for name in names}, compiled
 
 
 def _blocks(raw: dict, players: tuple[Player, ...], params: dict, where: str):
@@ -324,6 +326,7 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     sampling = _sampling(spec.get("sampling"), f"{where}: sampling", samples, seed)
 
     has_costs, has_blocks = "costs" in spec, "pseudo_gradient" in spec
+    structure = None
     if tabular:
         pass
     elif has_costs == has_blocks:
@@ -340,10 +343,15 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
             costs, canon_game["costs"] = _load_hook(costs_raw["python"], base_dir, f"{where}: costs.python")
             affine, kind = False, "python"
         else:
-            costs, affine, canon_game["costs"] = _expression_costs(costs_raw, players, params, f"{where}: costs")
+            costs, affine, canon_game["costs"], compiled = _expression_costs(costs_raw, players, params,
+                                                                             f"{where}: costs")
             kind = "costs"
         _check_costs(costs, players, params, f"{where}: costs")
-        F = pseudo_gradient_from_costs(costs, players)
+        if kind == "costs":
+            F = pseudo_gradient_from_player_costs(compiled, players)
+            structure = cost_structure(canon_game["costs"], players, params)
+        else:
+            F = pseudo_gradient_from_costs(costs, players)
 
     weights = spec.get("weights")
     if weights is not None:
@@ -372,7 +380,8 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,
                 region=region, sampling=sampling, canonical=canonical,
                 sha256=sha256_text(canonical_json(canonical)), kind=kind, fixed_weights=weights, source=label,
-                extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge)
+                extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge,
+                structure=structure)
 
 
 def _tabular(spec: dict, key: str, params: dict, base_dir: Path, where: str, data_hashes: dict):
