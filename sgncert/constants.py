@@ -54,7 +54,9 @@ sweep compiles once), and batch shapes are fixed.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,8 +65,35 @@ import numpy as np
 from .errors import NumericalError
 from .game import Game
 
-BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays
+BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays (at most)
 LARGE_BATCH_BYTES = 512 * 1024 * 1024  # the same for the large path (a few points of d x d each)
+MEMORY_SHARE = 8  # a batch uses at most 1/MEMORY_SHARE of the memory available when the process starts
+
+
+@functools.lru_cache(maxsize=1)
+def available_memory() -> int | None:
+    """Bytes of memory available to this process (MemAvailable, or free pages), read once
+    per process so that every pass uses the same batch shapes; None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_budget(cap: int) -> int:
+    """Bytes one batch may use: ``cap``, or less when 1/MEMORY_SHARE of the available
+    memory is smaller (at least 16 MiB)."""
+    avail = available_memory()
+    if avail is None:
+        return cap
+    return int(max(16 * 1024 * 1024, min(cap, avail // MEMORY_SHARE)))
 
 
 @dataclass(frozen=True)
@@ -106,15 +135,15 @@ def large_path(dim: int) -> bool:
 
 def batch_size(n_points: int, dim: int) -> int:
     """Fixed batch size: BATCH_POINTS Jacobians (fewer when the per-point work arrays exceed
-    the memory budget BATCH_BYTES), independent of ``n_points`` so the jitted kernels
+    the memory budget: BATCH_BYTES, or 1/MEMORY_SHARE of the available memory if smaller), independent of ``n_points`` so the jitted kernels
     compile once. Dense path: ~6 d x d arrays a point within BATCH_BYTES; large path (at
     most LARGE_BATCH_POINTS, within LARGE_BATCH_BYTES): ~5 d x d arrays (Jacobian, blocks,
     operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
     if large_path(dim):
         per_point = 5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
-        return int(max(1, min(LARGE_BATCH_POINTS, LARGE_BATCH_BYTES // per_point)))
+        return int(max(1, min(LARGE_BATCH_POINTS, memory_budget(LARGE_BATCH_BYTES) // per_point)))
     per_point = 6 * 8 * dim * dim + 1
-    return int(max(1, min(BATCH_POINTS, BATCH_BYTES // per_point)))
+    return int(max(1, min(BATCH_POINTS, memory_budget(BATCH_BYTES) // per_point)))
 
 
 def _layout(game: Game):

@@ -14,6 +14,7 @@ constant computed from it is labelled ``exact``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -70,7 +71,6 @@ class Game:
     region: Region
     sampling: Sampling
     canonical: dict  # canonical spec, params applied (hashed and embedded in certificates)
-    sha256: str
     kind: str  # "costs" | "blocks" | "python"
     fixed_weights: tuple[float, ...] | None = None
     source: str = ""
@@ -82,6 +82,14 @@ class Game:
     gauge: np.ndarray | None = None  # B (d x d_reduced): coordinates with gauge directions removed
     # cost expressions: block pattern and cost templates (sgncert.structure.CostStructure)
     structure: Any = None
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """sha256 of the canonical JSON of ``canonical`` (computed on first use: a sweep's
+        games need none)."""
+        from .spec import canonical_json, sha256_text
+
+        return sha256_text(canonical_json(self.canonical))
 
     @property
     def dim(self) -> int:

@@ -379,7 +379,7 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
         canonical["weights"] = list(weights)
     return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,
                 region=region, sampling=sampling, canonical=canonical,
-                sha256=sha256_text(canonical_json(canonical)), kind=kind, fixed_weights=weights, source=label,
+                kind=kind, fixed_weights=weights, source=label,
                 extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge,
                 structure=structure)
 
@@ -434,8 +434,8 @@ def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:
     """The same game with some parameters replaced by values of the same shape.
 
     Compiled expressions and JAX kernels are shared with ``game`` (parameters are traced
-    arguments), so sweeps re-use one compilation. The canonical spec and its sha256 are
-    recomputed.
+    arguments), so sweeps re-use one compilation. The canonical spec is updated (its sha256
+    is computed when first used).
     """
     import dataclasses
 
@@ -450,5 +450,4 @@ def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:
             raise SpecError(f"parameter {name}: contains NaN or Inf")
         params[name] = arr
     canonical = dict(game.canonical, params={k: v.tolist() for k, v in params.items()})
-    return dataclasses.replace(game, params=params, canonical=canonical,
-                               sha256=sha256_text(canonical_json(canonical)))
+    return dataclasses.replace(game, params=params, canonical=canonical)

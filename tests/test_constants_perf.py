@@ -152,3 +152,16 @@ def test_batch_size_follows_the_memory_budget(dim):
     assert 1 <= size <= C.BATCH_POINTS
     if dim > 1:
         assert size * 8 * dim * dim <= C.BATCH_BYTES  # never samples x d^2 at once
+
+
+def test_batch_size_shrinks_with_the_available_memory(monkeypatch):
+    """The budget is the smaller of BATCH_BYTES and 1/MEMORY_SHARE of the available memory."""
+    real = C.available_memory()
+    assert real is None or real > 0
+    big = C.batch_size(1000, 128)
+    monkeypatch.setattr(C, "available_memory", lambda: 8 * 64 * 1024 * 1024)  # 512 MiB available
+    small = C.batch_size(1000, 128)
+    assert small * 6 * 8 * 128 * 128 <= 64 * 1024 * 1024 < (small + 1) * 6 * 8 * 128 * 128
+    assert small < big
+    monkeypatch.setattr(C, "available_memory", lambda: None)  # unknown: the fixed budget
+    assert C.batch_size(1000, 128) == min(C.BATCH_POINTS, C.BATCH_BYTES // (6 * 8 * 128 * 128 + 1))
