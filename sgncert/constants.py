@@ -11,7 +11,10 @@ For each point x of a sample of R (or the single Jacobian of an affine game):
 and the constants are the extrema over the points. One Jacobian per point (``jacfwd`` of
 F, ``vmap``-ed over a fixed-size batch and ``jit``-ed once); blocks are gathered from it
 into an (N, D, N, D) array padded to the largest block D (a free reshape when all blocks
-have one size). Spectral norms are sqrt(lambda_max(B^T B)).
+have one size). Spectral norms are sqrt(lambda_max(B^T B)). On the large path, games
+given by cost expressions (Euclidean geometry) skip the full Jacobian: their cost
+templates (:mod:`sgncert.structure`) give it by block rows, only the blocks J_ij with j
+mentioned in f_i (the others are exactly zero).
 
 Two paths for sampled games, chosen by the dimension d of the metric space:
 
@@ -23,7 +26,8 @@ Two paths for sampled games, chosen by the dimension d of the metric space:
       the host, which beats XLA's batched eigvalsh for small blocks on CPU);
     * L_ij: dense spectral norms of the blocks that are nonzero at some point of the
       batch; a block whose entries are all exactly 0 has norm exactly 0 (block sparsity
-      costs nothing);
+      costs nothing); these host LAPACK calls run in a worker thread while the device
+      runs the Lanczos loops;
     * gamma, alpha_true, beta: Lanczos (three-term recurrence with local
       reorthogonalisation) on sym J, sym K and K^T K (K = S J S^-1), each operator stored
       by block rows with only the blocks that are nonzero somewhere in the batch (dense
