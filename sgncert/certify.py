@@ -13,12 +13,12 @@ from typing import Callable
 
 import numpy as np
 
-from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian, warm_up,
+from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
                         weight_scaling, weighted_constants)
 from .equilibrium import Equilibrium, solve_equilibrium
 from .errors import NumericalError, SpecError
 from .game import Game
-from .sampling import sample_count, sample_region
+from .sampling import sample_region
 from .smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
 from .steps import ExactThresholds, SgnSteps, exact_thresholds, sgn_steps
 
@@ -145,9 +145,7 @@ def certify(game: Game, *, progress: Progress | None = None, tight: bool = True,
         points, jac = None, J_center
         constants = exact_constants(game, J_center)
     else:  # the centre is the first sample point: F(centre) comes with the constants
-        compiling = warm_up(game, sample_count(region, game.sampling, game.dim), center)
         points, jac = sample_region(region, game.sampling), None
-        compiling.result()
         constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
         F_center = constants.center_value
         if not np.all(np.isfinite(F_center)):

@@ -782,26 +782,6 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     return result
 
 
-def warm_up(game: Game, n_points: int, center: np.ndarray):
-    """Compile the Jacobian kernel of a sampled game for batches of ``n_points`` points in a
-    background thread (XLA compiles without the GIL, so drawing the samples overlaps it).
-    Returns a future; errors are left to the real call."""
-    import jax.numpy as jnp
-
-    size = batch_size(n_points, game.dim)
-    structured = large_path(sum(game.metric_block_sizes)) and structured_rows(game)
-    kernel = _rows_kernel(game) if structured else kernels(game)[0]
-    X = np.repeat(np.asarray(center, dtype=np.float64)[None], size, axis=0)
-
-    def compile_once():
-        try:
-            kernel(jnp.asarray(X), game.jax_params())
-        except Exception:  # the real call reports it
-            pass
-
-    return _host_pool().submit(compile_once)
-
-
 def _batches(points: np.ndarray, size: int):
     """Fixed-size batches; the last one is padded with copies of the first point."""
     n = points.shape[0]

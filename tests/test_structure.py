@@ -118,11 +118,3 @@ def test_large_path_from_block_rows_equals_the_unstructured_one(monkeypatch):
     np.testing.assert_allclose(rows["jacobians"], _dense_jacobians(game, pts)[1], rtol=1e-13, atol=1e-14)
     assert np.all(rows["L"][:, 0, 2] == 0.0) and np.all(rows["L"][:, 2, 1] == 0.0)
     assert np.all(rows["mu"][:, 2] == 0.0)  # F_c does not depend on c
-
-
-def test_warm_up_compiles_the_kernel_used_by_the_pass():
-    game = game_from_dict(_ring_spec(), GAMES)
-    pts = sample_region(game.region, game.sampling)
-    C.warm_up(game, pts.shape[0], game.region.center).result()
-    st = C.pointwise_statistics(game, pts, np.ones(game.n_players))
-    assert np.all(np.isfinite(st["beta"])) and st["beta"].shape == (pts.shape[0],)
