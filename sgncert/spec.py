@@ -349,7 +349,10 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
         _check_costs(costs, players, params, f"{where}: costs")
         if kind == "costs":
             F = pseudo_gradient_from_player_costs(compiled, players)
-            structure = cost_structure(canon_game["costs"], players, params)
+            try:  # an optimisation only: a template the compiler rejects (length limit) means no structure
+                structure = cost_structure(canon_game["costs"], players, params)
+            except SpecError:
+                structure = None
         else:
             F = pseudo_gradient_from_costs(costs, players)
 

@@ -118,3 +118,17 @@ def test_large_path_from_block_rows_equals_the_unstructured_one(monkeypatch):
     np.testing.assert_allclose(rows["jacobians"], _dense_jacobians(game, pts)[1], rtol=1e-13, atol=1e-14)
     assert np.all(rows["L"][:, 0, 2] == 0.0) and np.all(rows["L"][:, 2, 1] == 0.0)
     assert np.all(rows["mu"][:, 2] == 0.0)  # F_c does not depend on c
+
+
+def test_a_template_over_the_length_limit_only_drops_the_structure():
+    """Renaming x -> _s0 lengthens a cost near MAX_SOURCE_LENGTH: the game still loads."""
+    from sgncert.expressions import MAX_SOURCE_LENGTH
+
+    def balanced(n):  # a sum of n terms x@x nested as a balanced tree (shallow, compact)
+        return "x@x" if n == 1 else f"({balanced(n // 2)})+({balanced(n - n // 2)})"
+
+    long_cost = balanced(1024)
+    assert len(long_cost) <= MAX_SOURCE_LENGTH
+    game = game_from_dict(_spec([("x", 1), ("y", 1)], {"x": long_cost, "y": "y@y + x@y"}), GAMES)
+    assert game.structure is None
+    assert game.n_players == 2
