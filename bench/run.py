@@ -261,8 +261,8 @@ def plot(scaling: dict, path: Path) -> None:
             axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
             axis.yaxis.set_minor_formatter(FormatStrFormatter("%g") if key == "samples" else NullFormatter())
         if key == "dim":
-            ax.axvline(181, color="grey", ls=":", lw=1)
-            ax.text(190, ax.get_ylim()[0] * 1.05, "large path (d > 128)", color="grey", fontsize=8)
+            ax.axvline(90, color="grey", ls=":", lw=1)
+            ax.text(95, ax.get_ylim()[0] * 1.05, "large path (d > 64)", color="grey", fontsize=8)
         lines = ax.get_lines()[:1] + ax2.get_lines()[:1]
         ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left", fontsize=9)
     fig.suptitle("sgncert sampled certification: ring games, 16-dim blocks (bench/run.py)")

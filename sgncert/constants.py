@@ -124,7 +124,9 @@ class WeightedConstants:
 
 BATCH_POINTS = 256  # one batch shape per game: every pass (and verify's resampling) reuses one compilation
 LARGE_BATCH_POINTS = 8  # large path: small batches keep a batch's operators in cache
-DENSE_MAX_DIM = 128  # sampled games of larger (metric) dimension use the large path (module docstring)
+DENSE_MAX_DIM = 64  # sampled games of larger (metric) dimension use the large path (module docstring;
+# measured on 2 cores, ring games with 16-dim blocks and 1025 samples: d = 64 dense 7.4 s / large 8.7 s,
+# d = 96 12.7 s / 10.1 s, d = 128 22.4 s / 10.1 s)
 LANCZOS_MAX_STEPS = 512  # per point; beyond this the point falls back to dense eigenvalues
 LANCZOS_CHUNK = 16  # Lanczos steps per compiled call (convergence is checked between calls)
 LANCZOS_TOL = 1e-10  # relative residual for beta (certified)

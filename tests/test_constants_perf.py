@@ -156,12 +156,14 @@ def test_batch_size_follows_the_memory_budget(dim):
 
 def test_batch_size_shrinks_with_the_available_memory(monkeypatch):
     """The budget is the smaller of BATCH_BYTES and 1/MEMORY_SHARE of the available memory."""
+    dim = C.DENSE_MAX_DIM
+    per_point = 6 * 8 * dim * dim
     real = C.available_memory()
     assert real is None or real > 0
-    big = C.batch_size(1000, 128)
-    monkeypatch.setattr(C, "available_memory", lambda: 8 * 64 * 1024 * 1024)  # 512 MiB available
-    small = C.batch_size(1000, 128)
-    assert small * 6 * 8 * 128 * 128 <= 64 * 1024 * 1024 < (small + 1) * 6 * 8 * 128 * 128
+    big = C.batch_size(1000, dim)
+    monkeypatch.setattr(C, "available_memory", lambda: C.MEMORY_SHARE * 16 * 1024 * 1024)  # 16 MiB a batch
+    small = C.batch_size(1000, dim)
+    assert small * per_point <= 16 * 1024 * 1024 < (small + 1) * per_point
     assert small < big
     monkeypatch.setattr(C, "available_memory", lambda: None)  # unknown: the fixed budget
-    assert C.batch_size(1000, 128) == min(C.BATCH_POINTS, C.BATCH_BYTES // (6 * 8 * 128 * 128 + 1))
+    assert C.batch_size(1000, dim) == min(C.BATCH_POINTS, C.BATCH_BYTES // (per_point + 1))
