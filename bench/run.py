@@ -290,6 +290,11 @@ def main() -> None:
     doc["machine"] = machine()
     doc["command"] = "python bench/run.py" + "".join(f" --only {g}" for g in (a.only or []))
     rows = {r["case"]: r for r in doc.get("rows", [])}
+
+    def add(*args, **kwargs):  # a table row, replacing the one of the same case from an earlier run
+        r = row(*args, **kwargs)
+        rows[r["case"]] = r
+
     if "sweep" in groups:
         ours = run_child("sweep_ours")
         same = run_child("sweep_ours_constants")
@@ -306,42 +311,33 @@ def main() -> None:
             cli = run_cli(["sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", str(Path(tmp) / "s.json")])
         doc["sweep"] = {"ours": ours, "ours_constants": same, "baseline": base, "cli": cli, "ours_warm_cache": warm,
                         "ours_constants_warm_cache": same_warm}
-        r = row("lq64 sweep, 61 points: same quantities", same.get("seconds"), base.get("seconds"), 20.0, "ratio",
-                same.get("peak_rss_mb"), "mu, L, gamma, weights, alpha_*, alpha_true, beta per point")
-        rows[r["case"]] = r
-        r = row("same quantities, warm compilation cache", same_warm.get("seconds"), base.get("seconds"), 20.0,
-                "ratio", same_warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
-        rows[r["case"]] = r
-        r = row("lq64 sweep, 61 points: run_sweep (in-process)", ours.get("seconds"), base.get("seconds"), 20.0,
-                "ratio", ours.get("peak_rss_mb"), "also exact thresholds + rational checks")
-        rows[r["case"]] = r
-        r = row("run_sweep, warm compilation cache", warm.get("seconds"), base.get("seconds"), 20.0,
-                "ratio", warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
-        rows[r["case"]] = r
-        r = row("lq64 sweep, 61 points (CLI end to end)", cli["wall"], base.get("seconds"), 20.0, "ratio",
-                cli.get("peak_rss_mb"), "includes interpreter, imports, JSON/CSV")
-        rows[r["case"]] = r
+        add("lq64 sweep, 61 points: same quantities", same.get("seconds"), base.get("seconds"), 20.0, "ratio",
+            same.get("peak_rss_mb"), "mu, L, gamma, weights, alpha_*, alpha_true, beta per point")
+        add("same quantities, warm compilation cache", same_warm.get("seconds"), base.get("seconds"), 20.0,
+            "ratio", same_warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
+        add("lq64 sweep, 61 points: run_sweep (in-process)", ours.get("seconds"), base.get("seconds"), 20.0,
+            "ratio", ours.get("peak_rss_mb"), "also exact thresholds + rational checks")
+        add("run_sweep, warm compilation cache", warm.get("seconds"), base.get("seconds"), 20.0,
+            "ratio", warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
+        add("lq64 sweep, 61 points (CLI end to end)", cli["wall"], base.get("seconds"), 20.0, "ratio",
+            cli.get("peak_rss_mb"), "includes interpreter, imports, JSON/CSV")
     if "sampled" in groups:
         ours = run_child("sampled_ours")
         plain = run_child("sampled_ours_unstructured")
         base = run_child("sampled_baseline")
         cli = run_cli(["certify", "bench/games/ring8x32.yaml", "--no-write", "--json"])
         doc["sampled"] = {"ours": ours, "ours_unstructured": plain, "baseline": base, "cli": cli}
-        r = row("8 x 32 (d 256), 1025 samples: constants", ours.get("seconds"), base.get("seconds"), 20.0, "both",
-                ours.get("peak_rss_mb"))
-        rows[r["case"]] = r
-        r = row("8 x 32 without cost templates (ablation)", plain.get("seconds"), base.get("seconds"), 20.0, "both",
-                plain.get("peak_rss_mb"), "structure=None: jacfwd of the whole F")
-        rows[r["case"]] = r
-        r = row("8 x 32: sgncert certify CLI end to end", cli["wall"], base.get("seconds"), 20.0, "both",
-                cli.get("peak_rss_mb"), "incl. bands (28 pairs x 2 SDPs)")
-        rows[r["case"]] = r
+        add("8 x 32 (d 256), 1025 samples: constants", ours.get("seconds"), base.get("seconds"), 20.0, "both",
+            ours.get("peak_rss_mb"))
+        add("8 x 32 without cost templates (ablation)", plain.get("seconds"), base.get("seconds"), 20.0, "both",
+            plain.get("peak_rss_mb"), "structure=None: jacfwd of the whole F")
+        add("8 x 32: sgncert certify CLI end to end", cli["wall"], base.get("seconds"), 20.0, "both",
+            cli.get("peak_rss_mb"), "incl. bands (28 pairs x 2 SDPs)")
     if "large" in groups:
         ours = run_child("large_ours")
         doc["large"] = {"ours": ours}
-        r = row("64 x 16 (d 1024), 1025 samples: constants", ours.get("seconds"), None, 120.0, "time",
-                ours.get("peak_rss_mb"), "no baseline (dense: ~3 O(d^3) eigenproblems a point)")
-        rows[r["case"]] = r
+        add("64 x 16 (d 1024), 1025 samples: constants", ours.get("seconds"), None, 120.0, "time",
+            ours.get("peak_rss_mb"), "no baseline (dense: ~3 O(d^3) eigenproblems a point)")
     if "scaling" in groups:
         scaling = {"samples": [], "dim": []}
         for n in (128, 256, 512, 1024):

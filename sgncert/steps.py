@@ -125,8 +125,7 @@ def _first_crossing(values_ok, h_hi: float, n_grid: int = 512) -> float:
     Scans a geometric-then-linear grid up to h_hi, then bisects between the last good and
     the first bad grid point (60 steps).
     """
-    grid = np.unique(np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2),
-                                     np.linspace(h_hi / n_grid, h_hi, n_grid)]))
+    grid = _crossing_grid(h_hi, n_grid)
     ok = values_ok(grid)
     if ok.all():
         return math.inf
@@ -137,6 +136,25 @@ def _first_crossing(values_ok, h_hi: float, n_grid: int = 512) -> float:
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         if values_ok(np.array([mid]))[0]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _crossing_grid(h_hi: float, n_grid: int) -> np.ndarray:
+    """The scan grid of :func:`_first_crossing`: geometric from h_hi 1e-6, then linear, up to h_hi."""
+    return np.unique(np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2),
+                                     np.linspace(h_hi / n_grid, h_hi, n_grid)]))
+
+
+def _bisect(ok, lo: float, hi: float) -> float:
+    """The fast thresholds' fallback: the refinement of :func:`_first_crossing` (60 bisection
+    steps keeping ok(lo), not ok(hi)) for a scalar test (kept apart so tests can tell when the
+    fallback runs)."""
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if ok(mid):
             lo = mid
         else:
             hi = mid
@@ -189,8 +207,7 @@ _POWERS = np.arange(1, 9)
 def _scan_grid(h_hi: float, n_grid: int) -> tuple[np.ndarray, np.ndarray]:
     """The grid of :func:`_first_crossing` (the same points, bit for bit) and the table
     V[m-1, i] = grid_i^m, m = 1..8."""
-    grid = np.unique(np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2),
-                                     np.linspace(h_hi / n_grid, h_hi, n_grid)]))
+    grid = _crossing_grid(h_hi, n_grid)
     V = np.empty((8, grid.shape[0]))
     V[0] = grid
     for m in range(1, 8):
@@ -318,17 +335,6 @@ def _polish(ok, r: float, lo: float, hi: float) -> float | None:
     return None
 
 
-def _bisect(ok, lo: float, hi: float) -> float:
-    """The refinement of :func:`_first_crossing`: 60 bisection steps keeping ok(lo), not ok(hi)."""
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def _rk4_stability_threshold(lam: np.ndarray, h_hi: float, rho: float) -> float:
     """First crossing of max_j |P(-h lam_j)| = 1 (grid of 2048 points up to h_hi, as before)."""
 
@@ -336,17 +342,24 @@ def _rk4_stability_threshold(lam: np.ndarray, h_hi: float, rho: float) -> float:
         hs = np.array([h])
         return bool(np.max(np.abs(rk4_polynomial(-hs[:, None] * lam[None, :])), axis=1)[0] < 1.0)
 
-    grid, V = _scan_grid(h_hi, 2048)
     half = lam[lam.imag >= 0.0]  # a conjugate pair has one |P|
-    i, near, unsure = _spectral_scan(half, grid, V, rho, 0.0, stable)
+    return _spectral_threshold(half, h_hi, 2048, rho, stable)
+
+
+def _spectral_threshold(vals: np.ndarray, h_hi: float, n_grid: int, nu: float, ok, extra=None) -> float:
+    """First crossing of max_j |P(-h vals_j)| = 1 on the grid of :func:`_first_crossing` (n_grid
+    points up to h_hi), refined by :func:`_spectral_crossing` and checked by ``ok`` (the original
+    test); ``extra(grid)`` bounds any further error of |P| (see :func:`_spectral_scan`)."""
+    grid, V = _scan_grid(h_hi, n_grid)
+    i, near, unsure = _spectral_scan(vals, grid, V, nu, 0.0 if extra is None else extra(grid), ok)
     if i >= grid.shape[0]:
         return math.inf
     if i == 0:
         return 0.0
     lo, hi = float(grid[i - 1]), float(grid[i])
     # within rounding of the boundary at lo, the original test flips at random: bisect as it did
-    r = None if unsure else _polish(stable, _spectral_crossing(near, lo, hi), lo, hi)
-    return r if r is not None else _bisect(stable, lo, hi)
+    r = None if unsure else _polish(ok, _spectral_crossing(near, lo, hi), lo, hi)
+    return r if r is not None else _bisect(ok, lo, hi)
 
 
 def _rk4_contraction_threshold(K: np.ndarray, mu: np.ndarray, h_hi: float) -> float:
@@ -375,17 +388,8 @@ def _rk4_contraction_threshold(K: np.ndarray, mu: np.ndarray, h_hi: float) -> fl
     # K = S + E, E of rounding size: ||P(-hK)||_2 is within h (||E|| + err mu) P'(h nu) of
     # max_j |P(-h mu_j)|, as ||K^k - S^k|| <= k nu^(k-1) ||E||; eigvalsh's error in mu is
     # below 1e-13 nu
-    grid, V = _scan_grid(h_hi, 96)
-    extra = grid * (e_norm + 1e-13 * nu) * _p3(grid * nu)
-    i, near, unsure = _spectral_scan(mu, grid, V, nu, extra, contracts)
-    if i >= grid.shape[0]:
-        return math.inf
-    if i == 0:
-        return 0.0
-    lo, hi = float(grid[i - 1]), float(grid[i])
-    # within rounding of the boundary at lo, the original test flips at random: bisect as it did
-    r = None if unsure else _polish(contracts, _spectral_crossing(near, lo, hi), lo, hi)
-    return r if r is not None else _bisect(contracts, lo, hi)
+    return _spectral_threshold(mu, h_hi, 96, nu, contracts,
+                               extra=lambda grid: grid * (e_norm + 1e-13 * nu) * _p3(grid * nu))
 
 
 def exact_thresholds(H: np.ndarray, scaling: np.ndarray) -> ExactThresholds:
