@@ -120,22 +120,10 @@ def split(x, players: tuple[Player, ...]) -> dict:
 
 
 def pseudo_gradient_from_costs(costs: Callable[[Mapping, Mapping], Mapping], players: tuple[Player, ...]):
-    """F(x, p) = (grad_{x_i} f_i(x))_i for ``costs(x_dict, p) -> {name: scalar}``."""
-    import jax
-    import jax.numpy as jnp
-
-    def own_gradient(x, p, player: Player):
-        def own_cost(xi):
-            parts = split(x, players)
-            parts[player.name] = xi
-            return jnp.asarray(costs(parts, p)[player.name]).reshape(())
-
-        return jax.grad(own_cost)(x[player.slice])
-
-    def F(x, p):
-        return jnp.concatenate([own_gradient(x, p, pl) for pl in players])
-
-    return F
+    """F(x, p) = (grad_{x_i} f_i(x))_i for ``costs(x_dict, p) -> {name: scalar}`` (each
+    player's gradient evaluates all the costs and keeps its own)."""
+    return pseudo_gradient_from_player_costs(
+        {pl.name: (lambda x, p, name=pl.name: costs(x, p)[name]) for pl in players}, players)
 
 
 def pseudo_gradient_from_player_costs(costs: Mapping[str, Callable[[Mapping, Mapping], Any]],
