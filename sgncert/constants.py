@@ -26,8 +26,7 @@ Two paths for sampled games, chosen by the dimension d of the metric space:
       the host, which beats XLA's batched eigvalsh for small blocks on CPU);
     * L_ij: dense spectral norms of the blocks that are nonzero at some point of the
       batch; a block whose entries are all exactly 0 has norm exactly 0 (block sparsity
-      costs nothing); these host LAPACK calls run in a worker thread while the device
-      runs the Lanczos loops;
+      costs nothing);
     * gamma, alpha_true, beta: Lanczos (three-term recurrence with local
       reorthogonalisation) on sym J, sym K and K^T K (K = S J S^-1), each operator stored
       by block rows with only the blocks that are nonzero somewhere in the batch (dense
@@ -661,16 +660,12 @@ def _large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, 
         big = 2.0 * (1.0 + np.sqrt(np.sum(np.where(finite[:, None, None], fro_full, 0.0), axis=(1, 2))))
         pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
 
-        def mu_and_L():
-            mu = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
-            L = np.zeros((diag.shape[0], N, N))
-            if r.size:
-                L[:, r, c] = spectral_norm(off)
-            mu[~finite], L[~finite] = np.nan, np.nan
-            return mu, L
-
-        # LAPACK releases the GIL: these run on the host while XLA runs the Lanczos loops
-        res["mu_L"] = _host_pool().submit(mu_and_L)
+        res["mu"] = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+        L = np.zeros((diag.shape[0], N, N))
+        if r.size:
+            L[:, r, c] = spectral_norm(off)
+        res["mu"][~finite], L[~finite] = np.nan, np.nan
+        res["L"] = L
     problems = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
     if problems:
         sym_cols, valid = _row_lists(present | present.T | np.eye(N, dtype=bool))
@@ -689,19 +684,6 @@ def _large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, 
             if name in st:
                 res[key] = st[name]
     return res
-
-
-_HOST_POOL = None
-
-
-def _host_pool():
-    """One worker thread for host-side LAPACK work that overlaps the device's."""
-    global _HOST_POOL
-    if _HOST_POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _HOST_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgncert-lapack")
-    return _HOST_POOL
 
 
 def _dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -762,8 +744,6 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
                          _dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count])
         if large:
             res = _large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
-            if "mu_L" in res:
-                res["mu"], res["L"] = res.pop("mu_L").result()
             for key, arr in res.items():
                 if key == "finite" and not block_stats:
                     continue
