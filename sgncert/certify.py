@@ -165,9 +165,7 @@ def certify(game: Game, *, progress: Progress | None = None, tight: bool = True,
     weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
     s = weight_scaling(game, weights)
     if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
-        import jax.numpy as jnp
-
-        F_center = np.asarray(game.transform(jnp.asarray(center))).T @ F_center
+        F_center = game.transform(center).T @ F_center
     residual_M = float(np.linalg.norm(s * F_center))
     certified = bool(margin > 0 and math.isfinite(weighted.beta))
     steps = sgn_steps(margin, weighted.beta) if certified else None

@@ -249,35 +249,26 @@ def _dce_pseudo_gradient(game: Game):
 def _kernels(game: Game):
     """Jitted batch kernels for sampled games.
 
-    The expensive one, ``jacobians(X, p) -> (F(X), K(X))`` (one Jacobian per point, mapped
-    to the metric space), is compiled once and shared by every pass; the statistics
-    kernels take the Jacobians as input and compile in milliseconds.
+    ``jacobians(X, p) -> (F(X), K(X))`` (one Jacobian per point, mapped to the metric
+    space) is compiled once and shared by every pass. No XLA program here calls LAPACK
+    (see :func:`_host_statistics`): the statistics and the Fisher frames E(x) are computed
+    on the host.
     """
     import jax
-    import jax.numpy as jnp
 
-    idx, mask = _layout(game)
     F = _dce_pseudo_gradient(game)
     value = jax.vmap(F, in_axes=(0, None))
     jac_plain = jax.vmap(jax.jacfwd(F), in_axes=(0, None))
+    plain = jax.jit(lambda X, p: (value(X, p), jac_plain(X, p)))
     if game.transform is None:
-        def jacobians(X, p):
-            return value(X, p), jac_plain(X, p)
-    else:  # Fisher geometry: K = E(x)^T J(x) E(x)
-        transform = jax.vmap(game.transform)
+        return plain, F
 
-        def jacobians(X, p):
-            E = transform(X)
-            return value(X, p), E.swapaxes(1, 2) @ jac_plain(X, p) @ E
+    def jacobians(X, p):  # Fisher geometry: K = E(x)^T J(x) E(x), E by host LAPACK
+        values, J = plain(X, p)
+        E = game.transform(np.asarray(X))
+        return values, E.swapaxes(1, 2) @ np.asarray(J) @ E
 
-    def block_stats(K):
-        finite = jnp.all(jnp.isfinite(K), axis=(1, 2))
-        return (*block_statistics(K, idx, mask, jnp), finite)
-
-    def weighted_stats(K, s):
-        return weighted_statistics(K, s, jnp)
-
-    return jax.jit(jacobians), jax.jit(block_stats), jax.jit(weighted_stats), F
+    return jacobians, F
 
 
 _KERNEL_CACHE: dict[tuple, tuple] = {}
@@ -301,14 +292,14 @@ def _cached(game: Game) -> dict:
 
 
 def kernels(game: Game):
-    """(jacobians, block_stats, weighted_stats, value_and_jacobian) jitted for this game's F, cached."""
+    """(jacobians, value_and_jacobian) jitted for this game's F, cached."""
     entry = _cached(game)
     if "dense" not in entry:
         import jax
 
-        jacobians, block_stats, weighted_stats, F_small = _kernels(game)
+        jacobians, F_small = _kernels(game)
         vj = jax.jit(lambda x, p: (F_small(x, p), jax.jacfwd(F_small)(x, p)))
-        entry["dense"] = (jacobians, block_stats, weighted_stats, vj)
+        entry["dense"] = (jacobians, vj)
         entry["F"] = F_small
     return entry["dense"]
 
@@ -701,6 +692,29 @@ def _dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.
     return out
 
 
+def _host_statistics(K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats: bool) -> dict[str, np.ndarray]:
+    """The dense formulas on a batch of Jacobians K (B, d, d) by NumPy's LAPACK: mu, L,
+    gamma, finite (``block_stats``) and beta, alpha_true (``s`` given).
+
+    Not XLA's eigenvalue kernel: jaxlib's batched LAPACK calls split their batch over
+    XLA's intra-op thread pool and wait on a pool thread, so two of them running at once
+    in one program can occupy every pool thread and never return (it hung CI on 2 cores;
+    tests/test_no_lapack_in_xla.py keeps every compiled program free of them). On the host they are also faster (256 x 64 x 64: 0.45 s vs
+    0.74 s). Points with a non-finite Jacobian get NaN statistics and ``finite`` False."""
+    finite = np.all(np.isfinite(K), axis=(1, 2))
+    Kf = np.where(finite[:, None, None], K, 0.0)
+    out = {}
+    if block_stats:
+        mu, L, gamma = block_statistics(Kf, idx, mask)
+        out.update(mu=mu, L=L, gamma=gamma, finite=finite)
+    if s is not None:
+        out["beta"], out["alpha_true"] = weighted_statistics(Kf, s)
+    for key in ("mu", "L", "gamma", "beta", "alpha_true"):
+        if key in out:
+            out[key] = np.where(finite.reshape((-1,) + (1,) * (out[key].ndim - 1)), out[key], np.nan)
+    return out
+
+
 def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
                          progress: Callable[[int, int], None] | None = None,
                          keep_jacobians: bool = False, block_stats: bool = True) -> dict[str, np.ndarray]:
@@ -711,13 +725,13 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES."""
     import jax.numpy as jnp
 
-    jacobians, block_kernel, weighted_kernel, _ = kernels(game)
+    jacobians = kernels(game)[0]
     p = game.jax_params()
     dm = sum(game.metric_block_sizes)
     large = large_path(dm)
     lk = _large_kernels(game) if large else None
     s_np = None if weights is None else weight_scaling(game, weights)
-    sj = None if s_np is None else jnp.asarray(s_np)
+    idx, mask = _layout(game)
     size = batch_size(points.shape[0], game.dim)
     out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
     value0 = None
@@ -748,13 +762,9 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
                 if key == "finite" and not block_stats:
                     continue
                 out[key].append(arr[:count])
-        else:
-            if block_stats:
-                for key, arr in zip(("mu", "L", "gamma", "finite"), block_kernel(K)):
-                    out[key].append(np.asarray(arr)[:count])
-            if sj is not None:
-                for key, arr in zip(("beta", "alpha_true"), weighted_kernel(K, sj)):
-                    out[key].append(np.asarray(arr)[:count])
+        else:  # dense statistics by host LAPACK (see _host_statistics)
+            for key, arr in _host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
+                out[key].append(arr)
         if progress:
             progress(start + count, points.shape[0])
     result = {k: np.concatenate(v) for k, v in out.items() if v}
@@ -816,11 +826,22 @@ def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None,
 
 
 def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F(x), J(x)) as numpy arrays, from one jit-compiled call."""
-    import jax.numpy as jnp
+    """(F(x), J(x)) as numpy arrays. A game given by pseudo-gradient blocks has
+    F(x) = H(p) x + c(p) and J = H(p), evaluated in NumPy (no XLA compile: a sweep point
+    costs microseconds); every other game, or blocks NumPy cannot evaluate, takes one
+    jit-compiled call of F and jacfwd(F)."""
+    value = jac = None
+    if game.affine_parts is not None:
+        try:
+            H, c = game.affine_parts(game.params)
+            value, jac = H @ np.asarray(x, dtype=np.float64) + c, H
+        except Exception:  # the JAX path is the reference; it reports its own errors
+            value = jac = None
+    if value is None:
+        import jax.numpy as jnp
 
-    value, jac = kernels(game)[3](jnp.asarray(x), game.jax_params())
-    value, jac = np.asarray(value), np.asarray(jac)
+        value, jac = kernels(game)[1](jnp.asarray(x), game.jax_params())
+        value, jac = np.asarray(value), np.asarray(jac)
     if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
         raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")
     return value, jac

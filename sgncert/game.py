@@ -76,12 +76,15 @@ class Game:
     source: str = ""
     extras: dict = field(default_factory=dict)
     geometry: str = "euclidean"  # "euclidean" | "fisher"
-    # Fisher geometry: x -> E(x) (d x d_reduced), K = E^T J E is the normalised Jacobian
+    # Fisher geometry: x (d,) -> E(x) (d x d_reduced), or a batch (B, d) -> (B, d, d_reduced),
+    # in NumPy (host LAPACK); K = E^T J E is the normalised Jacobian
     transform: Callable[[Any], Any] | None = None
     reduced_sizes: tuple[int, ...] | None = None  # block sizes of K (None: those of J)
     gauge: np.ndarray | None = None  # B (d x d_reduced): coordinates with gauge directions removed
     # cost expressions: block pattern and cost templates (sgncert.structure.CostStructure)
     structure: Any = None
+    # pseudo-gradient blocks: params -> (H(p), c(p)) in NumPy, F(x) = H x + c (no XLA)
+    affine_parts: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
 
     @functools.cached_property
     def sha256(self) -> str:

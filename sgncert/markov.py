@@ -94,7 +94,7 @@ def markov_costs(model: MarkovModel):
         joint = joint_policy(pis, S)
         P = jnp.asarray(model.transitions(p))
         P_pi = jnp.sum(joint[..., None] * P, axis=action_axes)  # (S, S')
-        d_s = (1.0 - gamma) * jnp.linalg.solve(jnp.eye(S) - gamma * P_pi.T, mu0)
+        d_s = (1.0 - gamma) * solve_column_dominant(jnp.eye(S) - gamma * P_pi.T, mu0)
         d = d_s.reshape((S,) + (1,) * N) * joint
         out = {}
         for name, pi, lg, reward in zip(model.names, pis, logs, model.rewards):
@@ -105,29 +105,94 @@ def markov_costs(model: MarkovModel):
     return costs
 
 
-def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
-    """E(x) (d x d_reduced): blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}), in JAX."""
+UNROLL_STATES = 16  # solve_column_dominant: Python loops up to this size, lax.fori_loop above
+
+
+def solve_column_dominant(A, b):
+    """x = A^{-1} b for a strictly column diagonally dominant A (n x n), by Gaussian
+    elimination without pivoting in plain jax.numpy (differentiable, vmap-able).
+
+    A = I - gamma P_pi^T with P_pi row-stochastic and gamma < 1 has column j's off-diagonal
+    sum gamma (1 - P_jj) < 1 - gamma P_jj = A_jj, so partial pivoting would pick these
+    same pivots and the elimination is stable. Not ``jnp.linalg.solve``: jaxlib's batched
+    LAPACK calls wait on XLA's thread pool and can deadlock when several run at once
+    (:func:`sgncert.constants._host_statistics`)."""
+    import jax
     import jax.numpy as jnp
-    from jax.scipy.linalg import block_diag
 
+    n = A.shape[0]
+    rows = jnp.arange(n)
+    M = jnp.concatenate([A, jnp.reshape(b, (n, 1))], axis=1)
+
+    def eliminate(k, M):
+        factors = jnp.where(rows > k, M[:, k] / M[k, k], 0.0)
+        return M - factors[:, None] * M[k][None, :]
+
+    def substitute(i, x):
+        k = n - 1 - i
+        return x.at[k].set((c[k] - U[k] @ x) / U[k, k])  # x[k] is still 0 in U[k] @ x
+
+    x = jnp.zeros(n, dtype=M.dtype)
+    if n <= UNROLL_STATES:  # a few states: straight-line code compiles fastest
+        for k in range(n - 1):
+            M = eliminate(k, M)
+        U, c = M[:, :n], M[:, n]
+        for i in range(n):
+            x = substitute(i, x)
+        return x
+    M = jax.lax.fori_loop(0, n - 1, eliminate, M)
+    U, c = M[:, :n], M[:, n]
+    return jax.lax.fori_loop(0, n, substitute, x)
+
+
+def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
+    """X -> E(X) = blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}), in NumPy with host LAPACK:
+    a point (d,) gives (d, d_reduced), a batch (B, d) gives (B, d, d_reduced)."""
     S = model.states
-    bases = [jnp.asarray(gauge_basis(a)) for a in model.actions]
+    bases = [gauge_basis(a) for a in model.actions]
+    d_red = sum(S * (a - 1) for a in model.actions)
 
-    def transform(x_flat):
-        x = {n: x_flat[o:o + S * a] for n, o, a in zip(model.names, offsets, model.actions)}
-        pis, _ = policies(model, x)
-        blocks = []
-        for pi, U in zip(pis, bases):
-            G = jnp.einsum("sa,ab->sab", pi, jnp.eye(pi.shape[1])) - pi[:, :, None] * pi[:, None, :]
-            Gr = jnp.einsum("ai,sab,bj->sij", U, G, U)  # (S, A-1, A-1), positive definite
-            lam, V = jnp.linalg.eigh(Gr)
-            inv_sqrt = jnp.einsum("sij,sj,skj->sik", V, 1.0 / jnp.sqrt(lam), V)
-            per_state = jnp.einsum("ai,sij->saj", U, inv_sqrt)  # (S, A, A-1)
-            A, r = U.shape
-            blocks.append(jnp.einsum("st,saj->satj", jnp.eye(S), per_state).reshape(S * A, S * r))
-        return block_diag(*blocks)
+    def transform(X):
+        X = np.asarray(X, dtype=np.float64)
+        single = X.ndim == 1
+        X = np.atleast_2d(X)
+        B = X.shape[0]
+        E = np.zeros((B, X.shape[1], d_red))
+        col = 0
+        for o, a, U in zip(offsets, model.actions, bases):
+            logits = X[:, o:o + S * a].reshape(B, S, a)
+            z = np.exp(logits - logits.max(axis=2, keepdims=True))
+            pi = z / z.sum(axis=2, keepdims=True)  # (B, S, a)
+            G = pi[..., :, None] * np.eye(a) - pi[..., :, None] * pi[..., None, :]
+            Gr = np.einsum("ai,xsab,bj->xsij", U, G, U)  # (B, S, a-1, a-1), positive definite
+            lam, V = np.linalg.eigh(Gr)
+            inv_sqrt = np.einsum("xsij,xsj,xskj->xsik", V, 1.0 / np.sqrt(lam), V)
+            per_state = np.einsum("ai,xsij->xsaj", U, inv_sqrt)  # (B, S, a, a-1)
+            r = a - 1
+            for s_ in range(S):
+                E[:, o + s_ * a:o + (s_ + 1) * a, col + s_ * r:col + (s_ + 1) * r] = per_state[:, s_]
+            col += S * r
+        return E[0] if single else E
 
     return transform
+
+
+def natural_gradient(model: MarkovModel, offsets, F_fn):
+    """(X (B, d), p) -> G^+ F(X) (B, d): the quotient pseudo-inverse E E^T F, since
+    E E^T = U G~^{-1} U^T. F by one jitted call, E on the host (:func:`fisher_transform`)."""
+    import jax
+    import jax.numpy as jnp
+
+    transform = fisher_transform(model, offsets)
+    F_batch = jax.jit(jax.vmap(F_fn, in_axes=(0, None)))
+
+    def field(X, p):
+        X = np.asarray(X, dtype=np.float64)
+        E = transform(X)
+        F = np.asarray(F_batch(jnp.asarray(X), p))
+        return np.einsum("xij,xkj,xk->xi", E, E, F)
+
+    return field
 
 
 def gauge_matrix(model: MarkovModel) -> np.ndarray:
@@ -135,17 +200,6 @@ def gauge_matrix(model: MarkovModel) -> np.ndarray:
     from scipy.linalg import block_diag
 
     return block_diag(*[np.kron(np.eye(model.states), gauge_basis(a)) for a in model.actions])
-
-
-def natural_gradient(model: MarkovModel, offsets, F_fn):
-    """theta -> G^+ F(theta) (quotient pseudo-inverse: E E^T F, since E E^T = U G~^{-1} U^T)."""
-    transform = fisher_transform(model, offsets)
-
-    def field(x, p):
-        E = transform(x)
-        return E @ (E.T @ F_fn(x, p))
-
-    return field
 
 
 # ----------------------------------------------------------------------------- spec parsing

@@ -1162,9 +1162,7 @@ class _Phase2:
         F = np.asarray(self.F_center)
         J0 = self.J if self.J is not None else (self.K[0] if self.K is not None else np.zeros((1, 1)))
         if getattr(self.game, "transform", None) is not None:  # Fisher geometry: E^T F in the metric space
-            import jax.numpy as jnp
-
-            F = np.asarray(self.game.transform(jnp.asarray(c))).T @ F
+            F = self.game.transform(c).T @ F
         true = float(np.linalg.norm(s * F))
         # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
         noise = 1e-13 * (1.0 + float(np.max(s)) * float(np.linalg.norm(J0, 2)) * float(np.linalg.norm(c)))
@@ -1290,11 +1288,10 @@ class _Phase2:
         doc, rep, np, game = self.doc, self.rep, self.np, self.game
         model = game.extras["model"]
         p = game.jax_params()
-        npg = jax.jit(jax.vmap(natural_gradient(model, tuple(pl.offset for pl in game.players), game.pseudo_gradient),
-                               in_axes=(0, None)))
+        npg = natural_gradient(model, tuple(pl.offset for pl in game.players), game.pseudo_gradient)
         pg = jax.jit(jax.vmap(game.pseudo_gradient, in_axes=(0, None)))
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
-        E_inv = np.linalg.pinv(np.asarray(game.transform(jnp.asarray(c))))  # G~^{1/2} U^T: the Fisher frame
+        E_inv = np.linalg.pinv(game.transform(c))  # G~^{1/2} U^T: the Fisher frame
         s = weight_scaling(game, doc["metric"]["weights"])
         seed = self.seed if self.seed is not None else (doc["constants"]["seed"] or 0) + 1
         rng = np.random.default_rng(seed)

@@ -79,8 +79,7 @@ def npg_pair_ratio(c, h, n_pairs=32, n_steps=25, seed=0):
     """Max per-step ratio of Fisher-metric distances for natural policy gradient pairs."""
     g = c.game
     p = g.jax_params()
-    field = jax.jit(jax.vmap(natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players),
-                                              g.pseudo_gradient), in_axes=(0, None)))
+    field = natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players), g.pseudo_gradient)
     rng = np.random.default_rng(seed)
     r = g.region.radius * 0.9
     x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
@@ -170,3 +169,42 @@ def test_euclidean_geometry_option(reference):
     assert not np.allclose(c.constants.mu, reference.constants.mu)  # a different geometry
     # and the canonical spec round-trips for both
     assert game_from_dict(reference.game.canonical, GAMES).sha256 == reference.game.sha256
+
+
+@pytest.mark.parametrize(("seed", "S"), [(0, 1), (1, 7), (2, 23)])  # 23: the fori_loop branch
+def test_occupancy_solve_without_lapack_matches_numpy(seed, S):
+    """solve_column_dominant on A = I - gamma P^T: equal to LAPACK's solve, and its
+    forward-mode derivative equal to -A^{-1} dA A^{-1} b."""
+    from sgncert.markov import UNROLL_STATES, solve_column_dominant
+
+    assert (S > UNROLL_STATES) == (seed == 2)
+    rng = np.random.default_rng(seed)
+    P = rng.random((S, S)) ** 3
+    P /= P.sum(axis=1, keepdims=True)
+    gamma, b = 0.99 * rng.random(), rng.random(S)
+    A, dA = np.eye(S) - gamma * P.T, -P.T
+    x = np.linalg.solve(A, b)
+    np.testing.assert_allclose(np.asarray(solve_column_dominant(jnp.asarray(A), jnp.asarray(b))), x, rtol=1e-13)
+    dx = jax.jacfwd(lambda g: solve_column_dominant(jnp.eye(S) - g * jnp.asarray(P.T), jnp.asarray(b)))(gamma)
+    np.testing.assert_allclose(np.asarray(dx), -np.linalg.solve(A, dA @ x), rtol=1e-11, atol=1e-14)
+
+
+def test_fisher_frames_batch_equal_points_and_invert_the_reduced_fisher_matrix():
+    g = load_game(GAMES / "markov_general_sum.yaml")
+    model = g.extras["model"]
+    rng = np.random.default_rng(3)
+    X = rng.normal(scale=1.5, size=(5, g.dim))
+    E = g.transform(X)
+    assert E.shape == (5, g.dim, sum(g.metric_block_sizes))
+    for b in range(5):
+        np.testing.assert_array_equal(g.transform(X[b]), E[b])
+        # E E^T = U G~^{-1} U^T per player and state, i.e. G E E^T G = G (the pseudo-inverse)
+        o = 0
+        for a in model.actions:
+            for s in range(model.states):
+                th = X[b, o + s * a:o + (s + 1) * a]
+                pi = np.exp(th - th.max()) / np.exp(th - th.max()).sum()
+                G = np.diag(pi) - np.outer(pi, pi)
+                blk = E[b, o + s * a:o + (s + 1) * a]
+                np.testing.assert_allclose(G @ blk @ blk.T @ G, G, atol=1e-12)
+            o += model.states * a
