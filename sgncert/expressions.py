@@ -3,7 +3,8 @@
 Expressions are Python syntax, parsed with :mod:`ast` (never ``eval``/``exec``/``compile``
 of user text), checked against a small whitelist, and compiled *once* into a tree of
 Python closures built on :mod:`jax.numpy`.  The resulting callable is traceable by
-``jax.jit``, ``jax.vmap``, ``jax.jacfwd`` and friends.
+``jax.jit``, ``jax.vmap``, ``jax.jacfwd`` and friends. Every operation also has a NumPy
+flavour: :meth:`CompiledExpression.numpy` evaluates NumPy inputs without XLA (sweeps of affine games evaluate their blocks this way).
 
 Grammar (summary)
 -----------------
@@ -59,6 +60,7 @@ argument and ``inf`` otherwise.
 from __future__ import annotations
 
 import ast
+import contextvars
 import difflib
 import math
 import re
@@ -70,6 +72,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jax.scipy.special
+import numpy as np
 
 from sgncert.errors import SgnError, SpecError
 
@@ -88,6 +91,30 @@ _MAX_DISPLAY = 200
 _LOG2 = math.log(2.0)
 
 
+#: True while :meth:`CompiledExpression.numpy` evaluates (the NumPy flavour of each op).
+_NUMPY_FLAVOUR: contextvars.ContextVar[bool] = contextvars.ContextVar("sgncert_numpy_flavour", default=False)
+
+
+def _dual(jax_op: Callable[..., Array], numpy_op: Callable[..., Array]) -> Callable[..., Array]:
+    """One operation in two flavours: JAX (calling an expression; traceable by jit, vmap
+    and jacfwd), and NumPy inside :meth:`CompiledExpression.numpy` when no operand is a JAX
+    array (no XLA dispatch or compile)."""
+
+    def op(*values: Array) -> Array:
+        if _NUMPY_FLAVOUR.get() and not any(isinstance(v, jax.Array) for v in values):
+            return numpy_op(*values)
+        return jax_op(*values)
+
+    op.__name__ = getattr(jax_op, "__name__", "op")
+    return op
+
+
+def _np_logsumexp(a: Array) -> Array:
+    from scipy.special import logsumexp
+
+    return logsumexp(a)
+
+
 def _softplus(a: Array) -> Array:
     return jax.nn.softplus(a)
 
@@ -95,6 +122,10 @@ def _softplus(a: Array) -> Array:
 def _logcosh(a: Array) -> Array:
     a = jnp.asarray(a)
     return a + jax.nn.softplus(-2.0 * a) - _LOG2
+
+
+def _np_logcosh(a: Array) -> Array:
+    return a + np.logaddexp(0.0, -2.0 * np.asarray(a, dtype=np.float64)) - _LOG2
 
 
 def _logsumexp(a: Array) -> Array:
@@ -105,30 +136,42 @@ def _norm2(v: Array) -> Array:
     return jnp.sum(jnp.square(v))
 
 
-# name -> (implementation, number of arguments); eye is handled separately.
+def _np_norm2(v: Array) -> Array:
+    return np.sum(np.square(v))
+
+
+def _np_sigmoid(a: Array) -> Array:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(a, dtype=np.float64)))
+
+
+# name -> implementation (one argument); eye and dot are handled separately.
 _UNARY: dict[str, Callable[[Array], Array]] = {
-    "sum": jnp.sum,
-    "exp": jnp.exp,
-    "log": jnp.log,
-    "tanh": jnp.tanh,
-    "sin": jnp.sin,
-    "cos": jnp.cos,
-    "sqrt": jnp.sqrt,
-    "softplus": _softplus,
-    "logsumexp": _logsumexp,
-    "logcosh": _logcosh,
-    "sigmoid": jax.nn.sigmoid,
-    "norm2": _norm2,
+    "sum": _dual(jnp.sum, np.sum),
+    "exp": _dual(jnp.exp, np.exp),
+    "log": _dual(jnp.log, np.log),
+    "tanh": _dual(jnp.tanh, np.tanh),
+    "sin": _dual(jnp.sin, np.sin),
+    "cos": _dual(jnp.cos, np.cos),
+    "sqrt": _dual(jnp.sqrt, np.sqrt),
+    "softplus": _dual(_softplus, lambda a: np.logaddexp(0.0, a)),
+    "logsumexp": _dual(_logsumexp, _np_logsumexp),
+    "logcosh": _dual(_logcosh, _np_logcosh),
+    "sigmoid": _dual(jax.nn.sigmoid, _np_sigmoid),
+    "norm2": _dual(_norm2, _np_norm2),
 }
 FUNCTIONS: frozenset[str] = frozenset(_UNARY) | {"dot", "eye"}
+_POWER = _dual(jnp.power, np.power)
+_NEGATIVE = _dual(jnp.negative, np.negative)
+_TRANSPOSE = _dual(jnp.transpose, np.transpose)
+_DOT = _dual(jnp.dot, np.dot)
 
 _BINOPS: dict[type[ast.operator], tuple[str, Callable[[Array, Array], Array]]] = {
-    ast.Add: ("+", jnp.add),
-    ast.Sub: ("-", jnp.subtract),
-    ast.Mult: ("*", jnp.multiply),
-    ast.Div: ("/", jnp.true_divide),
-    ast.Pow: ("**", jnp.power),
-    ast.MatMult: ("@", jnp.matmul),
+    ast.Add: ("+", _dual(jnp.add, np.add)),
+    ast.Sub: ("-", _dual(jnp.subtract, np.subtract)),
+    ast.Mult: ("*", _dual(jnp.multiply, np.multiply)),
+    ast.Div: ("/", _dual(jnp.true_divide, np.true_divide)),
+    ast.Pow: ("**", _POWER),
+    ast.MatMult: ("@", _dual(jnp.matmul, np.matmul)),
 }
 _REJECTED_BINOPS: dict[type[ast.operator], str] = {
     ast.FloorDiv: "//",
@@ -182,6 +225,17 @@ class CompiledExpression:
 
     def __call__(self, x: Mapping[str, Array], p: Mapping[str, Array]) -> Array:
         return jnp.asarray(self._fn(x, p))
+
+    def numpy(self, x: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The value in NumPy float64 for NumPy inputs, with no XLA dispatch (an affine
+        game's blocks at each point of a sweep). Overflow and invalid operations give
+        inf/nan silently, as under JAX; callers check finiteness."""
+        token = _NUMPY_FLAVOUR.set(True)
+        try:
+            with np.errstate(all="ignore"):
+                return np.asarray(self._fn(x, p), dtype=np.float64)
+        finally:
+            _NUMPY_FLAVOUR.reset(token)
 
 
 @dataclass(frozen=True)
@@ -388,17 +442,17 @@ class _Compiler:
             def const(x: Mapping[str, Array], p: Mapping[str, Array]) -> Array:
                 return n
 
-            return _Node(self.guarded(node, "'**'", jnp.power, left.fn, const), degree)
+            return _Node(self.guarded(node, "'**'", _POWER, left.fn, const), degree)
         if right.degree == 0:
             degree = 0.0 if left.degree == 0 else math.inf
         else:
             degree = math.inf
-        return _Node(self.guarded(node, "'**'", jnp.power, left.fn, right.fn), degree)
+        return _Node(self.guarded(node, "'**'", _POWER, left.fn, right.fn), degree)
 
     def unaryop(self, node: ast.UnaryOp) -> _Node:
         if isinstance(node.op, ast.USub):
             operand = self.compile(node.operand)
-            return _Node(self.guarded(node, "unary '-'", jnp.negative, operand.fn), operand.degree)
+            return _Node(self.guarded(node, "unary '-'", _NEGATIVE, operand.fn), operand.degree)
         if isinstance(node.op, ast.UAdd):
             return self.compile(node.operand)
         symbol = {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), "?")
@@ -410,7 +464,7 @@ class _Compiler:
         if node.attr != "T":
             raise self.fail(node, f"attribute '.{node.attr}' is not allowed (only '.T' is)")
         operand = self.compile(node.value)
-        return _Node(self.guarded(node, "'.T'", jnp.transpose, operand.fn), operand.degree)
+        return _Node(self.guarded(node, "'.T'", _TRANSPOSE, operand.fn), operand.degree)
 
     def subscript(self, node: ast.Subscript) -> _Node:
         value = self.compile(node.value)
@@ -483,7 +537,7 @@ class _Compiler:
             size = n
 
             def eye(x: Mapping[str, Array], p: Mapping[str, Array]) -> Array:
-                return jnp.eye(size)
+                return np.eye(size)  # a constant: NumPy in both flavours
 
             return _Node(eye, 0.0)
         expected = 2 if fname == "dot" else 1
@@ -493,7 +547,7 @@ class _Compiler:
         args = [self.compile(a) for a in node.args]
         if fname == "dot":
             degree = args[0].degree + args[1].degree
-            return _Node(self.guarded(node, "dot()", jnp.dot, args[0].fn, args[1].fn), degree)
+            return _Node(self.guarded(node, "dot()", _DOT, args[0].fn, args[1].fn), degree)
         (arg,) = args
         if fname == "sum":
             degree = arg.degree

@@ -225,12 +225,16 @@ def _blocks(raw: dict, players: tuple[Player, ...], params: dict, where: str):
         offsets.append((by_name[name], expr))
     d = sum(p.dim for p in players)
 
+    def block(val, pi: Player, pj: Player, xp):
+        """A block value as (dim_i, dim_j): a scalar on a square block means scalar * I."""
+        if val.size == 1 and pi.dim == pj.dim:
+            return val.reshape(()) * xp.eye(pi.dim)
+        return val.reshape(pi.dim, pj.dim)
+
     def H(p):
         out = jnp.zeros((d, d))
         for pi, pj, expr in entries:
-            val = jnp.asarray(expr({}, p), dtype=jnp.float64)
-            block = val.reshape(()) * jnp.eye(pi.dim) if val.size == 1 and pi.dim == pj.dim else val
-            out = out.at[pi.slice, pj.slice].set(block.reshape(pi.dim, pj.dim))
+            out = out.at[pi.slice, pj.slice].set(block(jnp.asarray(expr({}, p), dtype=jnp.float64), pi, pj, jnp))
         return out
 
     def c(p):
@@ -239,9 +243,18 @@ def _blocks(raw: dict, players: tuple[Player, ...], params: dict, where: str):
             out = out.at[pi.slice].set(jnp.broadcast_to(jnp.asarray(expr({}, p), dtype=jnp.float64).reshape(-1), (pi.dim,)))
         return out
 
+    def parts_numpy(p):
+        """(H(p), c(p)) from the expressions' NumPy flavour: no XLA dispatch or compile."""
+        Hn, cn = np.zeros((d, d)), np.zeros(d)
+        for pi, pj, expr in entries:
+            Hn[pi.slice, pj.slice] = block(expr.numpy({}, p), pi, pj, np)
+        for pi, expr in offsets:
+            cn[pi.slice] = expr.numpy({}, p).reshape(-1)
+        return Hn, cn
+
     canon = {"blocks": {i: {j: str(s) for j, s in _mapping(r, "").items()} for i, r in blocks_raw.items()},
              "offset": {i: str(s) for i, s in offset_raw.items()}}
-    return H, c, canon
+    return H, c, parts_numpy, canon
 
 
 def _evaluate(expr, p, where: str):
@@ -326,13 +339,13 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
     sampling = _sampling(spec.get("sampling"), f"{where}: sampling", samples, seed)
 
     has_costs, has_blocks = "costs" in spec, "pseudo_gradient" in spec
-    structure = None
+    structure = affine_parts = None
     if tabular:
         pass
     elif has_costs == has_blocks:
         raise SpecError(f"{where}: give exactly one of 'costs' or 'pseudo_gradient'")
     elif has_blocks:
-        H, c, canon_game["pseudo_gradient"] = _blocks(_mapping(spec["pseudo_gradient"], f"{where}: pseudo_gradient"),
+        H, c, affine_parts, canon_game["pseudo_gradient"] = _blocks(_mapping(spec["pseudo_gradient"], f"{where}: pseudo_gradient"),
                                                      players, params, f"{where}: pseudo_gradient")
         F, affine, kind = pseudo_gradient_from_blocks(H, c), True, "blocks"
     else:
@@ -384,7 +397,7 @@ def game_from_dict(raw: Any, base_dir: Path, label: str = "<spec>",
                 region=region, sampling=sampling, canonical=canonical,
                 kind=kind, fixed_weights=weights, source=label,
                 extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge,
-                structure=structure)
+                structure=structure, affine_parts=affine_parts)
 
 
 def _tabular(spec: dict, key: str, params: dict, base_dir: Path, where: str, data_hashes: dict):

@@ -41,9 +41,7 @@ def softplus_ref(v):
     return np.log1p(np.exp(v))
 
 
-@pytest.mark.parametrize(
-    ("src", "expected"),
-    [
+VALUES = [
         ("0.5 * x1 @ x1 + lam * a * x1 @ x2", 0.5 * X1 @ X1 + 0.8 * 10.0 * X1 @ X2),
         ("0.5 * x2 @ x2 + lam * b * x2 @ x1", 0.5 * X2 @ X2 + 0.8 * 0.05 * X2 @ X1),
         ("logcosh(x)", np.log(np.cosh(XV))),
@@ -75,10 +73,30 @@ def softplus_ref(v):
         ("(x1 @ x1) ** 2", float(X1 @ X1) ** 2),
         ("sum(x) / 4", np.mean(XV)),
         ("3", 3.0),
-    ],
-)
+]
+
+
+@pytest.mark.parametrize(("src", "expected"), VALUES)
 def test_values(src: str, expected) -> None:
     np.testing.assert_allclose(ev(src), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("src", "expected"), VALUES)
+def test_numpy_flavour_values(src: str, expected) -> None:
+    """``.numpy`` on NumPy inputs: a NumPy float64 result (no JAX array anywhere), equal to
+    the reference and to the JAX flavour."""
+    out = comp(src).numpy(X, P)
+    assert type(out) is np.ndarray and out.dtype == np.float64
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, ev(src), rtol=1e-14, atol=1e-15)
+
+
+def test_numpy_flavour_is_stable_and_silent_for_large_arguments() -> None:
+    v = np.array([-800.0, 0.0, 800.0])
+    for src in ("logcosh(x)", "softplus(x)", "sigmoid(x)", "logsumexp(x)", "exp(x)", "log(x)"):
+        with np.errstate(all="raise"):  # .numpy must not raise or warn: inf/nan as under JAX
+            out = comp(src).numpy({"x": v}, P)
+        np.testing.assert_allclose(out, ev(src, x={"x": v}), rtol=1e-14, atol=0.0)
 
 
 def test_logcosh_is_stable_for_large_arguments() -> None:
