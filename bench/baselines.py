@@ -9,7 +9,8 @@
 2. ``naive_sampled``: a straightforward JAX implementation of the sampled constants: one
    ``jit(vmap(jacfwd(F)))`` Jacobian per point (fixed batch), then dense ``eigvalsh`` for
    mu_i and gamma and ``jnp.linalg.norm(., 2)`` for every coupling block L_ij, the Perron
-   weights, and a second pass with ``norm(K, 2)`` for beta and ``eigvalsh`` for alpha_true.
+   weights, and a second pass with ``norm(K, 2)`` for beta and ``eigvalsh`` for alpha_true
+   (each a jitted call of its own: one LAPACK call per XLA program, see below).
 """
 
 from __future__ import annotations
@@ -59,25 +60,26 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     sizes = game.block_sizes
     offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     N = len(sizes)
-    jac = jax.vmap(jax.jacfwd(F), in_axes=(0, None))
+    jac = jax.jit(jax.vmap(jax.jacfwd(F), in_axes=(0, None)))
+    # one LAPACK call per compiled program: jaxlib's batched LAPACK kernels wait on XLA's
+    # thread pool, and two in one program can deadlock it (tests/test_no_lapack_in_xla.py)
+    eig_min = jax.jit(lambda A: jnp.linalg.eigvalsh(0.5 * (A + A.swapaxes(1, 2)))[:, 0])
+    norm2 = jax.jit(lambda A: jnp.linalg.norm(A, ord=2, axis=(1, 2)))
 
-    @jax.jit
+    def block(J, i, j):
+        return J[:, offs[i]:offs[i + 1], offs[j]:offs[j + 1]]
+
     def block_pass(X, p):
-        J = jac(X, p)
-        mu = jnp.stack([jnp.linalg.eigvalsh(0.5 * (J[:, offs[i]:offs[i + 1], offs[i]:offs[i + 1]]
-                                                   + J[:, offs[i]:offs[i + 1], offs[i]:offs[i + 1]].swapaxes(1, 2)))[:, 0]
-                        for i in range(N)], axis=1)
-        L = jnp.stack([jnp.stack([jnp.zeros(X.shape[0]) if i == j else
-                                  jnp.linalg.norm(J[:, offs[i]:offs[i + 1], offs[j]:offs[j + 1]], ord=2, axis=(1, 2))
-                                  for j in range(N)], axis=1) for i in range(N)], axis=1)
-        gamma = jnp.linalg.eigvalsh(0.5 * (J + J.swapaxes(1, 2)))[:, 0]
-        return mu, L, gamma
+        J = np.asarray(jac(X, p))
+        mu = np.stack([np.asarray(eig_min(block(J, i, i))) for i in range(N)], axis=1)
+        L = np.stack([np.stack([np.zeros(X.shape[0]) if i == j else np.asarray(norm2(block(J, i, j)))
+                                for j in range(N)], axis=1) for i in range(N)], axis=1)
+        return mu, L, np.asarray(eig_min(J))
 
-    @jax.jit
     def weighted_pass(X, p, s):
-        J = jac(X, p)
+        J = np.asarray(jac(X, p))
         K = s[None, :, None] * J / s[None, None, :]
-        return jnp.linalg.norm(K, ord=2, axis=(1, 2)), jnp.linalg.eigvalsh(0.5 * (K + K.swapaxes(1, 2)))[:, 0]
+        return np.asarray(norm2(K)), np.asarray(eig_min(K))
 
     p = game.jax_params()
     n = points.shape[0]
@@ -93,7 +95,7 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     L = np.concatenate(Ls)[:n].max(axis=0)
     gamma = float(np.concatenate(gammas)[:n].min())
     w = perron_weights(mu, L).weights
-    s = jnp.asarray(np.concatenate([np.full(d, np.sqrt(wi)) for d, wi in zip(sizes, w)]))
+    s = np.concatenate([np.full(d, np.sqrt(wi)) for d, wi in zip(sizes, w)])
     betas, alphas = [], []
     for k in range(0, P.shape[0], batch):
         be, at = weighted_pass(jnp.asarray(P[k:k + batch]), p, s)

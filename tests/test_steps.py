@@ -164,3 +164,18 @@ def test_affine_exact_contraction_threshold_is_sharp():
     _, H = value_and_jacobian(c.game, c.center)
     K = s[:, None] * H / s[None, :]
     assert np.linalg.norm(np.eye(len(K)) - 1.02 * h_star * K, 2) > 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_generalized_max_eigenvalue_equals_scipys(seed):
+    """lambda_max(K^T K, sym K) by the Cholesky reduction equals scipy.linalg.eigh's."""
+    import scipy.linalg
+
+    from sgncert.steps import _generalized_max_eigenvalue
+
+    rng = np.random.default_rng(seed)
+    n = 3 + 10 * seed
+    K = rng.standard_normal((n, n)) + n * np.eye(n)
+    S = 0.5 * (K + K.T)
+    ref = scipy.linalg.eigh(K.T @ K, S, eigvals_only=True)[-1]
+    assert _generalized_max_eigenvalue(K.T @ K, S) == pytest.approx(ref, rel=1e-12)
