@@ -24,6 +24,7 @@ interval (0, h*) on which the property holds for every step.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -43,15 +44,19 @@ def rk4_stage_factors(q: float) -> tuple[float, float, float, float]:
 
 def rk4_a(q: float) -> float:
     """a(q) = sum b_i (1 - s_i)_+^2: monotonicity retained by the stages."""
-    return sum(b * max(0.0, 1.0 - s) ** 2 for b, s in zip(RK4_B, rk4_stage_factors(q)))
+    (b1, b2, b3, b4), (s1, s2, s3, s4) = RK4_B, rk4_stage_factors(q)
+    return (b1 * max(0.0, 1.0 - s1) ** 2 + b2 * max(0.0, 1.0 - s2) ** 2 + b3 * max(0.0, 1.0 - s3) ** 2
+            + b4 * max(0.0, 1.0 - s4) ** 2)
 
 
 def rk4_k(q: float) -> float:
     """k(q) = 2 sum b_i s_i (1 + s_i) / q + (sum b_i (1 + s_i))^2 (limit as q -> 0 included)."""
-    s = rk4_stage_factors(q)
-    cross = sum(b * si * (1.0 + si) for b, si in zip(RK4_B, s)) / q if q > 0 else sum(
-        b * c for b, c in zip(RK4_B, (0.0, 0.5, 0.5, 1.0)))
-    return 2.0 * cross + sum(b * (1.0 + si) for b, si in zip(RK4_B, s)) ** 2
+    (b1, b2, b3, b4), (s1, s2, s3, s4) = RK4_B, rk4_stage_factors(q)
+    if q > 0:
+        cross = (b1 * s1 * (1.0 + s1) + b2 * s2 * (1.0 + s2) + b3 * s3 * (1.0 + s3) + b4 * s4 * (1.0 + s4)) / q
+    else:
+        cross = b1 * 0.0 + b2 * 0.5 + b3 * 0.5 + b4 * 1.0
+    return 2.0 * cross + (b1 * (1.0 + s1) + b2 * (1.0 + s2) + b3 * (1.0 + s3) + b4 * (1.0 + s4)) ** 2
 
 
 def rk4_contraction_constant() -> float:
@@ -154,8 +159,12 @@ def _first_crossing(values_ok, h_hi: float, n_grid: int = 512) -> float:
 
 def _crossing_grid(h_hi: float, n_grid: int) -> np.ndarray:
     """The scan grid of :func:`_first_crossing`: geometric from h_hi 1e-6, then linear, up to h_hi."""
-    return np.unique(np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2),
-                                     np.linspace(h_hi / n_grid, h_hi, n_grid)]))
+    return h_hi * _unit_crossing_grid(n_grid)
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_crossing_grid(n_grid: int) -> np.ndarray:
+    return np.unique(np.concatenate([np.geomspace(1e-6, 1.0, n_grid // 2), np.linspace(1.0 / n_grid, 1.0, n_grid)]))
 
 
 def _bisect(ok, lo: float, hi: float) -> float:
