@@ -699,8 +699,9 @@ def _host_statistics(K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats
     Not XLA's eigenvalue kernel: jaxlib's batched LAPACK calls split their batch over
     XLA's intra-op thread pool and wait on a pool thread, so two of them running at once
     in one program can occupy every pool thread and never return (it hung CI on 2 cores;
-    tests/test_no_lapack_in_xla.py keeps every compiled program free of them). On the host they are also faster (256 x 64 x 64: 0.45 s vs
-    0.74 s). Points with a non-finite Jacobian get NaN statistics and ``finite`` False."""
+    tests/test_no_lapack_in_xla.py keeps every compiled program free of them). On the
+    host they are also faster (256 x 64 x 64: 0.45 s vs 0.74 s). Points with a non-finite
+    Jacobian get NaN statistics and ``finite`` False."""
     finite = np.all(np.isfinite(K), axis=(1, 2))
     Kf = np.where(finite[:, None, None], K, 0.0)
     out = {}

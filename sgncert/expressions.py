@@ -4,7 +4,8 @@ Expressions are Python syntax, parsed with :mod:`ast` (never ``eval``/``exec``/`
 of user text), checked against a small whitelist, and compiled *once* into a tree of
 Python closures built on :mod:`jax.numpy`.  The resulting callable is traceable by
 ``jax.jit``, ``jax.vmap``, ``jax.jacfwd`` and friends. Every operation also has a NumPy
-flavour: :meth:`CompiledExpression.numpy` evaluates NumPy inputs without XLA (sweeps of affine games evaluate their blocks this way).
+flavour: :meth:`CompiledExpression.numpy` evaluates NumPy inputs without XLA (sweeps of
+affine games evaluate their blocks this way).
 
 Grammar (summary)
 -----------------
