@@ -831,14 +831,10 @@ def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     F(x) = H(p) x + c(p) and J = H(p), evaluated in NumPy (no XLA compile: a sweep point
     costs microseconds); every other game, or blocks NumPy cannot evaluate, takes one
     jit-compiled call of F and jacfwd(F)."""
-    value = jac = None
-    if game.affine_parts is not None:
-        try:
-            H, c = game.affine_parts(game.params)
-            value, jac = H @ np.asarray(x, dtype=np.float64) + c, H
-        except Exception:  # the JAX path is the reference; it reports its own errors
-            value = jac = None
-    if value is None:
+    parts = game.numpy_affine_parts()
+    if parts is not None:
+        value, jac = parts[0] @ np.asarray(x, dtype=np.float64) + parts[1], parts[0]
+    else:
         import jax.numpy as jnp
 
         value, jac = kernels(game)[1](jnp.asarray(x), game.jax_params())

@@ -33,10 +33,20 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
     import jax
     import jax.numpy as jnp
 
-    p = game.jax_params()
     B = np.eye(game.dim) if game.gauge is None else np.asarray(game.gauge)
-    F_full = jax.jit(lambda x: game.pseudo_gradient(x, p))
-    J_full = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+    parts = game.numpy_affine_parts()
+    if parts is not None:  # F(x) = H x + c in NumPy: no compilation (sweep points)
+        H, c = parts
+
+        def F_full(x):
+            return H @ np.asarray(x) + c
+
+        def J_full(x):
+            return H
+    else:
+        p = game.jax_params()
+        F_full = jax.jit(lambda x: game.pseudo_gradient(x, p))
+        J_full = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
 
     def F(x):
         return B.T @ np.asarray(F_full(x))

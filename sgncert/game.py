@@ -111,6 +111,17 @@ class Game:
     def block_sizes(self) -> tuple[int, ...]:
         return tuple(p.dim for p in self.players)
 
+    def numpy_affine_parts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(H, c) with F(x) = H x + c, evaluated in NumPy, for a game given by pseudo-gradient
+        blocks; None for other games, or when NumPy cannot evaluate the blocks (the JAX path
+        is the reference and reports any error)."""
+        if self.affine_parts is None:
+            return None
+        try:
+            return self.affine_parts(self.params)
+        except Exception:
+            return None
+
     def jax_params(self) -> dict:
         import jax.numpy as jnp
 

@@ -62,11 +62,11 @@ def random_nonlinear_spec(seed: int, samples: int = 512) -> dict:
     }
 
 
-def certify_spec(spec: dict, base: Path = ROOT):
+def certify_spec(spec: dict, base: Path = ROOT, **options):
     from sgncert.certify import certify
     from sgncert.spec import game_from_dict
 
-    return certify(game_from_dict(spec, base, spec.get("name", "<test>")))
+    return certify(game_from_dict(spec, base, spec.get("name", "<test>")), **options)
 
 
 @pytest.fixture(scope="session")

@@ -64,3 +64,17 @@ def test_blocks_numpy_cannot_evaluate_fall_back_to_jax():
     value_ref, jac_ref = value_and_jacobian(_jax_path(game), np.ones(game.dim))
     np.testing.assert_array_equal(jac, jac_ref)
     np.testing.assert_array_equal(value, value_ref)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_equilibrium_of_blocks_games_without_xla(seed):
+    """solve_equilibrium on a blocks game uses H, c in NumPy: x* = -H^{-1} c, the same point
+    as the JAX path's Newton iteration."""
+    from sgncert.equilibrium import solve_equilibrium
+
+    game = game_from_dict(random_affine_spec(seed, dims=(2, 3, 1)), GAMES)
+    H, c = game.numpy_affine_parts()
+    eq = solve_equilibrium(game)
+    np.testing.assert_allclose(eq.x, np.linalg.solve(H, -c), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(eq.x, solve_equilibrium(_jax_path(game)).x, rtol=1e-12, atol=1e-13)
+    assert eq.residual <= 1e-12

@@ -26,8 +26,8 @@ SCRIPT = textwrap.dedent("""
     from sgncert.certify import certify
     from sgncert.spec import game_from_dict, load_game
 
-    markov = load_game(GAMES / "markov_general_sum.yaml")  # occupancy solves, Fisher frames
-    certify(markov, tight=False, bands=False)
+    tabular = load_game(GAMES / "rps.yaml")  # Fisher frames, the occupancy solve (one state)
+    certify(tabular, tight=False, bands=False)
     game = game_from_dict(random_nonlinear_spec(1, samples=33), GAMES)
     certify(game, tight=False, bands=False)                 # dense path
     C.DENSE_MAX_DIM = 0
