@@ -25,7 +25,7 @@ _STYLE = {"ok": "green", "failed": "bold red", "warning": "yellow", "undecidable
 @click.option("--seed", type=click.IntRange(0), help="Seed of the fresh samples and simulation starts [default: certificate seed + 1].")
 @click.option("--simulate", is_flag=True, help="Run Euler and RK4 trajectory pairs at the certified steps.")
 @click.option("--strict", is_flag=True, help="Treat fresh points beating a sampled estimate as failed claims.")
-@click.option("--no-recompute", is_flag=True, help="Only the exact algebraic checks (no JAX).")
+@click.option("--no-recompute", is_flag=True, help="Only the exact algebraic checks (no recomputed constants; JAX is still imported when the game spec is found, to check it against the certificate).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
 def verify(certs, game_path, resample, seed, simulate, strict, no_recompute, as_json):
     """Verify the claims of CERT.json without trusting the program that wrote it.
