@@ -181,37 +181,36 @@ def _blocks(J, idx, mask):
     return Jp.swapaxes(2, 3)
 
 
-def _diag_lambda_min(J, blocks, mask, xp):
-    """(B, N) lambda_min(sym J_ii). The padded part of each diagonal block is shifted by
-    2 (1 + ||J||_F), above every eigenvalue of sym J_ii, so the smallest eigenvalue is that
-    of sym J_ii itself."""
-    N, D = mask.shape
-    diag = blocks[:, np.arange(N), np.arange(N)]  # (B, N, D, D)
-    big = 2.0 * (1.0 + xp.sqrt(xp.sum(J * J, axis=(1, 2))))
+def _diag_lambda_min(diag, fro2, mask):
+    """(B, N) lambda_min(sym J_ii) of the diagonal blocks ``diag`` (B, N, D, D), zero-padded
+    to D. The padded part of each block is shifted by 2 (1 + ||J||_F) (``fro2`` (B,) is
+    ||J||_F^2), above every eigenvalue of sym J_ii, so the smallest eigenvalue is that of
+    sym J_ii itself."""
+    D = mask.shape[1]
+    big = 2.0 * (1.0 + np.sqrt(fro2))
     pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
-    return xp.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+    return np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
 
 
-def block_statistics(J, idx, mask, xp=np):
-    """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d), in numpy or jax.numpy
-    (the dense formulas)."""
+def block_statistics(J, idx, mask):
+    """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d) (the dense formulas)."""
     N, D = mask.shape
     blocks = _blocks(J, idx, mask)
-    mu = _diag_lambda_min(J, blocks, mask, xp)
-    L = spectral_norm(blocks, xp) * (1.0 - np.eye(N))
-    gamma = xp.linalg.eigvalsh(_sym(J))[:, 0]
+    mu = _diag_lambda_min(blocks[:, np.arange(N), np.arange(N)], np.sum(J * J, axis=(1, 2)), mask)
+    L = spectral_norm(blocks) * (1.0 - np.eye(N))
+    gamma = np.linalg.eigvalsh(_sym(J))[:, 0]
     return mu, L, gamma
 
 
-def weighted_statistics(J, s, xp=np):
+def weighted_statistics(J, s):
     """Per-point (||K||_2, lambda_min(sym K)) with K = S J S^{-1}, S = diag(s)."""
     K = s[None, :, None] * J / s[None, None, :]
-    return spectral_norm(K, xp), xp.linalg.eigvalsh(_sym(K))[:, 0]
+    return spectral_norm(K), np.linalg.eigvalsh(_sym(K))[:, 0]
 
 
-def spectral_norm(B, xp=np):
+def spectral_norm(B):
     """||B||_2 = sqrt(lambda_max(B^T B)) over the last two axes."""
-    return xp.sqrt(xp.maximum(xp.linalg.eigvalsh(B.swapaxes(-1, -2) @ B)[..., -1], 0.0))
+    return np.sqrt(np.maximum(np.linalg.eigvalsh(B.swapaxes(-1, -2) @ B)[..., -1], 0.0))
 
 
 def _dce_pseudo_gradient(game: Game):
@@ -300,7 +299,6 @@ def kernels(game: Game):
         jacobians, F_small = _kernels(game)
         vj = jax.jit(lambda x, p: (F_small(x, p), jax.jacfwd(F_small)(x, p)))
         entry["dense"] = (jacobians, vj)
-        entry["F"] = F_small
     return entry["dense"]
 
 
@@ -622,7 +620,7 @@ def _large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, 
     import jax.numpy as jnp
 
     idx, mask = lk["layout"]
-    N, D = mask.shape
+    N = mask.shape[0]
     R0 = cols.shape[1]
     fro, finite = lk["row_norms"](G)
     fro, finite = np.asarray(fro), np.asarray(finite)
@@ -648,10 +646,8 @@ def _large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, 
         diag, off = np.array(diag), np.array(off)[:, :r.size]
         diag[:, pos[np.arange(N), np.arange(N)] == R0] = 0.0  # a diagonal block not stored is zero
         diag[~finite], off[~finite] = 0.0, 0.0  # LAPACK rejects NaN; those points are reported
-        big = 2.0 * (1.0 + np.sqrt(np.sum(np.where(finite[:, None, None], fro_full, 0.0), axis=(1, 2))))
-        pad = (~mask).astype(np.float64)[None, :, :, None] * np.eye(D)
-
-        res["mu"] = np.linalg.eigvalsh(_sym(diag) + big[:, None, None, None] * pad)[..., 0]
+        fro2 = np.sum(np.where(finite[:, None, None], fro_full, 0.0), axis=(1, 2))  # ||J||_F^2
+        res["mu"] = _diag_lambda_min(diag, fro2, mask)
         L = np.zeros((diag.shape[0], N, N))
         if r.size:
             L[:, r, c] = spectral_norm(off)

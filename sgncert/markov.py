@@ -177,19 +177,16 @@ def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
     return transform
 
 
-def natural_gradient(model: MarkovModel, offsets, F_fn):
+def natural_gradient(model: MarkovModel, offsets, F_batch):
     """(X (B, d), p) -> G^+ F(X) (B, d): the quotient pseudo-inverse E E^T F, since
-    E E^T = U G~^{-1} U^T. F by one jitted call, E on the host (:func:`fisher_transform`)."""
-    import jax
-    import jax.numpy as jnp
-
+    E E^T = U G~^{-1} U^T. ``F_batch(X, p)`` is the pseudo-gradient of a batch (e.g. the
+    caller's jit of vmap(F)); E is computed on the host (:func:`fisher_transform`)."""
     transform = fisher_transform(model, offsets)
-    F_batch = jax.jit(jax.vmap(F_fn, in_axes=(0, None)))
 
     def field(X, p):
         X = np.asarray(X, dtype=np.float64)
         E = transform(X)
-        F = np.asarray(F_batch(jnp.asarray(X), p))
+        F = np.asarray(F_batch(X, p))
         return np.einsum("xij,xkj,xk->xi", E, E, F)
 
     return field

@@ -1288,8 +1288,8 @@ class _Phase2:
         doc, rep, np, game = self.doc, self.rep, self.np, self.game
         model = game.extras["model"]
         p = game.jax_params()
-        npg = natural_gradient(model, tuple(pl.offset for pl in game.players), game.pseudo_gradient)
         pg = jax.jit(jax.vmap(game.pseudo_gradient, in_axes=(0, None)))
+        npg = natural_gradient(model, tuple(pl.offset for pl in game.players), pg)  # the same compiled F
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
         E_inv = np.linalg.pinv(game.transform(c))  # G~^{1/2} U^T: the Fisher frame
         s = weight_scaling(game, doc["metric"]["weights"])

@@ -80,7 +80,8 @@ def npg_pair_ratio(c, h, n_pairs=32, n_steps=25, seed=0):
     """Max per-step ratio of Fisher-metric distances for natural policy gradient pairs."""
     g = c.game
     p = g.jax_params()
-    field = natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players), g.pseudo_gradient)
+    field = natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players),
+                             jax.jit(jax.vmap(g.pseudo_gradient, in_axes=(0, None))))
     rng = np.random.default_rng(seed)
     r = g.region.radius * 0.9
     x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
