@@ -54,7 +54,7 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from sgncert.smallgain import perron_weights
+    from sgncert.theory.smallgain import perron_weights
 
     F = game.pseudo_gradient
     sizes = game.block_sizes

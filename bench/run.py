@@ -62,20 +62,24 @@ def _peak_mb() -> float:
 def _setup():
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(BENCH))
-    from sgncert.jaxconfig import ensure_x64
+    import jax
 
-    return ensure_x64()
+    from sgncert.util.jaxenv import configure_process
+
+    configure_process()  # this process is the benchmark's: synchronous dispatch, as the CLI has it
+    jax.config.update("jax_enable_x64", True)  # the baselines compute in float64 too
+    return jax
 
 
 def child(case: str, args: dict) -> dict:
     jax = _setup()
     import numpy as np
 
-    from sgncert.spec import game_from_dict, load_game
+    from sgncert.games.spec import game_from_dict, load_game
 
     out: dict = {}
     if case == "sweep_ours":
-        from sgncert.sweep import run_sweep
+        from sgncert.analysis.sweep import run_sweep
 
         game = load_game(ROOT / "games" / "lq64.yaml")
         t = time.perf_counter()
@@ -83,9 +87,9 @@ def child(case: str, args: dict) -> dict:
         out["seconds"] = time.perf_counter() - t
         out["sgn_last_certified"] = doc["boundaries"]["sgn"]["last_certified"]
     elif case == "sweep_ours_constants":  # the baseline's quantities only, with sgncert's functions
-        from sgncert.constants import exact_constants, value_and_jacobian, weighted_constants
-        from sgncert.smallgain import perron_weights, sgn_margin
-        from sgncert.spec import with_params
+        from sgncert.analysis.constants import exact_constants, value_and_jacobian, weighted_constants
+        from sgncert.theory.smallgain import perron_weights, sgn_margin
+        from sgncert.games.spec import with_params
 
         game = load_game(ROOT / "games" / "lq64.yaml")
         t = time.perf_counter()
@@ -114,7 +118,7 @@ def child(case: str, args: dict) -> dict:
     elif case in ("sampled_ours", "sampled_ours_unstructured", "large_ours", "scaling"):
         import importlib.util
 
-        from sgncert.certify import certify
+        from sgncert.analysis.certify import certify
 
         spec = importlib.util.spec_from_file_location("make_games", BENCH / "games" / "make_games.py")
         make_games = importlib.util.module_from_spec(spec)
@@ -141,7 +145,7 @@ def child(case: str, args: dict) -> dict:
     elif case == "sampled_baseline":
         from baselines import naive_sampled
 
-        from sgncert.sampling import sample_region
+        from sgncert.analysis.sampling import sample_region
 
         game = load_game(BENCH / "games" / "ring8x32.yaml")
         pts = sample_region(game.region, game.sampling)

@@ -25,10 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 10.0
 
-# `sgncert sweep` is registered in sgncert.cli by the maintainers; until then run it through a
-# shim that adds the plot commands to the group (identical behaviour).
-SHIM = ("import sys\nfrom sgncert.cli import main\nfrom sgncert.cli_plots import band, plot, sweep\n"
-        "for c in (band, sweep, plot):\n    main.commands.setdefault(c.name, c)\nmain(sys.argv[1:])\n")
 
 
 def wall(cmd: list[str], repeat: int) -> tuple[float, list[float], int]:
@@ -49,11 +45,11 @@ def profile_in_process() -> list[tuple[str, float]]:
     import pstats
 
     sys.path.insert(0, str(ROOT))
-    from sgncert.jaxconfig import ensure_x64
+    from sgncert.util.jaxenv import configure_process
 
-    ensure_x64()
-    from sgncert.spec import load_game
-    from sgncert.sweep import run_sweep
+    configure_process()
+    from sgncert.games.spec import load_game
+    from sgncert.analysis.sweep import run_sweep
 
     game = load_game(ROOT / "games" / "lq64.yaml")
     prof = cProfile.Profile()
@@ -61,7 +57,7 @@ def profile_in_process() -> list[tuple[str, float]]:
     run_sweep(game, ["lam=0:2.5:61"])
     prof.disable()
     stats = pstats.Stats(prof)
-    wanted = {"run_sweep": "sweep.py", "certify": "certify.py", "exact_thresholds": "steps.py",
+    wanted = {"run_sweep": "sweep.py", "certify": "certify.py", "exact_thresholds": "thresholds.py",
               "sgn_steps": "steps.py", "value_and_jacobian": "constants.py", "band_pairs": "band.py",
               "certified_margin": "exact.py", "with_params": "spec.py", "perron_weights": "smallgain.py"}
     out = []
@@ -79,7 +75,7 @@ def main() -> None:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "x.json")
-        sweep_cmd = [py, "-c", SHIM, "sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", out]
+        sweep_cmd = [py, "-m", "sgncert", "sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", out]
         cases = {
             "python -c 'import jax' (baseline)": [py, "-c", "import jax; jax.numpy.zeros(1)"],
             "sgncert certify games/lq64.yaml (1 point)": [py, "-m", "sgncert", "certify", "games/lq64.yaml",

@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sgncert.smallgain import perron_weights, sgn_margin  # noqa: E402
-from sgncert.steps import sgn_steps  # noqa: E402
-from sgncert.tight import tight_step  # noqa: E402
+from sgncert.theory.smallgain import perron_weights, sgn_margin  # noqa: E402
+from sgncert.theory.steps import sgn_steps  # noqa: E402
+from sgncert.analysis.tight import tight_step  # noqa: E402
 
 
 def lq_game(seed: int, n: int, lam: float, independent: bool) -> np.ndarray:

@@ -1,9 +1,13 @@
-"""Error types that map onto sgncert's exit codes (SPEC 11).
+"""Error types of sgncert and the exit codes they map to.
 
-- :class:`SpecError`     -> exit 2: bad input (spec, params, expression, CLI value).
-- :class:`NumericalError` -> exit 3: undecidable or numerical breakdown.
+- :class:`SpecError`      -> exit 2: bad input (spec, parameter, expression, certificate,
+  command-line value).
+- :class:`NumericalError` -> exit 3: a numerical step failed or could not decide.
 
-Messages are one line and name the file / field / expression at fault.
+Every message is one line naming the file, field or expression at fault. Both derive
+from :class:`SgnError`, so ``except sgncert.SgnError`` catches everything sgncert raises
+on purpose; :class:`SpecError` is also a ``ValueError`` and :class:`NumericalError` an
+``ArithmeticError``, for callers that catch the built-in kinds.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ EXIT_OK = 0
 EXIT_NEGATIVE = 1
 EXIT_INPUT = 2
 EXIT_NUMERICAL = 3
+EXIT_INTERRUPTED = 130
 
 
 class SgnError(Exception):
@@ -21,7 +26,7 @@ class SgnError(Exception):
 
 
 class SpecError(SgnError, ValueError):
-    """Invalid game spec, parameter, expression or other user input (exit 2)."""
+    """Invalid game spec, parameter, expression, certificate or other user input (exit 2)."""
 
     exit_code = EXIT_INPUT
 

@@ -13,9 +13,11 @@ import pytest
 # the same bundled games are certified in many tests, each time with fresh closures
 os.environ.setdefault("SGNCERT_JAX_CACHE", tempfile.mkdtemp(prefix="sgncert-jax-cache-"))
 
-from sgncert.jaxconfig import ensure_x64  # noqa: E402
+from sgncert.util.jaxenv import configure_process  # noqa: E402
 
-jax = ensure_x64()
+# the test process is sgncert's own: synchronous dispatch and the compilation cache, as the CLI
+# has them. x64 stays off globally, as in a user's notebook: sgncert must compute in float64 anyway
+configure_process()
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = ROOT / "games"
@@ -63,15 +65,15 @@ def random_nonlinear_spec(seed: int, samples: int = 512) -> dict:
 
 
 def certify_spec(spec: dict, base: Path = ROOT, **options):
-    from sgncert.certify import certify
-    from sgncert.spec import game_from_dict
+    from sgncert.analysis.certify import certify
+    from sgncert.games.spec import game_from_dict
 
     return certify(game_from_dict(spec, base, spec.get("name", "<test>")), **options)
 
 
 @pytest.fixture(scope="session")
 def lq64_certification():
-    from sgncert.certify import certify
-    from sgncert.spec import load_game
+    from sgncert.analysis.certify import certify
+    from sgncert.games.spec import load_game
 
     return certify(load_game(GAMES / "lq64.yaml"))

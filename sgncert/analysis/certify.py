@@ -1,0 +1,197 @@
+"""The certification pipeline: game -> constants -> weights -> margin -> steps (docs/theory.md).
+
+``certify(game)`` returns a :class:`Certification` holding every number of the
+certificate; :mod:`sgncert.cert.build` turns it into the JSON document. Nothing here
+prints or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import NumericalError, SpecError
+from ..games.model import Game
+from ..theory.band import band_pairs
+from ..theory.exact import certified_margin
+from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
+from ..theory.steps import SgnSteps, sgn_steps
+from ..theory.thresholds import ExactThresholds, exact_thresholds
+from ..util.jaxenv import float64
+from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
+                        weight_scaling, weighted_constants)
+from .equilibrium import Equilibrium, solve_equilibrium
+from .sampling import sample_count, sample_region
+from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Certification:
+    """Everything ``sgncert certify`` computes for one game."""
+
+    game: Game
+    center: np.ndarray
+    constants: Constants
+    weights: np.ndarray
+    weights_source: str  # "perron" | "spec"
+    perron: PerronWeights
+    margin_float: float  # alpha_*(w) in floating point
+    margin: float  # proved by exact rational arithmetic: C(w, margin) >= 0
+    gain: float | None
+    weighted: WeightedConstants
+    steps: SgnSteps | None
+    thresholds: ExactThresholds | None
+    band: list[dict]
+    equilibrium: Equilibrium | None
+    residual_M: float  # ||F(center)||_M
+    certified: bool
+    reason: str | None
+    notes: list[str] = field(default_factory=list)
+    tight: TightSteps | None = None
+
+    @property
+    def provenance(self) -> str:
+        return self.constants.provenance
+
+
+def _reason(mu, margin: float, gain: float | None, names) -> str:
+    bad = [f"mu_{names[i]} = {m:.6g}" for i, m in enumerate(mu) if m <= 0]
+    if bad:
+        return "a player's own curvature is not positive (" + ", ".join(bad) + "), so no weights can work"
+    g = f"; small-gain radius rho(diag(mu)^-1 L) = {gain:.6g} >= 1" if gain is not None else ""
+    return f"SGN margin alpha_*(w) = {margin:.6g} <= 0{g}"
+
+
+MAX_DIM = 4096  # beyond: dense d x d eigen problems take minutes; needs force=True
+MAX_WORK = 2e10  # samples x d^2 (floats of Jacobians computed); needs force=True
+
+
+def check_limits(game: Game, force: bool = False) -> None:
+    """Refuse sizes beyond a sane limit (a likely typo) unless ``force``: SpecError (exit 2)."""
+    if force:
+        return
+    d = game.dim
+    if d > MAX_DIM:
+        raise SpecError(f"{game.source}: dimension {d} exceeds the sane limit {MAX_DIM}; pass --force to run anyway")
+    if not game.affine:
+        n = sample_count(game.region, game.sampling, d)
+        if n * d * d > MAX_WORK:
+            raise SpecError(f"{game.source}: {n} samples x dimension {d}^2 = {n * d * d:.3g} Jacobian entries "
+                            f"exceed the sane limit {MAX_WORK:.0e}; use fewer samples or pass --force")
+
+
+TIGHT_MAX_DIM = 256  # metric searches beyond this dimension are skipped
+TIGHT_MAX_SAMPLES = 2048  # sampled games: every sample's map is re-checked exactly (about 1 ms each)
+
+
+def _tight(game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str,
+           notes: list[str]) -> TightSteps | None:
+    """Largest proved steps (and flow rate) over a metric family (:mod:`sgncert.analysis.tight`)."""
+    sizes = game.metric_block_sizes
+    if game.geometry != "euclidean":
+        notes.append("tight steps are not computed in the Fisher geometry (the metric moves with theta)")
+        return None
+    if sum(sizes) > TIGHT_MAX_DIM:
+        notes.append(f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}")
+        return None
+    if jacobian is not None:
+        return TightSteps(family, tight_step(jacobian, sizes, method="euler", family=family),
+                          tight_step(jacobian, sizes, method="rk4", family=family),
+                          tight_rate(jacobian, sizes, family=family))
+    if jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES:
+        notes.append(f"tight steps skipped: {len(jacobians)} samples > {TIGHT_MAX_SAMPLES} "
+                     "(each sample's step map is re-checked exactly); certify with fewer --samples for them")
+        return None
+    if jacobians is not None:
+        return TightSteps(family, tight_step_sampled(jacobians, sizes, method="euler", family=family),
+                          tight_step_sampled(jacobians, sizes, method="rk4", family=family), None)
+    notes.append("tight steps skipped: the sampled Jacobians do not fit in memory")
+    return None
+
+
+@float64
+def certify(game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar",
+            bands: bool = True) -> Certification:
+    """Certify ``game``: constants, weights, the proved margin, step sizes and bands.
+
+    Args:
+        game: a game from :func:`sgncert.load_game` or :func:`sgncert.game_from_dict`.
+        progress: called as ``progress(stage, done, total)`` during long stages.
+        tight: also search the largest proved Euler / RK4 steps over the metric family
+            ``metric`` (``"scalar"``: ``w_i I``, projection-safe; ``"block"``: a full block
+            per player, unconstrained games only).
+        bands: compute the timescale band (two SDPs per pair when N > 2; sweeps skip it).
+
+    Returns:
+        A :class:`Certification`; ``certified`` says whether the margin is positive.
+
+    Raises:
+        SpecError: bad input. NumericalError: a numerical step failed (a non-finite
+            Jacobian, an equilibrium solve that does not converge, a solver failure).
+
+    Example:
+        >>> result = certify(load_game("games/scalar.yaml"))  # doctest: +SKIP
+        >>> result.certified, result.margin  # doctest: +SKIP
+        (True, 0.2928932188134...)
+
+    References:
+        docs/theory.md (the maths of every number).
+    """
+    notes: list[str] = []
+    equilibrium = None
+    center = game.region.center
+    if center is None:
+        equilibrium = solve_equilibrium(game)
+        center = equilibrium.x
+    region = game.region.with_center(center)
+
+    def stage(name):
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    if game.affine:
+        F_center, J_center = value_and_jacobian(game, center)
+        points, jac = None, J_center
+        constants = exact_constants(game, J_center)
+    else:  # the centre is the first sample point: F(centre) comes with the constants
+        points, jac = sample_region(region, game.sampling), None
+        constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
+        F_center = constants.center_value
+        if not np.all(np.isfinite(F_center)):
+            raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
+    mu, L = constants.mu, constants.L
+    perron = perron_weights(mu, L)
+    if game.fixed_weights is not None:
+        weights, source = np.asarray(game.fixed_weights, dtype=np.float64), "spec"
+        weights = weights / weights[0]
+    else:
+        weights, source = perron.weights, "perron"
+        if not perron.attained and perron.tau > 0:
+            notes.append(f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it")
+    margin_float = sgn_margin(mu, L, weights)
+    margin = certified_margin(mu.tolist(), L.tolist(), weights.tolist(), margin_float)
+    gain = small_gain_radius(mu, L)
+    weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
+    s = weight_scaling(game, weights)
+    if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
+        F_center = game.transform(center).T @ F_center
+    residual_M = float(np.linalg.norm(s * F_center))
+    certified = bool(margin > 0 and math.isfinite(weighted.beta))
+    steps = sgn_steps(margin, weighted.beta) if certified else None
+    thresholds: ExactThresholds | None = None
+    if game.affine:
+        thresholds = exact_thresholds(J_center, s)
+    band = band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None) \
+        if bands else []
+    tight_results = _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) \
+        if tight else None
+    reason = None if certified else _reason(mu, margin_float, gain, [pl.name for pl in game.players])
+    return Certification(game=game, center=center, constants=constants, weights=weights, weights_source=source,
+                         perron=perron, margin_float=margin_float, margin=margin, gain=gain, weighted=weighted,
+                         steps=steps, thresholds=thresholds, band=band, equilibrium=equilibrium,
+                         residual_M=residual_M, certified=certified, reason=reason, notes=notes,
+                         tight=tight_results)

@@ -1,0 +1,244 @@
+"""Curvature, coupling and Lipschitz constants of a game on its region (docs/theory.md §2).
+
+For each point x of a sample of R (or the single Jacobian of an affine game) the
+statistics of :mod:`sgncert.analysis.statistics` are computed, and the constants are their
+extrema over the points: mu_i = min mu_i(x), L_ij = max L_ij(x), gamma = min gamma(x),
+beta(w) = max beta_w(x), alpha_true(w) = min at_w(x).
+
+Two paths for sampled games, chosen by the dimension d of the metric space:
+
+- ``d <= DENSE_MAX_DIM`` (dense): one Jacobian per point (``jacfwd`` of F, ``vmap``-ed over a
+  fixed-size batch and ``jit``-ed once, :mod:`sgncert.analysis.kernels`), every statistic
+  a batched dense eigenvalue call on the host (exact to rounding);
+- ``d > DENSE_MAX_DIM`` (large): block-sparse Lanczos with safe-side bounds
+  (:mod:`sgncert.analysis.lanczos`).
+
+Provenance: ``exact`` when F is affine (J constant, one Jacobian, always the dense
+formulas), ``sampled`` otherwise: the extremum over finitely many points is an estimate of
+the inf / sup over R, not a bound.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NumericalError
+from ..games.model import Game
+from ..util.jaxenv import float64
+from .kernels import kernels, rows_kernel, structured_rows
+from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
+from .statistics import block_layout, block_statistics, dense_from_rows, host_statistics, weighted_statistics
+
+BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays (at most)
+LARGE_BATCH_BYTES = 512 * 1024 * 1024  # the same for the large path (a few points of d x d each)
+MEMORY_SHARE = 8  # a batch uses at most 1/MEMORY_SHARE of the memory available when the process starts
+
+
+@functools.lru_cache(maxsize=1)
+def available_memory() -> int | None:
+    """Bytes of memory available to this process (MemAvailable, or free pages), read once
+    per process so that every pass uses the same batch shapes; None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_budget(cap: int) -> int:
+    """Bytes one batch may use: ``cap``, or less when 1/MEMORY_SHARE of the available
+    memory is smaller (at least 16 MiB)."""
+    avail = available_memory()
+    if avail is None:
+        return cap
+    return int(max(16 * 1024 * 1024, min(cap, avail // MEMORY_SHARE)))
+
+
+@dataclass(frozen=True)
+class Constants:
+    """mu (N,), L (N, N) with zero diagonal, gamma; extrema over ``points``."""
+
+    mu: np.ndarray
+    L: np.ndarray
+    gamma: float
+    provenance: str  # "exact" | "sampled"
+    samples: int
+    worst: dict  # statistic -> index of the point attaining it
+    center_value: np.ndarray | None = None  # F at the first point (the centre), when sampled
+    jacobians: np.ndarray | None = None  # the metric-space Jacobians at the samples, when kept
+
+
+@dataclass(frozen=True)
+class WeightedConstants:
+    """beta(w) = sup ||M^1/2 J M^-1/2||_2 and alpha_true(w) = inf lambda_min(sym(.))."""
+
+    beta: float
+    alpha_true: float
+
+
+BATCH_POINTS = 256  # one batch shape per game: every pass (and verify's resampling) reuses one compilation
+LARGE_BATCH_POINTS = 8  # large path: small batches keep a batch's operators in cache
+DENSE_MAX_DIM = 64  # sampled games of larger (metric) dimension use the large path (module docstring;
+# measured on 2 cores, ring games with 16-dim blocks and 1025 samples: d = 64 dense 7.4 s / large 8.7 s,
+# d = 96 12.7 s / 10.1 s, d = 128 22.4 s / 10.1 s)
+
+
+def large_path(dim: int) -> bool:
+    """True when sampled statistics of a ``dim``-dimensional metric space use the large path."""
+    return dim > DENSE_MAX_DIM
+
+
+def batch_size(n_points: int, dim: int) -> int:
+    """Fixed batch size: BATCH_POINTS Jacobians (fewer when the per-point work arrays exceed
+    the memory budget: BATCH_BYTES, or 1/MEMORY_SHARE of the available memory if smaller), independent of ``n_points`` so the jitted kernels
+    compile once. Dense path: ~6 d x d arrays a point within BATCH_BYTES; large path (at
+    most LARGE_BATCH_POINTS, within LARGE_BATCH_BYTES): ~5 d x d arrays (Jacobian, blocks,
+    operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
+    if large_path(dim):
+        per_point = 5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
+        return int(max(1, min(LARGE_BATCH_POINTS, memory_budget(LARGE_BATCH_BYTES) // per_point)))
+    per_point = 6 * 8 * dim * dim + 1
+    return int(max(1, min(BATCH_POINTS, memory_budget(BATCH_BYTES) // per_point)))
+
+
+@float64
+def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
+                         progress: Callable[[int, int], None] | None = None,
+                         keep_jacobians: bool = False, block_stats: bool = True) -> dict[str, np.ndarray]:
+    """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
+    ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
+    first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
+    ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true).
+    ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES."""
+    import jax.numpy as jnp
+
+    p = game.jax_params()
+    dm = sum(game.metric_block_sizes)
+    large = large_path(dm)
+    lk = large_kernels(game) if large else None
+    s_np = None if weights is None else weight_scaling(game, weights)
+    idx, mask = block_layout(game.metric_block_sizes)
+    size = batch_size(points.shape[0], game.dim)
+    out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
+    value0 = None
+    keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
+    kept = []
+    structured = large and structured_rows(game)
+    jacobians = None if structured else kernels(game)[0]  # (tracing F for nothing costs 0.7 s at 8 x 32)
+    if structured:
+        rows_fn = rows_kernel(game)
+        cols, valid = game.structure.cols, game.structure.valid
+    elif large:
+        N = game.n_players
+        cols, valid = np.tile(np.arange(N, dtype=np.int32), (N, 1)), np.ones((N, N))
+    for start, count, chunk in _batches(points, size):
+        if structured:  # block rows straight from the cost templates (structural zeros skipped)
+            values, G = rows_fn(jnp.asarray(chunk), p)
+            K = None
+        else:
+            values, K = jacobians(jnp.asarray(chunk), p)
+            G = lk["rows_of"](K) if large else None
+        if value0 is None:
+            value0 = np.asarray(values[0])
+        if keep:
+            kept.append((np.asarray(K) if K is not None else
+                         dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count])
+        if large:
+            res = large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
+            for key, arr in res.items():
+                if key == "finite" and not block_stats:
+                    continue
+                out[key].append(arr[:count])
+        else:  # dense statistics by host LAPACK (see _host_statistics)
+            for key, arr in host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
+                out[key].append(arr)
+        if progress:
+            progress(start + count, points.shape[0])
+    result = {k: np.concatenate(v) for k, v in out.items() if v}
+    result["value0"] = value0
+    if keep:
+        result["jacobians"] = np.concatenate(kept)
+    return result
+
+
+def _batches(points: np.ndarray, size: int):
+    """Fixed-size batches; the last one is padded with copies of the first point."""
+    n = points.shape[0]
+    for start in range(0, n, size):
+        chunk = points[start:start + size]
+        if chunk.shape[0] < size:
+            chunk = np.concatenate([chunk, np.repeat(points[:1], size - chunk.shape[0], axis=0)])
+        yield start, min(size, n - start), chunk
+
+
+def exact_constants(game: Game, J: np.ndarray) -> Constants:
+    """mu, L, gamma of an affine game from its constant Jacobian J (provenance ``exact``)."""
+    idx, mask = block_layout(game.metric_block_sizes)
+    mu, L, gamma = block_statistics(np.asarray(J)[None], idx, mask)
+    return Constants(mu=mu[0], L=L[0], gamma=float(gamma[0]), provenance="exact", samples=1,
+                     worst={"mu": [0] * game.n_players, "gamma": 0})
+
+
+@float64
+def sampled_constants(game: Game, points: np.ndarray,
+                      progress: Callable[[int, int], None] | None = None, keep_jacobians: bool = False) -> Constants:
+    """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
+    st = pointwise_statistics(game, points, progress=progress, keep_jacobians=keep_jacobians)
+    if not st["finite"].all():
+        bad = int(np.argmin(st["finite"]))
+        raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
+                             f"x = {np.array2string(points[bad], threshold=8)}")
+    mu, L, gamma = st["mu"], st["L"], st["gamma"]
+    worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}
+    return Constants(mu=mu.min(axis=0), L=L.max(axis=0), gamma=float(gamma.min()),
+                     provenance="sampled", samples=int(points.shape[0]), worst=worst, center_value=st["value0"],
+                     jacobians=st.get("jacobians"))
+
+
+def weight_scaling(game: Game, weights) -> np.ndarray:
+    """s = diag(M(w))^{1/2}: sqrt(w_i) repeated over player i's block (of the metric space)."""
+    return np.concatenate([np.full(n, np.sqrt(w)) for n, w in zip(game.metric_block_sizes, weights)])
+
+
+@float64
+def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None, J: np.ndarray | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> WeightedConstants:
+    """beta(w) and alpha_true(w): from the constant Jacobian ``J``, or as extrema over ``points``."""
+    if J is not None:
+        beta, at = weighted_statistics(np.asarray(J)[None], weight_scaling(game, weights))
+    else:
+        st = pointwise_statistics(game, points, weights, progress=progress, block_stats=False)
+        beta, at = st["beta"], st["alpha_true"]
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):
+        raise NumericalError("the weighted Jacobian statistics are not finite")
+    return WeightedConstants(beta=float(beta.max()), alpha_true=float(at.min()))
+
+
+@float64
+def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F(x), J(x)) as numpy arrays. A game given by pseudo-gradient blocks has
+    F(x) = H(p) x + c(p) and J = H(p), evaluated in NumPy (no XLA compile: a sweep point
+    costs microseconds); every other game, or blocks NumPy cannot evaluate, takes one
+    jit-compiled call of F and jacfwd(F)."""
+    parts = game.numpy_affine_parts()
+    if parts is not None:
+        value, jac = parts[0] @ np.asarray(x, dtype=np.float64) + parts[1], parts[0]
+    else:
+        import jax.numpy as jnp
+
+        value, jac = kernels(game)[1](jnp.asarray(x), game.jax_params())
+        value, jac = np.asarray(value), np.asarray(jac)
+    if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
+        raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")
+    return value, jac

@@ -1,0 +1,94 @@
+"""Solving F(x) = 0 for ``center: equilibrium`` (docs/theory.md §10).
+
+Affine F = Hx + c: x = -H^{-1} c (least squares when H is singular, then checked).
+Otherwise a damped Newton method (backtracking on ||F||^2) from the origin, falling back
+to extragradient steps when a Newton direction cannot be computed or does not descend.
+For softmax games the gauge is fixed: the iteration runs in x = B z with B the basis of
+the complement of the per-state all-ones directions (F is orthogonal to them and J
+annihilates them), so the Newton systems B^T J B are regular. The residual ||F(x_hat)|| is returned; once alpha > 0 is certified, strong monotonicity
+in M gives the a-posteriori bound ||x_hat - x*||_M <= ||F(x_hat)||_M / alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NumericalError
+from ..games.model import Game
+from ..util.jaxenv import float64
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    x: np.ndarray
+    residual: float  # ||F(x)||_2
+    method: str
+    iterations: int
+
+
+@float64
+def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) -> Equilibrium:
+    """Approximate Nash equilibrium x_hat: ||F(x_hat)||_2 <= tol * (1 + ||F(0)||_2) and a
+    Newton correction below 1e-6 (1 + ||x_hat||); NumericalError when not reached."""
+    import jax
+    import jax.numpy as jnp
+
+    B = np.eye(game.dim) if game.gauge is None else np.asarray(game.gauge)
+    parts = game.numpy_affine_parts()
+    if parts is not None:  # F(x) = H x + c in NumPy: no compilation (sweep points)
+        H, c = parts
+
+        def F_full(x):
+            return H @ np.asarray(x) + c
+
+        def J_full(x):
+            return H
+    else:
+        p = game.jax_params()
+        F_full = jax.jit(lambda x: game.pseudo_gradient(x, p))
+        J_full = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+
+    def F(x):
+        return B.T @ np.asarray(F_full(x))
+
+    def J(x):
+        return B.T @ np.asarray(J_full(x)) @ B
+
+    x = np.zeros(game.dim)
+    f0 = np.asarray(F(jnp.asarray(x)))
+    if not np.all(np.isfinite(f0)):
+        raise NumericalError("equilibrium: F is not finite at the starting point 0")
+    target = tol * (1.0 + float(np.linalg.norm(f0)))
+    f, method = f0, "newton"
+    for it in range(1, max_iter + 1):
+        r = float(np.linalg.norm(f))
+        Jx = np.asarray(J(jnp.asarray(x)))
+        try:
+            step = B @ np.linalg.solve(Jx, -f)
+        except np.linalg.LinAlgError:
+            step = B @ np.linalg.lstsq(Jx, -f, rcond=None)[0]
+        # converged: a small residual AND a small Newton correction (a residual that is small
+        # only because F decays, as e^x does towards -inf, is not a root)
+        if r <= target and float(np.linalg.norm(step)) <= 1e-6 * (1.0 + float(np.linalg.norm(x))):
+            return Equilibrium(x, r, method, it - 1)
+        t, accepted = 1.0, False
+        while t > 1e-10 and np.all(np.isfinite(step)):
+            cand = x + t * step
+            fc = np.asarray(F(jnp.asarray(cand)))
+            if np.all(np.isfinite(fc)) and np.linalg.norm(fc) < (1.0 - 1e-4 * t) * r:
+                x, f, accepted = cand, fc, True
+                break
+            t *= 0.5
+        if not accepted:  # extragradient: x+ = x - eta F(x - eta F(x)), eta from the Jacobian's size
+            method = "newton+extragradient"
+            eta = 0.5 / max(float(np.linalg.norm(Jx, 2)), 1e-12)
+            half = x - eta * (B @ f)
+            cand = x - eta * (B @ np.asarray(F(jnp.asarray(half))))
+            fc = np.asarray(F(jnp.asarray(cand)))
+            if not np.all(np.isfinite(fc)):
+                break
+            x, f = cand, fc
+    r = float(np.linalg.norm(f))
+    raise NumericalError(f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)")

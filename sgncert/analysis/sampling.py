@@ -1,0 +1,79 @@
+"""Sample points of the region R (docs/theory.md §2). The centre is always the first point.
+
+Samplers (all seeded, deterministic):
+
+- ``sobol``    scrambled Sobol points (scipy.stats.qmc), mapped onto R;
+- ``random``   uniform points of R (numpy PCG64);
+- ``grid``     k^d tensor grid of the box with k = max(2, floor(n^(1/d)));
+- ``vertices`` the 2^d corners of the box (for a ball: the 2d points c +- r e_k).
+
+Ball points use d + 1 coordinates of the unit cube: d Gaussian (by inverse CDF) for the
+direction and one for the radius, r * u^(1/d), which is uniform in the ball.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+
+from ..errors import SpecError
+from ..games.model import Region, Sampling
+
+MAX_POINTS = 10_000_000
+
+
+def _unit_cube(method: str, n: int, dim: int, seed: int) -> np.ndarray:
+    if method == "sobol":
+        from scipy.stats import qmc
+
+        if dim > 21201:
+            raise SpecError(f"sampling: sobol supports at most 21201 dimensions, got {dim}; use method: random")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # balance warning for n not a power of 2
+            return qmc.Sobol(dim, scramble=True, seed=np.random.default_rng(seed)).random(n)
+    return np.random.default_rng(seed).random((n, dim))
+
+
+def sample_count(region: Region, sampling: Sampling, d: int) -> int:
+    """How many points :func:`sample_region` returns (centre included), without drawing them."""
+    if sampling.method == "vertices":
+        return 1 + (2 * d if region.norm == "2" else 2 ** min(d, 64))
+    if sampling.method == "grid":
+        k = max(2, int(math.floor(sampling.samples ** (1.0 / d) + 1e-9)))
+        return 1 + k ** min(d, 64)
+    return 1 + sampling.samples
+
+
+def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
+    """Points of R as an (n, d) float64 array, centre first."""
+    c, r = region.center, region.radius
+    d = c.shape[0]
+    method, n = sampling.method, sampling.samples
+    if method == "vertices":
+        if region.norm == "2":
+            offsets = np.concatenate([np.eye(d), -np.eye(d)]) * r
+        else:
+            if d > 20:
+                raise SpecError(f"sampling: vertices of a {d}-dimensional box are 2^{d} points; use sobol")
+            offsets = np.array(list(itertools.product((-r, r), repeat=d)), dtype=np.float64)
+    elif method == "grid":
+        if region.norm == "2":
+            raise SpecError("sampling: grid sampling needs a box region (norm: inf)")
+        k = max(2, int(math.floor(n ** (1.0 / d) + 1e-9)))
+        if k ** d > MAX_POINTS:
+            raise SpecError(f"sampling: a grid of {k}^{d} points is too large; use sobol")
+        axis = np.linspace(-r, r, k)
+        offsets = np.array(list(itertools.product(axis, repeat=d)), dtype=np.float64)
+    elif region.norm == "inf":
+        offsets = (2.0 * _unit_cube(method, n, d, sampling.seed) - 1.0) * r
+    else:
+        from scipy.special import ndtri
+
+        u = _unit_cube(method, n, d + 1, sampling.seed)
+        g = ndtri(np.clip(u[:, :d], 1e-12, 1 - 1e-12))
+        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-300)
+        offsets = g * (r * u[:, d:] ** (1.0 / d))
+    return np.concatenate([c[None, :], c[None, :] + offsets])

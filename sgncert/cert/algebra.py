@@ -1,0 +1,441 @@
+"""Phase 1 of ``sgncert verify``: the claims that follow from the stated numbers alone.
+
+Standard library and :mod:`fractions` only (neither JAX nor cvxpy nor NumPy is imported):
+
+- the embedded spec hashes to ``game.sha256``;
+- ``C(w, alpha) >= 0`` exactly from the stated mu, L, w and alpha = ``sgn.margin``;
+  ``rate == sgn.margin``; ``certified`` agrees with the margin;
+- every step size and contraction factor agrees with alpha and beta (only float rounding,
+  1e-12 relative, is ever allowed in the unsafe direction); the RK4 constant c4 is
+  re-derived here, independently of the writer (:func:`rk4_constant`);
+- the band is re-derived in closed form for N = 2 and checked by exact PD tests just
+  inside (and, for N = 2, just outside) each finite end; for N > 2 each pair's band must
+  lie inside the pair's 2 x 2 necessary band and contain the stated weights' ratio;
+- the invariant ball fits the region.
+
+The RK4 constant and the N = 2 band closed form are written here a second time on
+purpose: the verifier must not trust the writer's code. Tests tie the two together.
+See docs/theory.md §11.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from fractions import Fraction
+from typing import Any
+
+from ..errors import SpecError
+from ..theory.exact import psd_exact, sgn_matrix_exact, to_fraction
+from ..util.jsondoc import canonical_json
+from .model import show
+from .report import VerifyReport
+
+ROUNDING = 1e-12  # relative slack for float rounding of stated step sizes / factors
+REL_TOL = 1e-9  # relative tolerance when comparing with recomputed floating-point values
+
+
+def _g(x: Any) -> str:
+    if x is None:
+        return "inf"
+    if isinstance(x, Fraction):
+        x = float(x)
+    return f"{x:.12g}" if isinstance(x, float) else str(x)
+
+
+def _fr(x) -> Fraction:
+    return to_fraction(x)
+
+
+def _at_most(stated, bound: Fraction) -> bool:
+    """stated <= bound, allowing only float rounding (relative ROUNDING) above it."""
+    s = _fr(stated)
+    return s <= bound + abs(bound) * _fr(ROUNDING)
+
+
+def _at_least(stated, bound: Fraction) -> bool:
+    s = _fr(stated)
+    return s >= bound - abs(bound) * _fr(ROUNDING)
+
+
+def _rk4_stage_factors(q):
+    s2 = q / 2
+    s3 = (q / 2) * (1 + s2)
+    s4 = q * (1 + s3)
+    return (0 * q, s2, s3, s4)
+
+
+_RK4_B = (Fraction(1, 6), Fraction(1, 3), Fraction(1, 3), Fraction(1, 6))
+
+
+def _rk4_a(q):
+    return sum(b * max(0 * q, 1 - s) ** 2 for b, s in zip(_RK4_B, _rk4_stage_factors(q)))
+
+
+def _rk4_k(q):
+    s = _rk4_stage_factors(q)
+    if q > 0:
+        cross = sum(b * si * (1 + si) for b, si in zip(_RK4_B, s)) / q
+    else:
+        cross = sum(b * c for b, c in zip(_RK4_B, (0, Fraction(1, 2), Fraction(1, 2), 1)))
+    return 2 * cross + sum(b * (1 + si) for b, si in zip(_RK4_B, s)) ** 2
+
+
+def rk4_constant() -> float:
+    """c4 re-derived independently of the writer (docs/theory.md §6): the fixed point of
+    c = 2 a(c) / k(c), in exact rational arithmetic.
+
+    Bisection in exact arithmetic on [1e-9, 2] over float midpoints; returns the last
+    float ``c`` with ``c < 2 a(c) / k(c)`` (the safe side).
+    """
+    lo, hi = 1e-9, 2.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        m = Fraction(mid)
+        if m * _rk4_k(m) < 2 * _rk4_a(m):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+_c4 = functools.cache(rk4_constant)
+
+
+def _rk4_g(h: Fraction, alpha: Fraction, beta: Fraction) -> Fraction:
+    """g(h) = 1 - 2 h alpha a(h beta) + h^2 beta^2 k(h beta): the squared RK4 factor bound."""
+    q = h * beta
+    return 1 - 2 * h * alpha * _rk4_a(q) + h * h * beta * beta * _rk4_k(q)
+
+
+def _band_closed_form(m1: float, m2: float, l12: float, l21: float) -> tuple[float, float] | None:
+    """Closed form of the N = 2 band (docs/theory.md §5), re-derived independently of the writer."""
+    if not (m1 > 0 and m2 > 0):
+        return None
+    p, q = m1 * m2, l12 * l21
+    if not p > q:
+        return None
+    if l12 == 0 and l21 == 0:
+        return (0.0, math.inf)
+    if l21 == 0:
+        return (l12 * l12 / (4.0 * p), math.inf)
+    if l12 == 0:
+        return (0.0, 4.0 * p / (l21 * l21))
+    s = math.sqrt(p) + math.sqrt(p - q)
+    return ((l12 / s) ** 2, (s / l21) ** 2)
+
+
+def _pd2(mi, mj, lij, lji, r: Fraction, alpha) -> bool:
+    """C((1, r), alpha) > 0 for the 2 x 2 game (mi, mj, lij, lji), exactly."""
+    return psd_exact(sgn_matrix_exact([mi, mj], [[0, lij], [lji, 0]], [1, r], alpha), strict=True)
+
+
+def _rel_close(a: float, b: float, tol: float = REL_TOL) -> bool:
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= tol * max(abs(a), abs(b))
+
+
+def _margin_estimate(mu, L, w) -> float | None:
+    """alpha_*(w) by exact-PSD bisection (for messages only; None when too large to bother)."""
+    n = len(mu)
+    if n > 12:
+        return None
+    wf = [_fr(x) for x in w]
+    if any(x <= 0 for x in wf):
+        return None
+    lo = min(float(m) for m in mu) - sum(float(x) for row in L for x in row) * max(float(x) for x in w) \
+        / min(float(x) for x in w) - 1.0
+    hi = max(float(m) for m in mu) + 1.0
+    if not psd_exact(sgn_matrix_exact(mu, L, wf, lo)):
+        return None
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if psd_exact(sgn_matrix_exact(mu, L, wf, mid)):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
+    """Phase 1 of verify: every claim that follows from the stated numbers alone (module docstring)."""
+    game, spec = doc["game"], doc["game"]["spec"]
+    names = [p["name"] for p in game["players"]]
+    n = len(names)
+    mu = doc["constants"]["mu"]
+    L = [[0 if i == j else doc["constants"]["L"][i][j] for j in range(n)] for i in range(n)]
+    w = doc["metric"]["weights"]
+    alpha = doc["sgn"]["margin"]
+    beta = doc["constants"]["beta"]  # None: unbounded
+    certified = doc["certified"]
+
+    # -- the embedded spec is the hashed one
+    try:
+        digest = hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()
+    except (TypeError, ValueError) as exc:  # pragma: no cover - validated JSON is always dumpable
+        raise SpecError(f"game.spec: cannot be canonicalised: {exc}") from None
+    if digest == game["sha256"]:
+        rep.ok("game.sha256", f"the embedded spec hashes to {digest[:16]}...")
+    else:
+        rep.fail("game.sha256", f"the embedded game spec hashes to {digest[:16]}..., the certificate states "
+                                f"{game['sha256'][:16]}...: the spec was edited after certification")
+    if spec.get("name") != game["name"]:
+        rep.fail("game.name", f"game.name {show(game['name'])} differs from the embedded spec's {show(spec.get('name'))}")
+    if "players" in spec:  # markov / normal-form games define players elsewhere: checked on rebuild
+        if spec["players"] == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]]:
+            rep.ok("game.players", f"{n} players ({', '.join(names)}) as in the embedded spec")
+        else:
+            rep.fail("game.players", "game.players do not match the embedded spec")
+    sreg = spec.get("region") if isinstance(spec.get("region"), dict) else {}
+    reg = doc["region"]
+    region_ok = sreg.get("radius") == reg["radius"] and sreg.get("norm") == reg["norm"]
+    sc = sreg.get("center")
+    if sc == "zeros":
+        region_ok &= all(c == 0 for c in reg["center"])
+    elif isinstance(sc, list):
+        region_ok &= sc == reg["center"]
+    elif sc != "equilibrium":
+        region_ok = False
+    if region_ok:
+        rep.ok("region", f"{'box' if reg['norm'] == 'inf' else 'ball'} of radius {_g(reg['radius'])} "
+                         f"around the {'solved equilibrium' if sc == 'equilibrium' else 'spec centre'}")
+    else:
+        rep.fail("region", "region (centre, radius or norm) differs from the embedded spec")
+
+    # -- constants: couplings are norms
+    neg = [(i, j) for i in range(n) for j in range(n) if i != j and _fr(L[i][j]) < 0]
+    for i, j in neg:
+        rep.fail(f"constants.L[{i}][{j}]", f"L[{i}][{j}] = {_g(L[i][j])} is negative (a coupling is a norm)")
+    if beta is not None and beta < 0:  # pragma: no cover - validated non-negative
+        rep.fail("constants.beta", "beta is negative")
+
+    # -- weights
+    wf = [_fr(x) for x in w]
+    if all(x > 0 for x in wf) and wf[0] == 1:
+        rep.ok("metric.weights", "weights are positive with w_1 = 1")
+    else:
+        rep.fail("metric.weights", f"weights must be positive with w_1 = 1, got {[_g(x) for x in w]}")
+
+    # -- the margin: C(w, alpha) >= 0 exactly
+    margin_ok = False
+    if neg or not all(x > 0 for x in wf):
+        rep.undecidable("sgn.margin", "not checked: negative couplings or non-positive weights")
+    else:
+        margin_ok = psd_exact(sgn_matrix_exact(mu, L, wf, alpha))
+        if margin_ok:
+            rep.ok("sgn.margin", f"C(w, {_g(alpha)}) is positive semidefinite (exact rational LDL^T)")
+        else:
+            est = _margin_estimate(mu, L, w)
+            true = f"; the stated mu, L and w only give alpha_*(w) ~ {_g(est)}" if est is not None else ""
+            rep.fail("sgn.margin", f"C(w, alpha) is not positive semidefinite at alpha = {_g(alpha)}{true}")
+    if _fr(doc["rate"]) == _fr(alpha):
+        rep.ok("rate", f"rate = sgn.margin = {_g(alpha)}")
+    else:
+        rep.fail("rate", f"rate = {_g(doc['rate'])} but the proved margin sgn.margin = {_g(alpha)}")
+    should = bool(_fr(alpha) > 0 and beta is not None)
+    if certified and should:
+        rep.ok("certified", "certified: the margin is positive and beta finite")
+    elif certified:
+        rep.fail("certified", f"certified is true but sgn.margin = {_g(alpha)}"
+                              + ("" if beta is not None else " and beta is unbounded") + " does not certify anything")
+    else:
+        reason = doc.get("reason") if isinstance(doc.get("reason"), str) else "no reason given"
+        rep.fail("certified", f"the certificate does not certify convergence ({reason})")
+    if doc["euclidean"]["margin"] > 0 and doc.get("euclidean", {}).get("certified") is False:
+        rep.fail("euclidean.certified", "euclidean.margin > 0 but euclidean.certified is false")
+    elif doc["euclidean"]["margin"] <= 0 and doc.get("euclidean", {}).get("certified") is True:
+        rep.fail("euclidean.certified", f"euclidean.certified is true but euclidean.margin = {_g(doc['euclidean']['margin'])} <= 0")
+
+    if certified and should and _fr(beta) > 0:
+        _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
+
+    _phase1_band(doc, rep, mu, L, wf, alpha, certified)
+    _phase1_ball(doc, rep, wf, alpha, certified)
+
+
+def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fraction) -> None:
+    """max <= 2 alpha / beta^2, best <= alpha / beta^2, factor >= sqrt(1 - 2 h alpha + h^2 beta^2)."""
+    for key in ("max", "best", "factor"):
+        v = e.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            rep.fail(f"{prefix}.{key}", f"expected a non-negative number, got {show(v)}")
+            return
+    emax = 2 * a / (b * b)
+    if e["max"] > 0 and _at_most(e["max"], emax):
+        rep.ok(f"{prefix}.max", f"{_g(e['max'])} <= 2 alpha / beta^2 = {_g(emax)}")
+    else:
+        rep.fail(f"{prefix}.max", f"stated {_g(e['max'])} but 2 alpha / beta^2 = {_g(emax)}")
+    ebest = a / (b * b)
+    if 0 < e["best"] and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
+        rep.ok(f"{prefix}.best", f"{_g(e['best'])} <= alpha / beta^2 = {_g(ebest)}")
+    else:
+        rep.fail(f"{prefix}.best", f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} "
+                                     f"(and it must not exceed max = {_g(e['max'])})")
+    h = _fr(e["best"])
+    g = 1 - 2 * h * a + h * h * b * b
+    f = _fr(e["factor"])
+    if f < 1 and _at_least(f * f, g):
+        rep.ok(f"{prefix}.factor", f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best")
+    else:
+        rep.fail(f"{prefix}.factor", f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
+                                       f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
+                                       + (" (a factor must be < 1)" if f >= 1 else ""))
+
+
+def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> None:
+    steps = doc["steps"]
+    e, r = steps["euler"], steps["rk4"]
+    if b < a:
+        rep.fail("constants.beta", f"beta = {_g(b)} is below the margin {_g(a)}, impossible since "
+                                   "alpha_*(w) <= alpha_true(w) <= beta(w)")
+    # Euler (docs/theory.md §6); the natural-gradient step of the Fisher geometry has the same bounds
+    _euler_claims(rep, "steps.euler", e, a, b)
+    if isinstance(steps.get("npg"), dict):
+        _euler_claims(rep, "steps.npg", steps["npg"], a, b)
+    # RK4: c4 re-derived here
+    c4 = _c4()
+    stated_c4 = r.get("c4")
+    if stated_c4 is not None:
+        if _at_most(stated_c4, Fraction(c4)):
+            rep.ok("steps.rk4.c4", f"c4 = {_g(stated_c4)} (re-derived: {_g(c4)})")
+        else:
+            rep.fail("steps.rk4.c4", f"stated c4 = {_g(stated_c4)} exceeds the re-derived fixed point {_g(c4)}")
+    rmax = _fr(r["max"])
+    bound = Fraction(c4) * a / (b * b)
+    if rmax > 0 and _at_most(rmax, bound) and _rk4_g(rmax, a, b) <= 1:
+        rep.ok("steps.rk4.max", f"{_g(rmax)} <= c4 alpha / beta^2 = {_g(bound)}")
+    else:
+        rep.fail("steps.rk4.max", f"stated {_g(rmax)} but c4 alpha / beta^2 = {_g(bound)}: RK4 is not proved "
+                                  "to contract at that step")
+    if "best" in r and r.get("best") is not None:
+        hb = _fr(r["best"])
+        if 0 < hb and _at_most(hb, rmax):
+            rep.ok("steps.rk4.best", f"{_g(hb)} <= max = {_g(rmax)}")
+        else:
+            rep.fail("steps.rk4.best", f"stated {_g(hb)} is not in (0, rk4.max = {_g(rmax)}]")
+        if r.get("factor") is not None:
+            gb = _rk4_g(hb, a, b)
+            fr = _fr(r["factor"])
+            if fr < 1 and _at_least(fr * fr, gb):
+                rep.ok("steps.rk4.factor", f"{_g(fr)} >= sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))} at h = best")
+            else:
+                rep.fail("steps.rk4.factor", f"stated {_g(fr)} but the proved bound at h = {_g(hb)} is "
+                                             f"sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))}"
+                                             + (" (a factor must be < 1)" if fr >= 1 else ""))
+
+
+def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool) -> None:
+    n = len(mu)
+    band = doc["band"]
+    ba = doc.get("band_alpha", 0.0)
+    ba = 0.0 if ba is None else ba
+    af = _fr(ba)
+    by_pair = {}
+    for k, b in enumerate(band):
+        if (b["i"], b["j"]) in by_pair:
+            rep.fail(f"band[{k}]", f"pair ({b['i']}, {b['j']}) is listed twice")
+        by_pair[(b["i"], b["j"])] = k
+        lo, hi = b["low"], b["high"]
+        if hi is not None and not lo < hi:
+            rep.fail(f"band[{k}]", f"low = {_g(lo)} is not below high = {_g(hi)}")
+    if n == 2:
+        cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
+        if cf is None:
+            if band:
+                rep.fail("band", f"the band at alpha = {_g(ba)} is empty (closed form) but the certificate lists one")
+            else:
+                rep.ok("band", "empty, as the closed form says")
+            return
+        if (0, 1) not in by_pair:
+            rep.fail("band", f"missing: the closed form gives ({_g(cf[0])}, {_g(cf[1])})")
+            return
+    elif certified and _fr(alpha) > af:
+        missing = [(i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in by_pair]
+        if missing:
+            rep.fail("band", f"pairs {missing} are missing although the weights certify")
+    for (i, j), k in sorted(by_pair.items()):
+        b = band[k]
+        lo, hi = b["low"], b["high"]
+        hi_f = math.inf if hi is None else float(hi)
+        ok_lo = ok_hi = True
+        msgs = []
+        if n == 2:
+            cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
+            if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
+                ok_lo = False
+                msgs.append(("low", f"stated {_g(lo)} but the closed form gives {_g(cf[0])}"))
+            if not _rel_close(hi_f, cf[1]):
+                ok_hi = False
+                msgs.append(("high", f"stated {_g(hi)} but the closed form gives {_g(cf[1])}"))
+        # exact PD tests of the pair's 2 x 2 principal block (for N = 2 that is C itself)
+        mi, mj, lij, lji = mu[i], mu[j], L[i][j], L[j][i]
+        lo_f = Fraction(lo)
+        narrow = hi is not None and float(hi) <= float(lo) * (1 + 4e-9)
+        # outside tests only where the closed form is well conditioned (not near p = q)
+        outside = n == 2 and (hi is None or float(lo) == 0 or float(hi) > float(lo) * (1 + 1e-6))
+        mid = Fraction(math.sqrt(float(lo) * float(hi))) if narrow and float(lo) > 0 else None
+        if lo > 0:
+            r_in = mid if mid is not None else lo_f * (1 + Fraction(1, 10**9))
+            if not _pd2(mi, mj, lij, lji, r_in, af):
+                ok_lo = False
+                msgs.append(("low", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(lo)}"))
+            elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
+                ok_lo = False
+                msgs.append(("low", f"C(w, {_g(ba)}) is still positive definite just below the stated end {_g(lo)}"))
+        if hi is not None:
+            hi_q = Fraction(hi)
+            r_in = mid if mid is not None else hi_q * (1 - Fraction(1, 10**9))
+            if hi_q > 0 and not _pd2(mi, mj, lij, lji, r_in, af):
+                ok_hi = False
+                msgs.append(("high", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(hi)}"))
+            elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
+                ok_hi = False
+                msgs.append(("high", f"C(w, {_g(ba)}) is still positive definite just above the stated end {_g(hi)}"))
+        for end, msg in msgs:
+            rep.fail(f"band[{k}].{end}", f"w_{j}/w_{i}: {msg}")
+        if ok_lo and ok_hi:
+            how = "matches the closed form; exact PD just inside and not just outside each end" if n == 2 else \
+                "inside the pair's 2 x 2 necessary band (exact PD just inside each end)"
+            rep.ok(f"band[{k}]", f"w_{j}/w_{i} in ({_g(lo)}, {_g(hi)}): {how}")
+        # the certified weights must lie in the band
+        if certified and all(x > 0 for x in wf) and _fr(alpha) > af:
+            r = wf[j] / wf[i]
+            inside = (r > lo_f or (n > 2 and r == lo_f)) and (hi is None or r < Fraction(hi) or (n > 2 and r == Fraction(hi)))
+            if inside:
+                rep.ok(f"metric.weights[{j}]/[{i}]", f"w_{j}/w_{i} = {_g(r)} lies in band[{k}]")
+            else:
+                rep.fail("metric.weights", f"w_{j}/w_{i} = {_g(r)} lies outside the band ({_g(lo)}, {_g(hi)}) "
+                                           "in which the weights must lie")
+
+
+def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:
+    ball = doc.get("invariant_ball")
+    eq = doc.get("equilibrium") if isinstance(doc.get("equilibrium"), dict) else {}
+    if ball is None or not certified or not all(x > 0 for x in wf) or _fr(alpha) <= 0:
+        return
+    a = _fr(alpha)
+    res = eq.get("residual_M")
+    dist = eq.get("distance_bound_M")
+    if res is None or dist is None:
+        rep.fail("invariant_ball.radius_M", "an invariant ball is claimed without equilibrium.residual_M "
+                                            "and equilibrium.distance_bound_M")
+        return
+    need = _fr(res) / a
+    if _at_least(dist, need):
+        rep.ok("equilibrium.distance_bound_M", f"{_g(dist)} >= residual_M / alpha = {_g(need)}")
+    else:
+        rep.fail("equilibrium.distance_bound_M", f"stated {_g(dist)} but residual_M / alpha = {_g(need)}")
+    rM, rad = _fr(ball["radius_M"]), _fr(doc["region"]["radius"])
+    # ||x - c||_M <= R sqrt(min w) keeps x in the box / ball of radius R: (rM + dist)^2 <= R^2 min w
+    lhs, rhs = (rM + _fr(dist)) ** 2, rad * rad * min(wf)
+    if _at_most(lhs, rhs):
+        rep.ok("invariant_ball.radius_M", f"radius_M + distance = {_g(rM + _fr(dist))} <= R sqrt(min w) = {_g(math.sqrt(float(rhs)))}")
+    else:
+        rep.fail("invariant_ball.radius_M", f"radius_M + distance bound = {_g(rM + _fr(dist))} exceeds the largest "
+                                            f"M-ball in the region, R sqrt(min w) = {_g(math.sqrt(float(rhs)))}")
+
+

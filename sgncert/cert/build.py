@@ -1,0 +1,200 @@
+"""From a :class:`~sgncert.analysis.certify.Certification` to the certificate document.
+
+The sections are those of :mod:`sgncert.cert.model`; the document is JSON with sorted
+keys, UTF-8, two-space indent (:func:`dumps`). Non-finite numbers never appear: an
+unbounded value (an open band end, an unbounded step limit) is written as ``null``.
+Everything but ``provenance.created`` is a function of the spec, the seed and the library
+versions, so repeated runs give byte-identical files apart from that line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis.certify import Certification
+from ..analysis.tight import TightRate as TightRateResult
+from ..analysis.tight import TightResult
+from ..games.model import Game
+from ..theory.steps import C4
+from ..util.atomic import write_atomic
+from ..util.jaxenv import jax_scope
+from ..util.jsondoc import dumps_document, finite_or_none, jsonable
+from ..util.version import __version__
+from . import model as m
+
+
+def _versions() -> dict[str, str]:
+    import jax
+    import scipy
+
+    return {"jax": jax.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
+
+
+def _steps(c: Certification) -> m.StepsInfo:
+    prov = c.provenance
+    if c.steps is not None:
+        s = c.steps
+        euler = m.EulerSteps(max=s.euler_max, best=s.euler_best, factor=s.euler_factor)
+        rk4 = m.Rk4Steps(max=s.rk4_max, best=s.rk4_best, factor=s.rk4_factor, c4=C4)
+        guideline: float | None = s.rk4_spectral_guideline
+    else:
+        euler = m.EulerSteps(max=0.0, best=0.0, factor=1.0)
+        rk4 = m.Rk4Steps(max=0.0, best=0.0, factor=1.0, c4=C4)
+        guideline = None
+    npg = None
+    if c.game.geometry == "fisher":  # the Euler step in the Fisher geometry is natural policy gradient
+        npg = m.NpgSteps(max=euler.max, best=euler.best, factor=euler.factor,
+                         update="theta_i <- theta_i - h G_i^+ grad_i f_i")
+    exact = None
+    if c.thresholds is not None:
+        t = c.thresholds
+        exact = m.ExactStepThresholds(
+            provenance="exact",
+            euler=m.ThresholdPair(contraction=t.euler_contraction, stability=t.euler_stability),
+            rk4=m.ThresholdPair(contraction=t.rk4_contraction, stability=t.rk4_stability))
+    return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline,
+                       exact=exact)
+
+
+def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall | None]:
+    """The a-posteriori distance to the equilibrium and the invariant ball (docs/theory.md §10)."""
+    g = c.game
+    radius_M = g.region.radius * math.sqrt(float(np.min(c.weights)))
+    solved = c.equilibrium is not None
+    method = c.equilibrium.method if c.equilibrium is not None else None
+    residual = c.equilibrium.residual if c.equilibrium is not None else None
+    distance = in_region = invariant = None
+    if c.certified:
+        distance = c.residual_M / c.margin
+        # the Fisher metric is degenerate along the softmax gauge and varies with theta:
+        # no M-ball inside the logit box is claimed
+        if g.geometry != "fisher":
+            in_region = bool(distance <= radius_M)
+            invariant = m.InvariantBall(radius_M=max(0.0, radius_M - distance)) if in_region else None
+    return (m.EquilibriumInfo(residual_M=c.residual_M, solved=solved, method=method, residual=residual,
+                              distance_bound_M=distance, in_region=in_region), invariant)
+
+
+def _tight_entry(r: TightResult) -> m.TightStep:
+    blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
+    return m.TightStep(h=float(r.h), factor=float(r.factor), family=r.family, method=r.method,
+                       true_limit=finite_or_none(r.true_limit), ratio=finite_or_none(r.ratio),
+                       checks=int(r.checks), provenance=r.provenance, search=r.search,
+                       weights=None if r.weights is None else [float(v) for v in r.weights], blocks=blocks)
+
+
+def _tight_rate(r: TightRateResult) -> m.TightRate:
+    blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
+    return m.TightRate(alpha=finite_or_none(r.alpha), family=r.family, true_bound=finite_or_none(r.true_bound),
+                       ratio=finite_or_none(r.ratio), checks=int(r.checks), provenance=r.provenance,
+                       search=r.search, weights=None if r.weights is None else [float(v) for v in r.weights],
+                       blocks=blocks)
+
+
+def _tight(c: Certification) -> m.TightInfo | None:
+    """Largest proved steps over the metric family, with their metrics and ratios to the truth."""
+    t = c.tight
+    if t is None:
+        return None
+    ratio = None
+    if c.steps is not None:
+        limits = {"euler": t.euler.true_limit, "rk4": t.rk4.true_limit}
+        sgn_max = {"euler": c.steps.euler_max, "rk4": c.steps.rk4_max}
+        ratio = m.SgnRatio(**{k: sgn_max[k] / v if v and math.isfinite(v) else None for k, v in limits.items()})
+    return m.TightInfo(metric_family=t.family, provenance=t.euler.provenance, euler=_tight_entry(t.euler),
+                       rk4=_tight_entry(t.rk4), rate=_tight_rate(t.rate) if t.rate is not None else None,
+                       sgn_ratio=ratio)
+
+
+def _geometry(g: Game) -> m.GeometryInfo:
+    if g.geometry == "euclidean":
+        return m.GeometryInfo(kind="euclidean")
+    return m.GeometryInfo(
+        kind="fisher", reduced_dims=list(g.metric_block_sizes),
+        normalisation="K = E^T J E, E = blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}); "
+                      "softmax gauge (per-state all-ones direction) quotiented out",
+        beta="Lipschitz constant of the natural-gradient field, Jacobian G^+ J (exact at the equilibrium)")
+
+
+def certificate_model(c: Certification, *, created: str | None = None, source: str | None = None) -> m.Certificate:
+    """The :class:`~sgncert.cert.model.Certificate` of a certification (see :func:`build_certificate`)."""
+    g = c.game
+    prov = c.provenance
+    k = c.constants
+    equilibrium, invariant = _equilibrium(c)
+    with jax_scope() as jax:
+        x64 = bool(jax.config.jax_enable_x64)
+    return m.Certificate(
+        schema_version=m.SCHEMA_VERSION, kind=m.KIND, certified=c.certified, reason=c.reason, notes=list(c.notes),
+        game=m.GameInfo(name=g.name, sha256=g.sha256,
+                        players=[m.Player(name=p.name, dim=p.dim) for p in g.players],
+                        affine=g.affine, spec=g.canonical, source=source),
+        region=m.RegionInfo(center=c.center, radius=g.region.radius, norm=g.region.norm,
+                            center_spec=g.region.center_spec),
+        constants=m.ConstantsInfo(mu=k.mu, L=k.L, beta=c.weighted.beta, provenance=prov, samples=k.samples,
+                                  seed=None if g.affine else g.sampling.seed,
+                                  sampler="jacobian" if g.affine else g.sampling.method),
+        euclidean=m.EuclideanInfo(margin=k.gamma, certified=bool(k.gamma > 0), provenance=prov),
+        metric=m.MetricInfo(weights=c.weights, kind="scalar", source=c.weights_source,
+                            M="blockdiag(w_i I_{d_i})" if g.geometry == "euclidean" else "blockdiag(w_i G_i(theta))"),
+        geometry=_geometry(g),
+        sgn=m.SgnInfo(margin=c.margin, margin_float=c.margin_float, margin_check="exact rational LDL^T of C(w, margin)",
+                      tau=c.perron.tau, gain=c.gain, alpha_true=c.weighted.alpha_true, provenance=prov,
+                      tau_attained=c.perron.attained),
+        rate=c.margin,
+        steps=_steps(c),
+        band=[m.BandPair(i=b["i"], j=b["j"], low=b["low"], high=b["high"]) for b in c.band],
+        band_alpha=0.0,
+        equilibrium=equilibrium,
+        invariant_ball=invariant,
+        tight=_tight(c),
+        provenance=m.ToolProvenance(
+            tool_version=__version__, x64=x64, versions=_versions(),
+            created=created or datetime.now(timezone.utc).replace(microsecond=0).isoformat()),
+    )
+
+
+def build_certificate(c: Certification, *, created: str | None = None, source: str | None = None) -> dict[str, Any]:
+    """The certificate document (plain JSON values) of a certification.
+
+    Args:
+        c: the result of :func:`sgncert.certify`.
+        created: the creation time to record (default: now, UTC).
+        source: the spec's path relative to the certificate's folder (``game.source``),
+            which ``sgncert verify`` uses to check that the spec file still describes the game.
+    """
+    doc = jsonable(m.to_document(certificate_model(c, created=created, source=source)))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def spec_source(game: Game, certificate_path: str | Path) -> str | None:
+    """The game's spec file relative to the certificate's folder (``game.source``), or None
+    when the game did not come from a file."""
+    spec = Path(game.source) if game.source else None
+    if spec is None or not spec.is_file():
+        return None
+    return Path(os.path.relpath(spec.resolve(), Path(certificate_path).resolve().parent)).as_posix()
+
+
+def write_certificate(c: Certification, path: str | Path, *, created: str | None = None) -> dict[str, Any]:
+    """Build the certificate of ``c`` and write it to ``path`` atomically (an interrupted or
+    failed write leaves any previous file intact); returns the document.
+
+    Example:
+        >>> write_certificate(certify(load_game("games/scalar.yaml")), "scalar.cert.json")  # doctest: +SKIP
+    """
+    doc = build_certificate(c, created=created, source=spec_source(c.game, path))
+    write_atomic(path, dumps(doc))
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Canonical certificate text: sorted keys, indent 2, UTF-8, trailing newline."""
+    return dumps_document(doc)

@@ -1,0 +1,131 @@
+"""Rebuilding the certified game from the spec a certificate embeds.
+
+A Python hook runs only when its file still has the sha256 the certificate recorded
+(checked before anything imports it); the rebuilt game must hash to ``game.sha256``.
+:func:`game_from_certificate` raises on any mismatch (figures); :func:`rebuild_and_check`
+records every finding as a check of a verify report.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError
+from ..games.hooks import HookCheck, check_recorded_hook
+from ..games.model import Game
+from ..games.spec import game_from_dict, load_game
+from .report import VerifyReport
+
+
+def _inline_params(spec: dict[str, Any]) -> None:
+    params = spec.get("params", {})
+    if not isinstance(params, dict):
+        raise SpecError("game.spec.params: expected an object")
+    for name, value in params.items():
+        if isinstance(value, dict):
+            raise SpecError(f"game.spec.params.{name}: a canonical spec holds inline values, not {sorted(value)[:3]}")
+
+
+def _hook_message(hook: HookCheck) -> str:
+    if hook.state == "unreadable":
+        return (f"cannot read the hook {hook.path} ({hook.error}); "
+                "pass --game GAME.yaml to say where the game lives")
+    return (f"hook file {hook.rel} has sha256 {hook.digest[:16]}..., the certificate recorded "
+            f"{hook.recorded[:16]}...: the hook changed after certification (not run)")
+
+
+def _embedded_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc.get("game", {}).get("spec")
+    if not isinstance(spec, dict):
+        raise SpecError("certificate: game.spec is missing; cannot rebuild the game")
+    _inline_params(spec)
+    return spec
+
+
+def game_from_certificate(doc: dict[str, Any], base_dir: str | Path = ".") -> Game:
+    """Rebuild the certified game from ``doc["game"]["spec"]`` (hooks and data files resolve
+    against ``base_dir``).
+
+    Raises:
+        SpecError: the hook changed or cannot be read, or the rebuilt spec does not hash to
+            the certified ``game.sha256``.
+    """
+    spec = _embedded_spec(doc)
+    base_dir = Path(base_dir)
+    hook = check_recorded_hook(spec, base_dir)
+    if hook.state in ("unreadable", "changed"):
+        raise SpecError(f"certificate: {_hook_message(hook)}")
+    game = game_from_dict(spec, base_dir, "game.spec")
+    if game.sha256 != doc["game"].get("sha256"):
+        raise SpecError("certificate: the embedded spec does not rebuild the certified game (sha256 differs)")
+    return game
+
+
+def _spec_diff(a: dict[str, Any], b: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    parts = []
+    for k in keys:
+        if k == "params" and isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
+            pa, pb = a[k], b[k]
+            diff = sorted(p for p in set(pa) | set(pb) if pa.get(p) != pb.get(p))
+            parts.append(f"params {', '.join(diff[:6])}")
+        else:
+            parts.append(k)
+    return "; ".join(parts) or "nothing visible"
+
+
+def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, game_path: Path | None) -> Game | None:
+    """Rebuild the game of a certificate for verify and record what agrees with it: the
+    hook's sha256 (``game.hook``), the rebuilt hash (``game.spec``), the spec file
+    (``game.file``, when ``game_path`` is given), the players, ``game.affine`` and the
+    provenance of exact constants. None when the game must not or cannot be compared."""
+    spec = _embedded_spec(doc)
+    hook = check_recorded_hook(spec, base_dir)
+    if hook.state == "unreadable":
+        rep.undecidable("game.hook", _hook_message(hook))
+        return None
+    if hook.state == "changed":
+        rep.fail("game.hook", _hook_message(hook))
+        return None
+    if hook.state == "ok":
+        rep.ok("game.hook", f"hook file {hook.rel} matches its recorded sha256")
+    t = time.perf_counter()
+    game = game_from_dict(spec, base_dir, "game.spec")
+    rep.timings["rebuild"] = time.perf_counter() - t
+    if game.sha256 == doc["game"]["sha256"]:
+        rep.ok("game.spec", "rebuilding the embedded spec gives the certified sha256")
+    else:
+        rep.fail("game.spec", f"rebuilding the embedded spec gives sha256 {game.sha256[:16]}..., "
+                              f"not the certified {doc['game']['sha256'][:16]}...")
+    if game_path is not None:
+        sampling = spec.get("sampling", {}) if isinstance(spec.get("sampling"), dict) else {}
+        fg = load_game(game_path, samples=sampling.get("samples"), seed=sampling.get("seed"))
+        if fg.sha256 == doc["game"]["sha256"]:
+            rep.ok("game.file", f"{game_path} still describes the certified game")
+        else:
+            rep.fail("game.file", f"{game_path} no longer describes the certified game "
+                                  f"(differs in: {_spec_diff(fg.canonical, spec)}); certificates made with "
+                                  "--set overrides do not match their file")
+    rebuilt = [{"name": p.name, "dim": p.dim} for p in game.players]
+    stated = [{"name": p["name"], "dim": p["dim"]} for p in doc["game"]["players"]]
+    if rebuilt != stated:
+        shown = ", ".join(p["name"] for p in rebuilt), ", ".join(p["name"] for p in stated)
+        if sorted(map(str, rebuilt)) == sorted(map(str, stated)):
+            # the canonical spec does not pin the player order: every recomputed index would be permuted
+            rep.undecidable("game.players", f"rebuilding the embedded spec orders the players ({shown[0]}), the "
+                                            f"certificate orders them ({shown[1]}): constants cannot be compared")
+            return None
+        rep.fail("game.players", f"the rebuilt game has players ({shown[0]}), the certificate states ({shown[1]})")
+        return None
+    if "players" not in spec:
+        rep.ok("game.players", f"{len(rebuilt)} players as in the rebuilt game")
+    affine_claim = doc["game"].get("affine")
+    if affine_claim is not None and affine_claim != game.affine:
+        rep.fail("game.affine", f"the certificate says affine = {affine_claim}, the rebuilt game is "
+                                f"{'affine' if game.affine else 'not affine'}")
+    if doc["constants"]["provenance"] == "exact" and not game.affine:
+        rep.fail("constants.provenance", "constants are labelled exact but the game is not affine "
+                                         "(its Jacobian varies over the region)")
+    return game

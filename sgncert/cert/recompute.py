@@ -1,0 +1,305 @@
+"""Phase 2 of ``sgncert verify``: recompute what the certificate states about its game.
+
+- Exact (affine) games: J is recomputed and mu / L / beta / gamma / residual / exact step
+  thresholds compared (relative 1e-9, unsafe direction only).
+- Sampled games: the certificate's own sample set is recomputed (the claim "extremum over
+  these samples"), then ``resample`` fresh points (a new seed) are drawn and every point
+  where a stated bound is beaten is reported with its coordinates. Fresh points beating a
+  *sampled* estimate are warnings (a sampled constant is an estimate) unless ``strict``;
+  for provenance ``sound`` they are failures.
+- Tight steps: the stated metric must contract the step maps (exactly for affine games, on
+  the certificate's samples for sampled ones); the stated flow rate is re-proved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analysis.constants import (exact_constants, pointwise_statistics, value_and_jacobian, weight_scaling,
+                                  weighted_constants)
+from ..analysis.sampling import sample_region
+from ..errors import NumericalError
+from ..games.model import Game, Sampling
+from ..theory.contraction import blockdiag, check_contraction, check_rate, sampled_factor, spectral_step_limit
+from .algebra import REL_TOL, _g
+from .report import FAILED, WARNING, VerifyReport
+
+
+def _unsafe(stated: float, true: float, direction: int, scale: float) -> bool:
+    """True when ``stated`` is on the unsafe side of ``true`` by more than REL_TOL.
+
+    direction -1: stated must not exceed true (mu, gamma); +1: must not be below (L, beta).
+    """
+    tol = REL_TOL * max(abs(true), abs(stated), 1e-6 * scale)
+    return (stated > true + tol) if direction < 0 else (stated < true - tol)
+
+
+def _point(x, k: int = 6) -> str:
+    vals = ", ".join(f"{float(v):.6g}" for v in list(x)[:k])
+    return f"x = [{vals}{', ...' if len(x) > k else ''}]"
+
+
+
+class Recomputation:
+    """Recompute the constants, thresholds, residual and tight steps of a certificate for
+    its rebuilt game. After :meth:`run`, ``F_center`` holds F at the centre, ``J`` the
+    constant Jacobian (affine games) and ``K`` the Jacobians at the certificate's samples
+    (sampled games, when they fit in memory), for the simulation to reuse."""
+
+    def __init__(self, doc: dict[str, Any], rep: VerifyReport, game: Game, *, resample: int | None,
+                 seed: int | None, strict: bool) -> None:
+        self.doc, self.rep, self.game = doc, rep, game
+        self.resample, self.seed, self.strict = resample, seed, strict
+        self.names = [p["name"] for p in doc["game"]["players"]]
+        self.F_center: np.ndarray | None = None
+        self.J: np.ndarray | None = None
+        self.K: np.ndarray | None = None
+
+    @property
+    def exact(self) -> bool:
+        """The game's Jacobian is constant (affine, Euclidean geometry)."""
+        return self.game.affine and self.game.transform is None
+
+    def evaluate_center(self) -> bool:
+        """F and J at the centre (False, with an undecidable check, when not finite)."""
+        center = np.asarray(self.doc["region"]["center"], dtype=np.float64)
+        try:
+            self.F_center, self.J = value_and_jacobian(self.game, center)
+        except NumericalError as exc:
+            self.rep.undecidable("constants", f"{exc}")
+            return False
+        return True
+
+    def run(self) -> bool:
+        """Every recomputed check (module docstring); False when F or J is not finite at the
+        centre of an exact game (an undecidable check says so, nothing else can be compared)."""
+        if self.exact:
+            if not self.evaluate_center():
+                return False
+            self._exact()
+        else:  # F(centre) and the sample Jacobians come with the recomputed statistics
+            self._sampled()
+        if self.F_center is not None:
+            self._residual()
+        self._tight()
+        return True
+
+    # -- shared comparison
+    def _compare(self, mu, L, beta, gamma, what: str) -> None:
+        doc, rep = self.doc, self.rep
+        k = doc["constants"]
+        n = len(self.names)
+        scale = float(max(np.max(np.abs(mu)), np.max(L), 1e-300))
+        bad_mu = bad_L = 0
+        for i in range(n):
+            if _unsafe(float(k["mu"][i]), float(mu[i]), -1, scale):
+                bad_mu += 1
+                rep.fail(f"constants.mu[{i}]", f"mu_{self.names[i]} stated {_g(float(k['mu'][i]))} but {what} value is "
+                                               f"{_g(float(mu[i]))}: the stated curvature is too large")
+        for i in range(n):
+            for j in range(n):
+                if i != j and _unsafe(float(k["L"][i][j]), float(L[i, j]), +1, scale):
+                    bad_L += 1
+                    rep.fail(f"constants.L[{i}][{j}]", f"L_{self.names[i]},{self.names[j]} stated {_g(float(k['L'][i][j]))} "
+                                                       f"but {what} value is {_g(float(L[i, j]))}: the stated coupling is too small")
+        if not bad_mu:
+            rep.ok("constants.mu", f"every stated mu_i <= {what} value (relative {REL_TOL:g})")
+        if not bad_L:
+            rep.ok("constants.L", f"every stated L_ij >= {what} value (relative {REL_TOL:g})")
+        if k["beta"] is not None and _unsafe(float(k["beta"]), float(beta), +1, max(scale, abs(beta))):
+            rep.fail("constants.beta", f"beta(w) stated {_g(float(k['beta']))} but {what} value is {_g(float(beta))}: too small")
+        else:
+            rep.ok("constants.beta", f"beta(w) = {_g(k['beta'])} >= {what} value {_g(float(beta))}")
+        eg = doc["euclidean"]["margin"]
+        if _unsafe(float(eg), float(gamma), -1, scale):
+            rep.fail("euclidean.margin", f"stated gamma {_g(float(eg))} but {what} value is {_g(float(gamma))}: too large")
+        else:
+            rep.ok("euclidean.margin", f"gamma = {_g(float(eg))} <= {what} value {_g(float(gamma))}")
+
+    def _exact(self) -> None:
+        doc = self.doc
+        if doc["constants"]["provenance"] != "exact":
+            self.rep.notes.append("the game is affine but its constants are labelled "
+                                  f"{doc['constants']['provenance']}; compared with the exact values")
+        k = exact_constants(self.game, self.J)
+        beta = weighted_constants(self.game, doc["metric"]["weights"], J=self.J).beta
+        self._compare(np.asarray(k.mu), np.asarray(k.L), beta, k.gamma, "the recomputed exact")
+        self._thresholds()
+
+    def _thresholds(self) -> None:
+        """Each stated exact step threshold: the property holds on (0, h*(1 - 1e-6)]."""
+        doc, rep = self.doc, self.rep
+        ex = doc["steps"].get("exact")
+        if not isinstance(ex, dict):
+            return
+        s = weight_scaling(self.game, doc["metric"]["weights"])
+        H = np.asarray(self.J, dtype=np.float64)
+        K = s[:, None] * H / s[None, :]
+        eye = np.eye(K.shape[0])
+
+        def poly(h, A):
+            if method == "euler":
+                return eye - h * A
+            hA = h * A
+            return eye - hA + hA @ hA / 2.0 - hA @ hA @ hA / 6.0 + hA @ hA @ hA @ hA / 24.0
+
+        for method in ("euler", "rk4"):
+            for what in ("contraction", "stability"):
+                hstar = ex[method][what]
+                name = f"steps.exact.{method}.{what}"
+                if hstar is None or hstar == 0:
+                    continue
+                hs = [hstar * t for t in (0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.99, 0.999, 1 - 1e-6)]
+                worst = 0.0
+                for h in hs:
+                    if what == "contraction":
+                        v = float(np.linalg.norm(poly(h, K), 2))
+                    else:
+                        v = float(np.max(np.abs(np.linalg.eigvals(poly(h, H)))))
+                    worst = max(worst, v)
+                    if not v < 1.0:
+                        label = "||T(h)||_M" if what == "contraction" else "spectral radius of T(h)"
+                        rep.fail(name, f"{label} = {_g(v)} >= 1 at h = {_g(h)} below the stated threshold {_g(hstar)}")
+                        break
+                else:
+                    rep.ok(name, f"holds on (0, {_g(hstar)}) (max {_g(worst)} < 1 on a grid up to h*(1 - 1e-6))")
+
+    def _stats(self, points):
+        """Per-point mu (n, N), L (n, N, N), gamma (n), beta (n), finite (n) with the jitted kernels."""
+        return pointwise_statistics(self.game, points, self.doc["metric"]["weights"], keep_jacobians=True)
+
+    def _sampled(self) -> None:
+        doc, rep = self.doc, self.rep
+        game = self.game
+        region = game.region.with_center(np.asarray(doc["region"]["center"], dtype=np.float64))
+        k = doc["constants"]
+        # 1. the claim "extrema over the certificate's own samples" is reproducible exactly
+        pts = sample_region(region, game.sampling)
+        if pts.shape[0] != k["samples"]:
+            rep.fail("constants.samples", f"the spec's sampling gives {pts.shape[0]} points, the certificate states {k['samples']}")
+        if k["seed"] is not None and k["seed"] != game.sampling.seed:
+            rep.fail("constants.seed", f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}")
+        st = self._stats(pts)
+        self.F_center, self.K = st["value0"], st.get("jacobians")
+        if not st["finite"].all():
+            bad = int(np.argmin(st["finite"]))
+            rep.undecidable("constants", f"the Jacobian is not finite at sample {bad}: {_point(pts[bad])}")
+            return
+        self._compare(st["mu"].min(axis=0), st["L"].max(axis=0), float(st["beta"].max()), float(st["gamma"].min()),
+                      f"the recomputed ({pts.shape[0]} certificate samples)")
+        # 2. fresh samples (a new seed): report every point that beats a stated bound
+        if not self.resample:
+            return
+        method = game.sampling.method if game.sampling.method in ("sobol", "random") else "random"
+        seed = self.seed if self.seed is not None else game.sampling.seed + 1
+        fresh = sample_region(region, Sampling(method, int(self.resample), int(seed)))[1:]  # drop the centre
+        st = self._stats(fresh)
+        status = FAILED if (self.strict or k["provenance"] == "sound") else WARNING
+        if not st["finite"].all():
+            bad = int(np.argmin(st["finite"]))
+            rep.undecidable("resample", f"the Jacobian is not finite at a fresh sample: {_point(fresh[bad])}")
+            return
+        found = 0
+        n = len(self.names)
+        mu_s = np.asarray(k["mu"], dtype=np.float64)
+        L_s = np.asarray(k["L"], dtype=np.float64)
+
+        def report(name, mask, values, stated, worst_idx, what):
+            nonlocal found
+            found += 1
+            rep.add(name, status, f"{int(mask.sum())} of {fresh.shape[0]} fresh points (seed {seed}) beat the stated "
+                                  f"{what} {_g(float(stated))}; worst {_g(float(values[worst_idx]))} at {_point(fresh[worst_idx])}")
+
+        for i in range(n):
+            v = st["mu"][:, i]
+            mask = v < mu_s[i]
+            if mask.any():
+                report(f"resample.mu[{i}]", mask, v, mu_s[i], int(np.argmin(v)), f"mu_{self.names[i]}")
+        for i in range(n):
+            for j in range(n):
+                if i == j:
+                    continue
+                v = st["L"][:, i, j]
+                mask = v > L_s[i, j]
+                if mask.any():
+                    report(f"resample.L[{i}][{j}]", mask, v, L_s[i, j], int(np.argmax(v)),
+                           f"L_{self.names[i]},{self.names[j]}")
+        if k["beta"] is not None:
+            v = st["beta"]
+            mask = v > float(k["beta"])
+            if mask.any():
+                report("resample.beta", mask, v, k["beta"], int(np.argmax(v)), "beta(w)")
+        if found:
+            if status == WARNING:
+                rep.notes.append("sampled constants are estimates: fresh points beating them are warnings; "
+                                 "use --strict to treat them as failed claims")
+        else:
+            rep.ok("resample", f"no stated bound is beaten at {fresh.shape[0]} fresh {method} points (seed {seed})")
+
+    def _residual(self) -> None:
+        doc, rep = self.doc, self.rep
+        eq = doc.get("equilibrium") if isinstance(doc.get("equilibrium"), dict) else {}
+        stated = eq.get("residual_M")
+        if stated is None:
+            return
+        s = weight_scaling(self.game, doc["metric"]["weights"])
+        c = np.asarray(doc["region"]["center"], dtype=np.float64)
+        F = np.asarray(self.F_center)
+        J0 = self.J if self.J is not None else (self.K[0] if self.K is not None else np.zeros((1, 1)))
+        if getattr(self.game, "transform", None) is not None:  # Fisher geometry: E^T F in the metric space
+            F = self.game.transform(c).T @ F
+        true = float(np.linalg.norm(s * F))
+        # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
+        noise = 1e-13 * (1.0 + float(np.max(s)) * float(np.linalg.norm(J0, 2)) * float(np.linalg.norm(c)))
+        if float(stated) >= true * (1 - REL_TOL) - noise:
+            rep.ok("equilibrium.residual_M", f"||F(center)||_M = {_g(true)} <= stated {_g(float(stated))} (+ rounding)")
+        else:
+            rep.fail("equilibrium.residual_M", f"stated {_g(float(stated))} but ||F(center)||_M = {_g(true)}")
+
+    # -- tight steps: the stated metric must contract the step maps
+    def _tight(self) -> None:
+        doc, rep = self.doc, self.rep
+        t = doc.get("tight")
+        if not isinstance(t, dict):
+            return
+        sizes = self.game.metric_block_sizes
+
+        def metric(entry):
+            if entry.get("weights") is not None:
+                return np.diag(np.repeat(np.asarray(entry["weights"], dtype=np.float64), sizes))
+            return blockdiag([np.asarray(b, dtype=np.float64) for b in entry["blocks"]])
+
+        for method in ("euler", "rk4"):
+            e = t.get(method)
+            if not isinstance(e, dict) or not e.get("h"):
+                continue
+            name, h, factor, M = f"tight.{method}", float(e["h"]), float(e["factor"]), metric(e)
+            if self.J is not None and t.get("provenance") == "exact":
+                limit = spectral_step_limit(self.J, method)
+                if h > limit:
+                    rep.fail(name, f"h = {_g(h)} exceeds the true stability limit {_g(limit)}")
+                elif check_contraction(self.J, h, M, factor, method):
+                    rep.ok(name, f"||T(h)||_M <= {_g(factor)} < 1 at h = {_g(h)} proved exactly "
+                                 f"(true limit {_g(limit)}, ratio {_g(h / limit)})")
+                else:
+                    rep.fail(name, f"the stated metric does not make T(h = {_g(h)}) contract with factor {_g(factor)} "
+                                   "(exact rational check)")
+            elif self.K is not None:
+                worst = float(sampled_factor(self.K, h, M, method))
+                if worst <= factor * (1 + 1e-9) and worst < 1:
+                    rep.ok(name, f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {_g(worst)} "
+                                 f"<= {_g(factor)} at h = {_g(h)}")
+                else:
+                    rep.fail(name, f"at h = {_g(h)} a certificate sample has ||T(h)||_M = {_g(worst)} > {_g(factor)}")
+            else:
+                rep.undecidable(name, "no Jacobians to check the tight step against")
+        r = t.get("rate")
+        if isinstance(r, dict) and r.get("alpha") is not None and self.J is not None:
+            if check_rate(self.J, metric(r), float(r["alpha"])):
+                rep.ok("tight.rate", f"M H + H^T M >= 2 alpha M with alpha = {_g(float(r['alpha']))} proved exactly")
+            else:
+                rep.fail("tight.rate", f"the stated metric does not give the flow rate {_g(float(r['alpha']))}")
+
+    # -- simulation

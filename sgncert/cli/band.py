@@ -1,0 +1,112 @@
+"""``sgncert band GAME.yaml|CERT.json``: the timescale band figure."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+from .console import Progress, console
+from .files import FILE_PATH, check_figure, save_figure_or_fail
+
+
+def _is_certificate(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+@click.command()
+@click.argument("source", type=FILE_PATH, metavar="GAME.yaml|CERT.json")
+@click.option("-o", "--output", type=FILE_PATH, default=Path("band.png"), show_default=True,
+              help="Figure file (.png, .svg or .pdf).")
+@click.option("--alpha", type=float, default=0.0, show_default=True,
+              help="Margin at which the band {w : C(w, alpha) > 0} is drawn.")
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a parameter (GAME.yaml only).")
+@click.option("--game", "game_path", type=FILE_PATH,
+              help="With CERT.json: the game spec file (Python hooks resolve next to it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plotted numbers as JSON on stdout.")
+def band(source, output, alpha, overrides, game_path, as_json):
+    """Plot the timescale band of GAME.yaml or CERT.json.
+
+    Two players: the SGN margin alpha_*(r) over the weight ratio r = w2/w1 (log axis), the
+    band (r_-, r_+) where C(w, alpha) > 0 shaded, the margin-optimal ratio marked and, for
+    exact (affine) games, the true weighted margin alpha_true(r). More players: the interval
+    of w_j/w_i for every pair, with the chosen weights' ratios marked.
+    """
+    check_figure(output)
+    from ..errors import SpecError
+    from ..plots.band import band_data, band_figure
+
+    J = block_sizes = band_pairs = None
+    if _is_certificate(source):
+        if overrides:
+            raise SpecError("--set applies to GAME.yaml, not to a certificate")
+        from ..cert.load import load_certificate
+
+        doc = load_certificate(source)
+        mu, L = doc["constants"]["mu"], doc["constants"]["L"]
+        weights = doc["metric"]["weights"]
+        names = [p["name"] for p in doc["game"]["players"]]
+        title = doc["game"]["name"]
+        note = None
+        if doc["game"].get("affine") and len(mu) == 2:
+            try:
+                from ..analysis.constants import value_and_jacobian
+                from ..cert.rebuild import game_from_certificate
+
+                game = game_from_certificate(doc, game_path.parent if game_path else source.parent)
+                _, J = value_and_jacobian(game, doc["region"]["center"])
+                block_sizes = game.block_sizes
+            except SpecError as exc:
+                note = f"alpha_true(r) not drawn: {exc}"
+        if len(mu) > 2 and alpha == 0.0 and doc.get("band_alpha", 0.0) == 0.0:
+            band_pairs = [{**b, "high": math.inf if b["high"] is None else b["high"]} for b in doc["band"]]
+    else:
+        from ..analysis.certify import certify
+        from ..games.spec import load_game
+
+        game = load_game(source, list(overrides))
+        with Progress() as progress:
+            c = certify(game, progress=progress)
+        mu, L, weights = c.constants.mu, c.constants.L, c.weights
+        names, title, note = [p.name for p in game.players], game.name, None
+        if game.affine and game.n_players == 2:
+            from ..analysis.constants import value_and_jacobian
+
+            _, J = value_and_jacobian(game, c.center)
+            block_sizes = game.block_sizes
+        if game.n_players > 2 and alpha == 0.0:
+            band_pairs = c.band
+    data = band_data(mu, L, alpha=alpha, weights=weights, J=J, block_sizes=block_sizes, names=names,
+                     band=band_pairs, title=title)
+    fig, data = band_figure(data)
+    save_figure_or_fail(fig, output)
+    if as_json:
+        from ..util.jsondoc import jsonable
+
+        click.echo(json.dumps(jsonable(data), sort_keys=True, indent=2))
+        return
+    out = console()
+    if data["n_players"] == 2:
+        b = data["band"]
+        high = "inf" if b is None or b["high"] == math.inf else format(b["high"], ".7g")
+        band_text = "empty" if b is None else f"({b['low']:.6g}, {high})"
+        out.print(f"band of w2/w1 at alpha = {alpha:g}: {band_text}; optimum r* = {data['r_opt']:.6g} "
+                      f"(alpha_* = {data['alpha_opt']:.6g})")
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"timescale bands at alpha = {alpha:g}")
+        for col in ("pair", "low", "high", "chosen", "verified"):
+            t.add_column(col)
+        for p in data["pairs"]:
+            t.add_row(f"w_{names[p['j']]}/w_{names[p['i']]}", f"{p['low']:.6g}",
+                      "inf" if p["high"] == math.inf else f"{p['high']:.6g}", f"{p['chosen']:.6g}",
+                      "yes" if p["verified"] else "no")
+        out.print(t)
+    if note:
+        out.print(note)
+    out.print(f"figure written to {output}")
+
+

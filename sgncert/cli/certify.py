@@ -1,0 +1,84 @@
+"""``sgncert certify GAME.yaml`` and ``sgncert schema``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_INPUT, EXIT_NEGATIVE, EXIT_OK
+from .console import Progress, console, fail
+
+
+def _created() -> str | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(int(epoch), timezone.utc).isoformat()
+    return None
+
+
+@click.command()
+@click.argument("game", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Certificate file to write [default: GAME's folder/<stem>.cert.json].")
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a parameter (repeatable).")
+@click.option("--samples", type=click.IntRange(1, 10_000_000), help="Number of sample points (non-affine games).")
+@click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the certificate JSON on stdout instead of tables.")
+@click.option("--no-write", is_flag=True, help="Do not write a certificate file.")
+@click.option("--metric", type=click.Choice(["scalar", "block"]), default="scalar", show_default=True,
+              help="Metric family for the tight steps: scalar (w_i I, projection-safe) or block "
+                   "(a full positive-definite block per player; unconstrained games).")
+@click.option("--tight/--no-tight", default=True, show_default=True,
+              help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).")
+@click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
+def certify(game: Path, output: Path | None, overrides: tuple[str, ...], samples: int | None, seed: int | None,
+            as_json: bool, no_write: bool, metric: str, tight: bool, force: bool) -> None:
+    """Certify GAME.yaml and write its certificate.
+
+    Exit 0 when certified, 1 when analysed but not certified (the certificate is still
+    written with certified: false and the reason), 2 on bad input, 3 on numerical failure.
+    """
+    from ..analysis.certify import certify as run_certify
+    from ..analysis.certify import check_limits
+    from ..cert.build import build_certificate, dumps, spec_source
+    from ..games.spec import load_game
+    from ..util.atomic import write_atomic
+
+    g = load_game(game, list(overrides), samples=samples, seed=seed)
+    check_limits(g, force)
+    with Progress() as progress:
+        result = run_certify(g, progress=progress, tight=tight, metric=metric)
+    target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
+    source = spec_source(g, target) if target else None
+    doc = build_certificate(result, created=_created(), source=source)
+    text = dumps(doc)
+    if target is not None:
+        try:
+            write_atomic(target, text)
+        except OSError as exc:
+            fail(f"{target}: cannot write the certificate: {exc.strerror or exc}", EXIT_INPUT)
+    if as_json:
+        click.echo(text, nl=False)
+    else:
+        from .tables import certificate_tables
+
+        out = console()
+        for item in certificate_tables(doc):
+            out.print(item)
+        if not no_write:
+            out.print(f"certificate written to {target}")
+    sys.exit(EXIT_OK if doc["certified"] else EXIT_NEGATIVE)
+
+
+@click.command()
+def schema() -> None:
+    """Print the certificate JSON Schema."""
+    from ..cert.model import json_schema
+    from .console import echo_json
+
+    echo_json(json_schema())

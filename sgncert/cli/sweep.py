@@ -1,0 +1,116 @@
+"""``sgncert sweep GAME.yaml --param NAME=START:STOP:NUM``: certify over a parameter grid."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from .console import Progress, console
+from .files import FILE_PATH, check_figure, check_output, save_figure_or_fail, write_text
+
+
+def _boundary_text(doc: dict) -> list[str]:
+    if "boundaries" not in doc:
+        return []
+    name = doc["params"][0]["name"]
+    out = []
+    for label, key in (("Euclidean", "euclidean"), ("SGN", "sgn")):
+        b = doc["boundaries"][key]
+        if b["last_certified"] is None:
+            out.append(f"{label}: certifies no grid point")
+        else:
+            nxt = f" (fails at {name} = {b['first_failure']:.6g})" if b["first_failure"] is not None else ""
+            out.append(f"{label}: certifies up to {name} = {b['last_certified']:.6g}{nxt}")
+    return out
+
+
+def _rows_table(doc: dict, limit: int = 25):
+    from rich.table import Table
+
+    names = [p["name"] for p in doc["params"]]
+    rows = doc["rows"]
+    keep = list(range(len(rows)))
+    if len(rows) > limit:  # every k-th row plus the rows around a change of verdict
+        step = math.ceil(len(rows) / limit)
+        keep = set(range(0, len(rows), step)) | {len(rows) - 1}
+        for k in range(1, len(rows)):
+            for key in ("certified", "euclidean_certified"):
+                if rows[k].get(key) != rows[k - 1].get(key):
+                    keep |= {k - 1, k}
+        keep = sorted(keep)
+    shown = f" ({len(keep)} shown)" if len(keep) < len(rows) else ""
+    t = Table(title=f"{doc['game']['name']}: {len(rows)} grid points{shown}")
+    for col in names + ["SGN", "Euclid. gamma", "SGN alpha", "alpha_true", "beta", "Euler max", "RK4 max"]:
+        t.add_column(col, justify="right")
+
+    def f(v):
+        return "-" if v is None else f"{v:.4g}"
+
+    for k in keep:
+        r = rows[k]
+        verdict = "[green]yes[/]" if r["certified"] else ("[magenta]error[/]" if r.get("error") else "[red]no[/]")
+        t.add_row(*[f"{r[n]:.6g}" for n in names], verdict, f(r.get("euclidean_margin")), f(r.get("sgn_margin")),
+                  f(r.get("alpha_true")), f(r.get("beta")), f(r.get("euler_max")), f(r.get("rk4_max")))
+    return t
+
+
+
+@click.command()
+@click.argument("game", type=FILE_PATH, metavar="GAME.yaml")
+@click.option("--param", "params", multiple=True, required=True, metavar="NAME=START:STOP:NUM",
+              help="Swept parameter: NUM equally spaced values from START to STOP inclusive (repeatable: grid).")
+@click.option("-o", "--output", type=FILE_PATH, default=Path("sweep.json"), show_default=True,
+              help="Sweep JSON file; the CSV is written next to it (same stem, .csv).")
+@click.option("--plot", "plot_path", type=FILE_PATH, help="Also draw the margins against the parameter (.png/.svg/.pdf).")
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a fixed parameter.")
+@click.option("--samples", type=click.IntRange(1, 10_000_000), help="Number of sample points (non-affine games).")
+@click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweep JSON on stdout instead of the table.")
+@click.option("--tight", is_flag=True, help="Also the largest proved steps over the scalar metric family per point.")
+def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, tight):
+    """Certify GAME.yaml over a grid of parameter values.
+
+    Writes a JSON document (kind sgncert.sweep: one row per grid point with the parameter
+    values, certified, Euclidean margin, SGN margin, alpha_true for exact games, beta and
+    the certified steps) and the same rows as CSV. Exit 0 when the sweep ran, whatever the
+    verdicts; 2 on bad input.
+    """
+    check_output(output)
+    if plot_path is not None:
+        check_figure(plot_path)
+    from ..analysis.sweep import as_ranges, check_ranges, dumps_sweep, rows_to_csv, run_sweep
+    from ..games.spec import load_game
+
+    ranges = as_ranges(params)
+    g = load_game(game, list(overrides), samples=samples, seed=seed)
+    check_ranges(g, ranges)
+    if plot_path is not None and len(ranges) > 2:
+        from ..errors import SpecError
+
+        raise SpecError(f"--plot needs 1 or 2 swept parameters, got {len(ranges)}")
+    with Progress() as progress:
+        doc = run_sweep(g, ranges, progress=progress, tight=tight)
+    text = dumps_sweep(doc)
+    write_text(output, text, "sweep")
+    csv_path = output.with_suffix(".csv")
+    write_text(csv_path, rows_to_csv(doc["rows"]), "CSV")
+    if plot_path is not None:
+        from ..plots.sweep import sweep_figure
+
+        fig, _ = sweep_figure(doc)
+        save_figure_or_fail(fig, plot_path)
+    if as_json:
+        click.echo(text, nl=False)
+        return
+    out = console()
+    out.print(_rows_table(doc))
+    for line in _boundary_text(doc):
+        out.print(line)
+    failed = sum(1 for r in doc["rows"] if r.get("error"))
+    if failed:
+        out.print(f"{failed} point(s) failed numerically (rows with an 'error' field)")
+    out.print(f"sweep written to {output} and {csv_path}" + (f", figure to {plot_path}" if plot_path else ""))
+
+

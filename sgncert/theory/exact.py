@@ -1,0 +1,200 @@
+"""Exact rational arithmetic for positive-(semi)definiteness claims (docs/theory.md §3).
+
+Every finite IEEE float is a dyadic rational, so ``Fraction(x)`` is its exact value.
+The functions here decide PSD / PD questions about matrices built from floats with
+*no* rounding at all: a ``True`` answer is a proof about the floats handed in.
+
+This module uses the Python standard library only (``fractions``, ``math``,
+``numbers``). It is imported by the independent certificate verifier, so it must never
+import numpy, jax or cvxpy.
+
+Notation: N players, own curvatures ``mu`` (length N), couplings ``L`` (N x N,
+``L[i][j] >= 0`` the influence of player j on player i; the diagonal is ignored),
+weights ``w > 0``, shift ``alpha``. The SGN matrix is
+
+    C(w, alpha) = W (A - alpha I) + (A - alpha I)^T W,     W = diag(w),
+    C_ii = 2 w_i (mu_i - alpha),   C_ij = -(w_i L_ij + w_j L_ji)  (i != j),
+
+with A the comparison matrix ``A_ii = mu_i``, ``A_ij = -L_ij``. Since
+``C(w, alpha) = C(w, 0) - 2 alpha W``, ``C(w, alpha) >= 0`` iff
+``alpha <= alpha_*(w) = 1/2 lambda_min(W^{-1/2} C(w, 0) W^{-1/2})``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import NumericalError, SpecError
+
+__all__ = ["to_fraction", "ldl_decide", "psd_exact", "sgn_matrix_exact", "certified_margin"]
+
+
+def to_fraction(x: object) -> Fraction:
+    """Return the exact rational value of ``x`` (int, float or Fraction).
+
+    Floats are dyadic rationals, so the conversion is exact (no rounding).
+    numpy scalars are accepted through the :mod:`numbers` ABCs.
+
+    Raises:
+        SpecError: ``x`` is not a real number (bool, str, None, complex, ...).
+        NumericalError: ``x`` is nan or infinite.
+    """
+    if isinstance(x, bool) or type(x).__name__ == "bool_":
+        raise SpecError(f"expected a real number, got a boolean {x!r}")
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, numbers.Integral):
+        return Fraction(int(x))
+    if isinstance(x, numbers.Rational):
+        return Fraction(int(x.numerator), int(x.denominator))
+    if isinstance(x, numbers.Real):
+        f = float(x)  # exact for float32/float64 scalars
+        if not math.isfinite(f):
+            raise NumericalError(f"non-finite number {f!r} cannot be made exact")
+        return Fraction(f)
+    raise SpecError(f"expected a real number, got {type(x).__name__} {x!r}")
+
+
+def _matrix(S: Sequence[Sequence[object]]) -> list[list[Fraction]]:
+    try:
+        rows = [list(r) for r in S]
+    except TypeError:
+        raise SpecError("matrix must be a sequence of sequences") from None
+    n = len(rows)
+    if any(len(r) != n for r in rows):
+        raise SpecError(f"matrix must be square, got {n} rows of lengths "
+                        f"{sorted({len(r) for r in rows})}")
+    return [[to_fraction(v) for v in r] for r in rows]
+
+
+def ldl_decide(M: list[list[Any]], *, strict: bool) -> bool:
+    """Decide exactly whether the symmetric matrix ``M`` is PSD (``strict``: PD).
+
+    ``M`` holds exact numbers of any type with field arithmetic and comparison with 0
+    (``Fraction``, python-flint's ``fmpq``); only its upper triangle is read, and it is
+    overwritten. Method: symmetric Gaussian elimination (LDL^T without pivoting). At step
+    k the pivot ``d = M_kk`` of the current Schur complement must be ``> 0`` (PD) or
+    ``>= 0`` (PSD). A zero pivot is allowed for PSD only if the rest of its row is
+    exactly zero: for a PSD matrix ``M_kk = 0`` forces ``M_kj = 0`` (2x2 minors
+    ``M_kk M_jj - M_kj^2 >= 0``); the row/column then drops out. Otherwise the Schur
+    complement ``M' = M - m m^T / d`` is PSD (PD) iff M is, by the congruence
+    ``M = [1 0; m/d I] diag(d, M') [1 m^T/d; 0 I]`` (docs/theory.md §3).
+    """
+    n = len(M)
+    for k in range(n):
+        d = M[k][k]
+        if d < 0 or (strict and d == 0):
+            return False
+        if d == 0:
+            if any(M[k][j] != 0 for j in range(k + 1, n)):
+                return False
+            continue
+        row = M[k]
+        for i in range(k + 1, n):
+            f = row[i] / d
+            if f == 0:
+                continue
+            Mi = M[i]
+            for j in range(i, n):
+                Mi[j] = Mi[j] - f * row[j]
+    return True
+
+
+def psd_exact(S: Sequence[Sequence[object]], *, strict: bool = False) -> bool:
+    """Decide exactly whether the symmetric matrix ``S`` is PSD (``strict``: PD).
+
+    The entries are converted to their exact rational values (floats included, see
+    :func:`to_fraction`) and decided by :func:`ldl_decide`: the answer is exact for the
+    numbers handed in, with no rounding at all.
+
+    Raises:
+        SpecError: S is not square or not exactly symmetric.
+    """
+    M = _matrix(S)
+    n = len(M)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if M[i][j] != M[j][i]:
+                raise SpecError(f"matrix is not symmetric: entry ({i},{j}) = {M[i][j]} "
+                                f"but ({j},{i}) = {M[j][i]}")
+    return ldl_decide(M, strict=strict)
+
+
+def _game(mu: Sequence[object], L: Sequence[Sequence[object]]
+          ) -> tuple[list[Fraction], list[list[Fraction]]]:
+    m = [to_fraction(v) for v in mu]
+    n = len(m)
+    try:
+        rows = [list(r) for r in L]
+    except TypeError:
+        raise SpecError("L must be an N x N sequence of sequences") from None
+    if len(rows) != n or any(len(r) != n for r in rows):
+        raise SpecError(f"L must be {n} x {n} to match mu")
+    Lf = [[to_fraction(v) if i != j else Fraction(0) for j, v in enumerate(r)]
+          for i, r in enumerate(rows)]
+    for i in range(n):
+        for j in range(n):
+            if i != j and Lf[i][j] < 0:
+                raise SpecError(f"coupling L[{i}][{j}] = {float(Lf[i][j])} is negative")
+    return m, Lf
+
+
+def sgn_matrix_exact(mu: Sequence[object], L: Sequence[Sequence[object]],
+                     w: Sequence[object], alpha: object) -> list[list[Fraction]]:
+    """Return ``C(w, alpha)`` exactly as a list of lists of Fractions.
+
+    ``C_ii = 2 w_i (mu_i - alpha)``, ``C_ij = -(w_i L_ij + w_j L_ji)`` for i != j.
+    The diagonal of ``L`` is ignored.
+    """
+    m, Lf = _game(mu, L)
+    n = len(m)
+    wf = [to_fraction(v) for v in w]
+    if len(wf) != n:
+        raise SpecError(f"weights have length {len(wf)}, expected {n}")
+    a = to_fraction(alpha)
+    C = [[Fraction(0)] * n for _ in range(n)]
+    for i in range(n):
+        C[i][i] = 2 * wf[i] * (m[i] - a)
+        for j in range(i + 1, n):
+            c = -(wf[i] * Lf[i][j] + wf[j] * Lf[j][i])
+            C[i][j] = c
+            C[j][i] = c
+    return C
+
+
+def certified_margin(mu: Sequence[object], L: Sequence[Sequence[object]],
+                     w: Sequence[object], alpha_estimate: float) -> float:
+    """Largest float ``alpha <= alpha_estimate`` on a fixed descending ladder with
+    ``C(w, alpha) >= 0`` proved in exact arithmetic.
+
+    Because ``C(w, alpha) = C(w, 0) - 2 alpha W`` with ``W > 0``, PSD at ``alpha``
+    is equivalent to ``alpha <= alpha_*(w)``: the returned float is a *proved* lower
+    bound on the SGN margin of the weights ``w`` for the given float data (mu, L, w),
+    i.e. ``<F(x)-F(y), M(w)(x-y)> >= alpha ||x-y||_M^2`` whenever the constants hold.
+
+    Ladder: ``alpha_estimate`` itself, then ``a - k * (|a| 2^-48 + 2^-60)`` for
+    ``k = 1, 2, 4, ...`` (at most 80 tries in all); the first candidate that passes
+    :func:`psd_exact` is returned.
+
+    Raises:
+        NumericalError: no candidate passes (the estimate is far too large, or
+            the weights do not certify anything), or ``alpha_estimate`` is not finite.
+        SpecError: malformed inputs.
+    """
+    a = float(alpha_estimate)
+    if not math.isfinite(a):
+        raise NumericalError(f"alpha estimate {a!r} is not finite")
+    wf = [to_fraction(v) for v in w]
+    if any(v <= 0 for v in wf):
+        raise SpecError("weights must be positive")
+    base = abs(a) * 2.0 ** -48 + 2.0 ** -60
+    candidates = [a] + [a - base * 2.0 ** k for k in range(79)]
+    for cand in candidates:
+        if psd_exact(sgn_matrix_exact(mu, L, wf, cand)):
+            return float(cand)
+    raise NumericalError(
+        f"no margin at or below the estimate {a!r} could be proved by exact arithmetic")

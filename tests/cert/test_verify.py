@@ -1,0 +1,423 @@
+"""Tests for ``sgncert verify``: honest certificates pass, tampered claims are named and
+rejected (exit 1), malformed files give exit 2 and one line, simulation catches steps
+past the true stability limit, resampling finds points beating a lowered sampled bound."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sgncert.cert.build import build_certificate, dumps
+from sgncert.analysis.certify import certify
+from sgncert.cli import main
+from sgncert.games.spec import load_game
+from sgncert.cert.load import load_certificate, parse_certificate
+from sgncert.cert.algebra import rk4_constant
+from sgncert.cert.verify import verify_certificate
+
+from conftest import GAMES, ROOT
+
+CREATED = "2026-01-01T00:00:00+00:00"
+
+
+def make_cert(game) -> dict:
+    return json.loads(dumps(build_certificate(certify(game), created=CREATED)))
+
+
+def write(path: Path, doc) -> Path:
+    path.write_text(doc if isinstance(doc, str) else dumps(doc), encoding="utf-8")
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["verify", *map(str, args)])
+
+
+def failed_names(report) -> set[str]:
+    return {c.name for c in report.failed}
+
+
+FAST = ("lq64", "scalar", "three_player", "logistic_duel")  # certified in seconds
+
+
+def load(name: str):
+    path = GAMES / f"{name}.yaml"
+    return load_game(path, samples=512) if name == "logistic_duel" else load_game(path)
+
+
+@pytest.fixture(scope="module")
+def certs() -> dict:
+    """One honest certificate per fast bundled game (the sampled one with fewer samples)."""
+    return {name: make_cert(load(name)) for name in FAST}
+
+
+@pytest.fixture(scope="module")
+def certdir(tmp_path_factory, certs) -> Path:
+    """The honest certificates in a folder of their own (their specs are embedded)."""
+    d = tmp_path_factory.mktemp("certs")
+    for name, doc in certs.items():
+        write(d / f"{name}.cert.json", doc)
+    return d
+
+
+# ------------------------------------------------------------------ honest certificates
+def test_fast_games_are_bundled(certs):
+    assert set(FAST) <= {p.stem for p in GAMES.glob("*.yaml")}
+    assert all(doc["certified"] for doc in certs.values())
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_honest_certificates_verify(certdir, name):
+    result = run(certdir / f"{name}.cert.json", "--resample", "256")
+    assert result.exit_code == 0, result.output
+    assert "VALID" in result.output
+
+
+def test_json_report(certdir):
+    result = run(certdir / "scalar.cert.json", "--json")
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)
+    assert rep["verdict"] == "valid" and rep["exit_code"] == 0
+    names = {c["name"] for c in rep["checks"]}
+    assert {"game.sha256", "sgn.margin", "rate", "steps.euler.max", "steps.rk4.max", "band[0]",
+            "constants.L", "constants.beta", "game.spec"} <= names
+    assert all(c["status"] == "ok" for c in rep["checks"])
+
+
+def test_game_file_still_matches(certdir, tmp_path):
+    result = run(certdir / "lq64.cert.json", "--game", GAMES / "lq64.yaml")
+    assert result.exit_code == 0, result.output
+    assert "game.file" in result.output
+    changed = tmp_path / "lq64.yaml"
+    changed.write_text((GAMES / "lq64.yaml").read_text().replace("lam: 1.0", "lam: 0.9"))
+    result = run(certdir / "lq64.cert.json", "--game", changed)
+    assert result.exit_code == 1
+    assert "game.file" in result.output and "lam" in result.output
+
+
+def test_not_certified_is_invalid(tmp_path):
+    doc = make_cert(load_game(GAMES / "scalar.yaml", ["lam=2.0"]))
+    assert doc["certified"] is False
+    result = run(write(tmp_path / "c.json", doc))
+    assert result.exit_code == 1
+    assert "certified" in result.output
+
+
+# ---------------------------------------------------------------------------- tampering
+def _scale(path, factor):
+    def edit(doc):
+        *head, last = path
+        cur = doc
+        for key in head:
+            cur = cur[key]
+        cur[last] = cur[last] * factor
+    return edit
+
+
+def _set(path, value):
+    def edit(doc):
+        *head, last = path
+        cur = doc
+        for key in head:
+            cur = cur[key]
+        cur[last] = value
+    return edit
+
+
+TAMPER = {
+    "margin raised": (_scale(["sgn", "margin"], 1.01), "sgn.margin"),
+    "rate raised": (_scale(["rate"], 1.5), "rate"),
+    "weights out of band": (_set(["metric", "weights"], [1.0, 5000.0]), "metric.weights"),
+    "L lowered": (_set(["constants", "L", 0, 1], 9.5), "constants.L[0][1]"),
+    "mu raised": (_set(["constants", "mu", 1], 1.01), "constants.mu[1]"),
+    "beta lowered": (_scale(["constants", "beta"], 0.99), "constants.beta"),
+    "euler max inflated": (_scale(["steps", "euler", "max"], 1.5), "steps.euler.max"),
+    "euler best inflated": (_scale(["steps", "euler", "best"], 1.01), "steps.euler.best"),
+    "euler factor lowered": (_scale(["steps", "euler", "factor"], 0.99), "steps.euler.factor"),
+    "rk4 max inflated": (_scale(["steps", "rk4", "max"], 1.2), "steps.rk4.max"),
+    "rk4 factor lowered": (_scale(["steps", "rk4", "factor"], 0.999), "steps.rk4.factor"),
+    "band high moved": (_scale(["band", 0, "high"], 1.1), "band[0].high"),
+    "band low moved": (_scale(["band", 0, "low"], 0.9), "band[0].low"),
+    "spec edited, hash kept": (_set(["game", "spec", "params", "lam"], 0.5), "game.sha256"),
+    "hash changed": (_set(["game", "sha256"], "0" * 64), "game.sha256"),
+    "euclidean margin raised": (_set(["euclidean", "margin"], 0.5), "euclidean.margin"),
+    "invariant ball inflated": (_set(["invariant_ball", "radius_M"], 3.0), "invariant_ball.radius_M"),
+    "exact stability inflated": (_scale(["steps", "exact", "euler", "stability"], 1.2), "steps.exact.euler.stability"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPER))
+def test_tampered_claim_is_rejected(certs, tmp_path, case):
+    edit, name = TAMPER[case]
+    doc = copy.deepcopy(certs["scalar"])
+    edit(doc)
+    result = run(write(tmp_path / "t.cert.json", doc))
+    assert result.exit_code == 1, result.output
+    assert name in result.output
+    assert "INVALID" in result.output
+
+
+def test_tampered_lq64_L_via_library(certs):
+    doc = copy.deepcopy(certs["lq64"])
+    doc["constants"]["L"][1][0] *= 0.9
+    rep = verify_certificate(doc)
+    assert rep.exit_code == 1 and "constants.L[1][0]" in failed_names(rep)
+    msg = next(c.message for c in rep.failed if c.name == "constants.L[1][0]")
+    assert "0.045" in msg and "0.05" in msg  # stated and true values
+
+
+def test_npg_claims_are_checked_like_euler(certs):
+    doc = copy.deepcopy(certs["scalar"])
+    doc["steps"]["npg"] = dict(doc["steps"]["euler"], update="theta_i <- theta_i - h G_i^+ grad_i f_i")
+    assert verify_certificate(doc, recompute=False).exit_code == 0
+    doc["steps"]["npg"]["max"] *= 1.5
+    assert "steps.npg.max" in failed_names(verify_certificate(doc, recompute=False))
+
+
+def test_three_player_tampering(certs):
+    doc = copy.deepcopy(certs["three_player"])
+    doc["band"][0]["high"] *= 50  # beyond the pair's 2 x 2 necessary band
+    doc["constants"]["L"][2][1] *= 0.99
+    rep = verify_certificate(doc, recompute=True)
+    assert {"band[0].high", "constants.L[2][1]"} <= failed_names(rep)
+    doc = copy.deepcopy(certs["three_player"])
+    doc["metric"]["weights"] = [1.0, 5.0, 0.04362551081895292]
+    rep = verify_certificate(doc, recompute=False)
+    assert {"sgn.margin", "metric.weights"} <= failed_names(rep)
+
+
+HOOK = """
+import jax.numpy as jnp
+
+
+def costs(x, p):
+    a, b = x["a"], x["b"]
+    return {"a": 0.5 * jnp.sum(a * a) + 0.3 * jnp.sum(jnp.tanh(a) * b),
+            "b": 0.5 * jnp.sum(b * b) + 0.2 * jnp.sum(jnp.sin(a) * b)}
+"""
+
+HOOK_SPEC = """sgncert: 1
+name: hooked
+players: [{name: a, dim: 1}, {name: b, dim: 1}]
+costs: {python: hook.py:costs}
+region: {center: [0, 0], radius: 0.5, norm: inf}
+sampling: {method: sobol, samples: 64, seed: 3}
+"""
+
+
+def test_hook_game(tmp_path):
+    gdir, cdir = tmp_path / "game", tmp_path / "certs"
+    gdir.mkdir(), cdir.mkdir()
+    (gdir / "hook.py").write_text(HOOK)
+    (gdir / "hooked.yaml").write_text(HOOK_SPEC)
+    doc = make_cert(load_game(gdir / "hooked.yaml"))
+    assert doc["certified"] and doc["constants"]["provenance"] == "sampled"
+    # next to the game: hooks resolve; elsewhere: undecidable until --game says where
+    honest = write(gdir / "hooked.cert.json", doc)
+    result = run(honest, "--resample", "64")
+    assert result.exit_code == 0, result.output
+    assert "game.hook" in result.output
+    away = write(cdir / "hooked.cert.json", doc)
+    result = run(away)
+    assert result.exit_code == 3 and "game.hook" in result.output and "--game" in result.output
+    # the hook file changes after certification: rejected without running it
+    (gdir / "hook.py").write_text(HOOK.replace("0.3 *", "0.9 *") + "\nraise SystemExit('must not run')\n")
+    result = run(away, "--game", gdir / "hooked.yaml")
+    assert result.exit_code == 1, result.output
+    assert "game.hook" in result.output
+
+
+# --------------------------------------------------------------------------- sampled games
+def test_sampled_lowered_L_is_found_by_resampling(certs):
+    doc = copy.deepcopy(certs["logistic_duel"])
+    doc["constants"]["L"][0][1] *= 0.999
+    rep = verify_certificate(doc, resample=256, seed=11)
+    assert rep.exit_code == 1
+    names = failed_names(rep)
+    assert "constants.L[0][1]" in names  # the certificate's own samples disagree
+    found = [c for c in rep.checks if c.name == "resample.L[0][1]"]
+    assert found and re.search(r"x = \[[-0-9.e, ]+\]", found[0].message), found
+    assert found[0].status == "warning"  # a sampled estimate beaten: failed only with strict=True
+
+
+# ----------------------------------------------------------------------------- simulation
+def test_simulation_passes_honest_lq64(certs):
+    rep = verify_certificate(certs["lq64"], recompute=False, simulate=True)
+    assert rep.exit_code == 0, rep.summary()
+    sims = {c.name for c in rep.checks if c.name.startswith("simulate.")}
+    assert sims == {"simulate.euler", "simulate.euler.max", "simulate.rk4"}
+    obs = rep.simulation["simulate.euler"]
+    assert obs["observed_factor"] <= obs["certified_factor"]
+
+
+def test_simulation_catches_inflated_euler_step(certs):
+    """A consistent lie: beta lowered so that Euler best = 1.3 passes the algebra, past the
+    true stability limit 1.1716 of lq64. Only the simulation can see it."""
+    from sgncert.theory.steps import sgn_steps
+
+    doc = copy.deepcopy(certs["lq64"])
+    alpha = doc["sgn"]["margin"]
+    beta = math.sqrt(alpha / 1.3) * (1 - 1e-12)
+    s = sgn_steps(alpha, beta)
+    assert s.euler_best > 1.3 > doc["steps"]["exact"]["euler"]["stability"]
+    doc["constants"]["beta"] = beta
+    doc["steps"]["euler"] = {"max": s.euler_max, "best": s.euler_best, "factor": s.euler_factor}
+    doc["steps"]["rk4"].update(max=s.rk4_max, best=s.rk4_best, factor=s.rk4_factor)
+    algebra = verify_certificate(doc, recompute=False)
+    assert algebra.exit_code == 0, [c.to_dict() for c in algebra.failed]
+    rep = verify_certificate(doc, recompute=False, simulate=True)
+    assert rep.exit_code == 1
+    assert "simulate.euler" in failed_names(rep)
+    obs = rep.simulation["simulate.euler"]
+    assert obs["observed_factor"] > 1.0 > obs["certified_factor"]
+    # and the recomputation names the lowered beta
+    assert "constants.beta" in failed_names(verify_certificate(doc))
+
+
+# --------------------------------------------------------------------------- malformed input
+def _deep(n):
+    return "[" * n + "]" * n
+
+
+MALFORMED = {
+    "not json": "this is not json {",
+    "json list": "[1, 2, 3]",
+    "empty": "",
+    "deep nesting": _deep(10000),
+    "deep inside object": '{"schema_version": "1", "x": ' + _deep(100) + "}",
+    "nan": None,  # filled from an honest certificate below
+    "infinity literal": None,
+    "huge exponent": None,
+    "schema version 2": None,
+    "missing constants": None,
+    "wrong type mu": None,
+    "wrong type certified": None,
+    "duplicate key": '{"schema_version": "1", "schema_version": "1"}',
+    "bad utf8": b"\xff\xfe{}",
+}
+
+
+def _malformed(case, honest: dict):
+    text = MALFORMED[case]
+    if text is not None:
+        return text
+    doc = copy.deepcopy(honest)
+    if case == "nan":
+        return dumps(doc).replace('"rate": 0.2928932188134515', '"rate": NaN')
+    if case == "infinity literal":
+        return dumps(doc).replace('"rate": 0.2928932188134515', '"rate": Infinity')
+    if case == "huge exponent":
+        return dumps(doc).replace('"rate": 0.2928932188134515', '"rate": 1e999')
+    if case == "schema version 2":
+        doc["schema_version"] = "2"
+    elif case == "missing constants":
+        del doc["constants"]
+    elif case == "wrong type mu":
+        doc["constants"]["mu"] = ["one", 1.0]
+    elif case == "wrong type certified":
+        doc["certified"] = "yes"
+    return dumps(doc)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_certificate_exit_2(certs, tmp_path, case):
+    data = _malformed(case, certs["scalar"])
+    path = tmp_path / "bad.cert.json"
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        assert case in ("not json", "json list", "empty", "deep nesting", "deep inside object", "duplicate key") \
+            or data != dumps(certs["scalar"]), case
+        path.write_text(data, encoding="utf-8")
+    result = run(path)
+    assert result.exit_code == 2, (case, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sgncert: error:"), result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_malformed_messages_name_the_path(certs, tmp_path):
+    doc = copy.deepcopy(certs["scalar"])
+    doc["constants"]["L"][1] = [0.05, "x"]
+    with pytest.raises(Exception, match=r"constants\.L\[1\]\[1\]"):
+        load_certificate(write(tmp_path / "c.json", doc))
+    with pytest.raises(Exception, match="schema version"):
+        parse_and_validate = dict(copy.deepcopy(certs["scalar"]), schema_version="2")
+        load_certificate(write(tmp_path / "d.json", parse_and_validate))
+
+
+def test_missing_file_and_directory(tmp_path):
+    for target in (tmp_path / "nope.json", tmp_path):
+        result = run(target)
+        assert result.exit_code == 2
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_several_files_as_pre_commit_passes_them(certdir, tmp_path):
+    bad = tmp_path / "bad.cert.json"
+    bad.write_text("{")
+    result = run(certdir / "scalar.cert.json", certdir / "lq64.cert.json", "--no-recompute")
+    assert result.exit_code == 0, result.output
+    result = run(certdir / "scalar.cert.json", bad, "--no-recompute", "--json")
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert [r["verdict"] for r in doc["reports"]] == ["valid", "malformed"]
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_deep_nesting_in_a_real_process(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text(_deep(200000))
+    proc = subprocess.run([sys.executable, "-m", "sgncert", "verify", str(path)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "nesting" in proc.stderr
+
+
+def test_depth_guard_ignores_brackets_in_strings():
+    doc = parse_certificate('{"a": "' + "[" * 1000 + '", "b": [[1]]}')
+    assert doc["b"] == [[1]]
+
+
+# ------------------------------------------------------------------------ light algebra path
+def test_algebra_imports_neither_jax_nor_cvxpy(certdir):
+    code = (
+        "import sys\n"
+        "from sgncert.cert import load_certificate, verify_certificate\n"
+        f"doc = load_certificate({str(certdir / 'three_player.cert.json')!r})\n"
+        "rep = verify_certificate(doc, recompute=False)\n"
+        "assert rep.exit_code == 0, rep.summary()\n"
+        "bad = [m for m in ('jax', 'cvxpy', 'numpy') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_rk4_constant_rederived():
+    from sgncert.theory.steps import C4
+
+    assert rk4_constant() == pytest.approx(0.4032042579, abs=1e-9)
+    assert abs(rk4_constant() - C4) < 1e-12
+
+
+def test_pre_commit_hook_definition():
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "sgncert-verify")
+    assert hook["entry"] == "sgncert verify" and hook["language"] == "python"
+    files = re.compile(hook["files"])
+    assert files.search("games/lq64.cert.json") and files.search("certificates/lq64.json")
+    assert not files.search("games/lq64.yaml") and not files.search("package.json")
