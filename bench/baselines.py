@@ -33,19 +33,27 @@ def research_sweep(R: np.ndarray, lams, a: float = 10.0, b: float = 0.05, ratios
         best = None
         for r in ratios:
             w = np.array([1.0, r])
-            C = np.array([[2 * w[0] * mu1, -(w[0] * L12 + w[1] * L21)],
-                          [-(w[0] * L12 + w[1] * L21), 2 * w[1] * mu2]])
+            C = np.array([[2 * w[0] * mu1, -(w[0] * L12 + w[1] * L21)], [-(w[0] * L12 + w[1] * L21), 2 * w[1] * mu2]])
             Dm = np.diag(1 / np.sqrt(w))
             alpha = 0.5 * float(np.linalg.eigvalsh(Dm @ C @ Dm)[0])
             m = np.concatenate([np.full(n, w[0]), np.full(n, w[1])])
             M, Ms, Mi = np.diag(m), np.diag(np.sqrt(m)), np.diag(1 / np.sqrt(m))
             alpha_true = float(np.linalg.eigvalsh(Mi @ (0.5 * (M @ H + H.T @ M)) @ Mi)[0])
             beta = float(np.linalg.svd(Ms @ H @ Mi, compute_uv=False)[0])
-            obj = alpha / beta ** 2 if alpha > 0 else -np.inf
+            obj = alpha / beta**2 if alpha > 0 else -np.inf
             if best is None or obj > best[0]:
                 best = (obj, r, alpha, alpha_true, beta)
-        rows.append({"lam": float(lam), "gamma": gamma, "ratio": best[1], "sgn_margin": best[2],
-                     "alpha_true": best[3], "beta": best[4], "certified": bool(best[2] > 0)})
+        rows.append(
+            {
+                "lam": float(lam),
+                "gamma": gamma,
+                "ratio": best[1],
+                "sgn_margin": best[2],
+                "alpha_true": best[3],
+                "beta": best[4],
+                "certified": bool(best[2] > 0),
+            }
+        )
     return rows
 
 
@@ -67,13 +75,20 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     norm2 = jax.jit(lambda A: jnp.linalg.norm(A, ord=2, axis=(1, 2)))
 
     def block(J, i, j):
-        return J[:, offs[i]:offs[i + 1], offs[j]:offs[j + 1]]
+        return J[:, offs[i] : offs[i + 1], offs[j] : offs[j + 1]]
 
     def block_pass(X, p):
         J = np.asarray(jac(X, p))
         mu = np.stack([np.asarray(eig_min(block(J, i, i))) for i in range(N)], axis=1)
-        L = np.stack([np.stack([np.zeros(X.shape[0]) if i == j else np.asarray(norm2(block(J, i, j)))
-                                for j in range(N)], axis=1) for i in range(N)], axis=1)
+        L = np.stack(
+            [
+                np.stack(
+                    [np.zeros(X.shape[0]) if i == j else np.asarray(norm2(block(J, i, j))) for j in range(N)], axis=1
+                )
+                for i in range(N)
+            ],
+            axis=1,
+        )
         return mu, L, np.asarray(eig_min(J))
 
     def weighted_pass(X, p, s):
@@ -87,7 +102,7 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     P = np.concatenate([points, np.repeat(points[:1], pad, axis=0)])
     mus, Ls, gammas = [], [], []
     for k in range(0, P.shape[0], batch):
-        mu, L, g = block_pass(jnp.asarray(P[k:k + batch]), p)
+        mu, L, g = block_pass(jnp.asarray(P[k : k + batch]), p)
         mus.append(np.asarray(mu))
         Ls.append(np.asarray(L))
         gammas.append(np.asarray(g))
@@ -98,8 +113,14 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     s = np.concatenate([np.full(d, np.sqrt(wi)) for d, wi in zip(sizes, w)])
     betas, alphas = [], []
     for k in range(0, P.shape[0], batch):
-        be, at = weighted_pass(jnp.asarray(P[k:k + batch]), p, s)
+        be, at = weighted_pass(jnp.asarray(P[k : k + batch]), p, s)
         betas.append(np.asarray(be))
         alphas.append(np.asarray(at))
-    return {"mu": mu, "L": L, "gamma": gamma, "weights": w, "beta": float(np.concatenate(betas)[:n].max()),
-            "alpha_true": float(np.concatenate(alphas)[:n].min())}
+    return {
+        "mu": mu,
+        "L": L,
+        "gamma": gamma,
+        "weights": w,
+        "beta": float(np.concatenate(betas)[:n].max()),
+        "alpha_true": float(np.concatenate(alphas)[:n].min()),
+    }

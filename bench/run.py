@@ -53,6 +53,7 @@ TARGETS = {"sweep": 20.0, "sampled_s": 20.0, "large_s": 120.0}
 
 # ---------------------------------------------------------------------------- children
 
+
 def _peak_mb() -> float:
     import resource
 
@@ -88,8 +89,8 @@ def child(case: str, args: dict) -> dict:
         out["sgn_last_certified"] = doc["boundaries"]["sgn"]["last_certified"]
     elif case == "sweep_ours_constants":  # the baseline's quantities only, with sgncert's functions
         from sgncert.analysis.constants import exact_constants, value_and_jacobian, weighted_constants
-        from sgncert.theory.smallgain import perron_weights, sgn_margin
         from sgncert.games.spec import with_params
+        from sgncert.theory.smallgain import perron_weights, sgn_margin
 
         game = load_game(ROOT / "games" / "lq64.yaml")
         t = time.perf_counter()
@@ -138,13 +139,21 @@ def child(case: str, args: dict) -> dict:
         t = time.perf_counter()
         c = certify(game, tight=False, bands=False)
         out["seconds"] = time.perf_counter() - t
-        out.update({"d": game.dim, "samples": c.constants.samples, "certified": c.certified,
-                    "beta": c.weighted.beta, "mu_min": float(np.min(c.constants.mu)),
-                    "L_max": float(np.max(c.constants.L)), "gamma": c.constants.gamma,
-                    "alpha_true": c.weighted.alpha_true, "sgn_margin": c.margin})
+        out.update(
+            {
+                "d": game.dim,
+                "samples": c.constants.samples,
+                "certified": c.certified,
+                "beta": c.weighted.beta,
+                "mu_min": float(np.min(c.constants.mu)),
+                "L_max": float(np.max(c.constants.L)),
+                "gamma": c.constants.gamma,
+                "alpha_true": c.weighted.alpha_true,
+                "sgn_margin": c.margin,
+            }
+        )
     elif case == "sampled_baseline":
         from baselines import naive_sampled
-
         from sgncert.analysis.sampling import sample_region
 
         game = load_game(BENCH / "games" / "ring8x32.yaml")
@@ -152,9 +161,17 @@ def child(case: str, args: dict) -> dict:
         t = time.perf_counter()
         res = naive_sampled(game, pts)
         out["seconds"] = time.perf_counter() - t
-        out.update({"d": game.dim, "samples": int(pts.shape[0]), "beta": res["beta"],
-                    "mu_min": float(np.min(res["mu"])), "L_max": float(np.max(res["L"])), "gamma": res["gamma"],
-                    "alpha_true": res["alpha_true"]})
+        out.update(
+            {
+                "d": game.dim,
+                "samples": int(pts.shape[0]),
+                "beta": res["beta"],
+                "mu_min": float(np.min(res["mu"])),
+                "L_max": float(np.max(res["L"])),
+                "gamma": res["gamma"],
+                "alpha_true": res["alpha_true"],
+            }
+        )
     else:
         raise SystemExit(f"unknown case {case}")
     out["peak_rss_mb"] = _peak_mb()
@@ -163,6 +180,7 @@ def child(case: str, args: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- parent
+
 
 def run_child(case: str, timeout: float = 1800, **args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--args", json.dumps(args)]
@@ -183,8 +201,9 @@ def run_cli(argv: list[str], timeout: float = 1800) -> dict:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "sgncert", *argv], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sgncert", *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = {"wall": wall, "exit": proc.returncode, "cmd": "sgncert " + " ".join(argv)}
@@ -196,12 +215,24 @@ def run_cli(argv: list[str], timeout: float = 1800) -> dict:
 
 
 def machine() -> dict:
-    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.processor()}
+    info = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+    }
     try:
-        probe = subprocess.run([sys.executable, "-c", "import jax; print(jax.__version__); "
-                                "print([str(d) for d in jax.devices()]); print(jax.devices()[0].device_kind)"],
-                               capture_output=True, text=True, timeout=120)
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import jax; print(jax.__version__); "
+                "print([str(d) for d in jax.devices()]); print(jax.devices()[0].device_kind)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         lines = probe.stdout.strip().splitlines()
         info.update({"jax": lines[0], "jax_devices": lines[1], "device_kind": lines[2]})
     except Exception as exc:  # noqa: BLE001
@@ -224,8 +255,16 @@ def row(case, ours, base, target, kind, peak=None, note=""):
     else:
         ok = ours is not None and ours < target
         tgt = f"< {target:g} s"
-    return {"case": case, "ours_s": ours, "baseline_s": base, "ratio": ratio, "target": tgt, "pass": bool(ok),
-            "peak_rss_mb": peak, "note": note}
+    return {
+        "case": case,
+        "ours_s": ours,
+        "baseline_s": base,
+        "ratio": ratio,
+        "target": tgt,
+        "pass": bool(ok),
+        "peak_rss_mb": peak,
+        "note": note,
+    }
 
 
 def print_table(rows):
@@ -233,9 +272,11 @@ def print_table(rows):
     print(head)
     print("-" * len(head))
     for r in rows:
-        f = (lambda v, p=2: "" if v is None else f"{v:.{p}f}")
-        print(f"{r['case']:44s} {f(r['ours_s']):>8s} {f(r['baseline_s']):>8s} {f(r['ratio'], 1):>7s} "
-              f"{r['target']:>24s} {'yes' if r['pass'] else 'NO':>5s} {f(r['peak_rss_mb'], 0):>8s}")
+        f = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
+        print(
+            f"{r['case']:44s} {f(r['ours_s']):>8s} {f(r['baseline_s']):>8s} {f(r['ratio'], 1):>7s} "
+            f"{r['target']:>24s} {'yes' if r['pass'] else 'NO':>5s} {f(r['peak_rss_mb'], 0):>8s}"
+        )
 
 
 def plot(scaling: dict, path: Path) -> None:
@@ -247,8 +288,10 @@ def plot(scaling: dict, path: Path) -> None:
 
     blue, vermillion = "#0072B2", "#D55E00"  # Okabe-Ito
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for ax, key, xlabel, title in ((axes[0], "samples", "samples (d = 256)", "samples double"),
-                                   (axes[1], "dim", "dimension d (128 samples)", "dimension doubles")):
+    for ax, key, xlabel, title in (
+        (axes[0], "samples", "samples (d = 256)", "samples double"),
+        (axes[1], "dim", "dimension d (128 samples)", "dimension doubles"),
+    ):
         pts = [p for p in scaling[key] if "seconds" in p]
         x = [p["x"] for p in pts]
         ax.loglog(x, [p["seconds"] for p in pts], "o-", color=blue, lw=2, label="time (s)")
@@ -313,35 +356,103 @@ def main() -> None:
                 del os.environ["SGNCERT_JAX_CACHE"]
         with tempfile.TemporaryDirectory() as tmp:
             cli = run_cli(["sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", str(Path(tmp) / "s.json")])
-        doc["sweep"] = {"ours": ours, "ours_constants": same, "baseline": base, "cli": cli, "ours_warm_cache": warm,
-                        "ours_constants_warm_cache": same_warm}
-        add("lq64 sweep, 61 points: same quantities", same.get("seconds"), base.get("seconds"), 20.0, "ratio",
-            same.get("peak_rss_mb"), "mu, L, gamma, weights, alpha_*, alpha_true, beta per point")
-        add("same quantities, warm compilation cache", same_warm.get("seconds"), base.get("seconds"), 20.0,
-            "ratio", same_warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
-        add("lq64 sweep, 61 points: run_sweep (in-process)", ours.get("seconds"), base.get("seconds"), 20.0,
-            "ratio", ours.get("peak_rss_mb"), "also exact thresholds + rational checks")
-        add("run_sweep, warm compilation cache", warm.get("seconds"), base.get("seconds"), 20.0,
-            "ratio", warm.get("peak_rss_mb"), "SGNCERT_JAX_CACHE set and filled by an earlier run")
-        add("lq64 sweep, 61 points (CLI end to end)", cli["wall"], base.get("seconds"), 20.0, "ratio",
-            cli.get("peak_rss_mb"), "includes interpreter, imports, JSON/CSV")
+        doc["sweep"] = {
+            "ours": ours,
+            "ours_constants": same,
+            "baseline": base,
+            "cli": cli,
+            "ours_warm_cache": warm,
+            "ours_constants_warm_cache": same_warm,
+        }
+        add(
+            "lq64 sweep, 61 points: same quantities",
+            same.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "ratio",
+            same.get("peak_rss_mb"),
+            "mu, L, gamma, weights, alpha_*, alpha_true, beta per point",
+        )
+        add(
+            "same quantities, warm compilation cache",
+            same_warm.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "ratio",
+            same_warm.get("peak_rss_mb"),
+            "SGNCERT_JAX_CACHE set and filled by an earlier run",
+        )
+        add(
+            "lq64 sweep, 61 points: run_sweep (in-process)",
+            ours.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "ratio",
+            ours.get("peak_rss_mb"),
+            "also exact thresholds + rational checks",
+        )
+        add(
+            "run_sweep, warm compilation cache",
+            warm.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "ratio",
+            warm.get("peak_rss_mb"),
+            "SGNCERT_JAX_CACHE set and filled by an earlier run",
+        )
+        add(
+            "lq64 sweep, 61 points (CLI end to end)",
+            cli["wall"],
+            base.get("seconds"),
+            20.0,
+            "ratio",
+            cli.get("peak_rss_mb"),
+            "includes interpreter, imports, JSON/CSV",
+        )
     if "sampled" in groups:
         ours = run_child("sampled_ours")
         plain = run_child("sampled_ours_unstructured")
         base = run_child("sampled_baseline")
         cli = run_cli(["certify", "bench/games/ring8x32.yaml", "--no-write", "--json"])
         doc["sampled"] = {"ours": ours, "ours_unstructured": plain, "baseline": base, "cli": cli}
-        add("8 x 32 (d 256), 1025 samples: constants", ours.get("seconds"), base.get("seconds"), 20.0, "both",
-            ours.get("peak_rss_mb"))
-        add("8 x 32 without cost templates (ablation)", plain.get("seconds"), base.get("seconds"), 20.0, "both",
-            plain.get("peak_rss_mb"), "structure=None: jacfwd of the whole F")
-        add("8 x 32: sgncert certify CLI end to end", cli["wall"], base.get("seconds"), 20.0, "both",
-            cli.get("peak_rss_mb"), "incl. bands (28 pairs x 2 SDPs)")
+        add(
+            "8 x 32 (d 256), 1025 samples: constants",
+            ours.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "both",
+            ours.get("peak_rss_mb"),
+        )
+        add(
+            "8 x 32 without cost templates (ablation)",
+            plain.get("seconds"),
+            base.get("seconds"),
+            20.0,
+            "both",
+            plain.get("peak_rss_mb"),
+            "structure=None: jacfwd of the whole F",
+        )
+        add(
+            "8 x 32: sgncert certify CLI end to end",
+            cli["wall"],
+            base.get("seconds"),
+            20.0,
+            "both",
+            cli.get("peak_rss_mb"),
+            "incl. bands (28 pairs x 2 SDPs)",
+        )
     if "large" in groups:
         ours = run_child("large_ours")
         doc["large"] = {"ours": ours}
-        add("64 x 16 (d 1024), 1025 samples: constants", ours.get("seconds"), None, 120.0, "time",
-            ours.get("peak_rss_mb"), "no baseline (dense: ~3 O(d^3) eigenproblems a point)")
+        add(
+            "64 x 16 (d 1024), 1025 samples: constants",
+            ours.get("seconds"),
+            None,
+            120.0,
+            "time",
+            ours.get("peak_rss_mb"),
+            "no baseline (dense: ~3 O(d^3) eigenproblems a point)",
+        )
     if "scaling" in groups:
         scaling = {"samples": [], "dim": []}
         for n in (128, 256, 512, 1024):

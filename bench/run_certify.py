@@ -42,20 +42,56 @@ def main() -> None:
         "sgncert --help": [py, "-m", "sgncert", "--help"],
         "python -c 'import jax' (baseline)": [py, "-c", "import jax; jax.numpy.zeros(1)"],
         "sgncert certify games/lq64.yaml": [py, "-m", "sgncert", "certify", "games/lq64.yaml", "--no-write", "--json"],
-        "sgncert certify games/scalar.yaml": [py, "-m", "sgncert", "certify", "games/scalar.yaml", "--no-write", "--json"],
-        "sgncert certify games/logistic_duel.yaml (4097 samples)": [py, "-m", "sgncert", "certify",
-                                                                   "games/logistic_duel.yaml", "--no-write", "--json"],
+        "sgncert certify games/scalar.yaml": [
+            py,
+            "-m",
+            "sgncert",
+            "certify",
+            "games/scalar.yaml",
+            "--no-write",
+            "--json",
+        ],
+        "sgncert certify games/logistic_duel.yaml (4097 samples)": [
+            py,
+            "-m",
+            "sgncert",
+            "certify",
+            "games/logistic_duel.yaml",
+            "--no-write",
+            "--json",
+        ],
     }
     results = {name: wall(cmd, args.repeat) for name, cmd in cases.items()}
-    heavy = subprocess.run([py, "-c", "import sys; from sgncert.cli import main\ntry: main(['--help'])\n"
-                            "except SystemExit: pass\nprint([m for m in ('jax','cvxpy') if m in sys.modules])"],
-                           cwd=ROOT, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    heavy = (
+        subprocess.run(
+            [
+                py,
+                "-c",
+                "import sys; from sgncert.cli import main\ntry: main(['--help'])\n"
+                "except SystemExit: pass\nprint([m for m in ('jax','cvxpy') if m in sys.modules])",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     rows = [
         ("sgncert --help", results["sgncert --help"], results["python -c pass (baseline)"], 0.5),
         ("certify lq64", results["sgncert certify games/lq64.yaml"], results["python -c 'import jax' (baseline)"], 5.0),
-        ("certify scalar", results["sgncert certify games/scalar.yaml"], results["python -c 'import jax' (baseline)"], None),
-        ("certify logistic_duel", results["sgncert certify games/logistic_duel.yaml (4097 samples)"],
-         results["python -c 'import jax' (baseline)"], None),
+        (
+            "certify scalar",
+            results["sgncert certify games/scalar.yaml"],
+            results["python -c 'import jax' (baseline)"],
+            None,
+        ),
+        (
+            "certify logistic_duel",
+            results["sgncert certify games/logistic_duel.yaml (4097 samples)"],
+            results["python -c 'import jax' (baseline)"],
+            None,
+        ),
     ]
     print(f"{'command':28s} {'wall s':>8s} {'baseline s':>10s} {'ratio':>7s} {'target s':>9s}")
     for name, t, base, target in rows:
@@ -63,7 +99,9 @@ def main() -> None:
     print(f"heavy modules imported by --help: {heavy}")
     out = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "repeat": args.repeat, "wall_seconds": results, "help_imports": heavy,
+        "repeat": args.repeat,
+        "wall_seconds": results,
+        "help_imports": heavy,
         "rows": [{"command": n, "wall": t, "baseline": b, "ratio": t / b, "target": tg} for n, t, b, tg in rows],
     }
     (ROOT / "bench" / "results_certify.json").write_text(json.dumps(out, indent=2) + "\n")

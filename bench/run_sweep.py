@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 10.0
 
 
-
 def wall(cmd: list[str], repeat: int) -> tuple[float, list[float], int]:
     times, rc = [], 0
     for _ in range(repeat):
@@ -48,8 +47,8 @@ def profile_in_process() -> list[tuple[str, float]]:
     from sgncert.util.jaxenv import configure_process
 
     configure_process()
-    from sgncert.games.spec import load_game
     from sgncert.analysis.sweep import run_sweep
+    from sgncert.games.spec import load_game
 
     game = load_game(ROOT / "games" / "lq64.yaml")
     prof = cProfile.Profile()
@@ -57,9 +56,17 @@ def profile_in_process() -> list[tuple[str, float]]:
     run_sweep(game, ["lam=0:2.5:61"])
     prof.disable()
     stats = pstats.Stats(prof)
-    wanted = {"run_sweep": "sweep.py", "certify": "certify.py", "exact_thresholds": "thresholds.py",
-              "sgn_steps": "steps.py", "value_and_jacobian": "constants.py", "band_pairs": "band.py",
-              "certified_margin": "exact.py", "with_params": "spec.py", "perron_weights": "smallgain.py"}
+    wanted = {
+        "run_sweep": "sweep.py",
+        "certify": "certify.py",
+        "exact_thresholds": "thresholds.py",
+        "sgn_steps": "steps.py",
+        "value_and_jacobian": "constants.py",
+        "band_pairs": "band.py",
+        "certified_margin": "exact.py",
+        "with_params": "spec.py",
+        "perron_weights": "smallgain.py",
+    }
     out = []
     for (file, _, func), (_, _, _, cum, _) in stats.stats.items():
         if func in wanted and file.endswith(wanted[func]):
@@ -78,8 +85,15 @@ def main() -> None:
         sweep_cmd = [py, "-m", "sgncert", "sweep", "games/lq64.yaml", "--param", "lam=0:2.5:61", "-o", out]
         cases = {
             "python -c 'import jax' (baseline)": [py, "-c", "import jax; jax.numpy.zeros(1)"],
-            "sgncert certify games/lq64.yaml (1 point)": [py, "-m", "sgncert", "certify", "games/lq64.yaml",
-                                                          "--no-write", "--json"],
+            "sgncert certify games/lq64.yaml (1 point)": [
+                py,
+                "-m",
+                "sgncert",
+                "certify",
+                "games/lq64.yaml",
+                "--no-write",
+                "--json",
+            ],
             "sgncert sweep games/lq64.yaml --param lam=0:2.5:61": sweep_cmd,
         }
         results = {name: wall(cmd, args.repeat) for name, cmd in cases.items()}
@@ -94,9 +108,15 @@ def main() -> None:
     except OSError:
         load = None
     doc = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average_at_end": load},
-        "repeat": args.repeat, "target_seconds": TARGET_S, "met": t_sweep < TARGET_S,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_end": load,
+        },
+        "repeat": args.repeat,
+        "target_seconds": TARGET_S,
+        "met": t_sweep < TARGET_S,
         "wall_seconds": {name: t for name, (t, _, _) in results.items()},
         "runs": {name: runs for name, (_, runs, _) in results.items()},
     }

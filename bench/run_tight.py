@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sgncert.analysis.tight import tight_step  # noqa: E402
 from sgncert.theory.smallgain import perron_weights, sgn_margin  # noqa: E402
 from sgncert.theory.steps import sgn_steps  # noqa: E402
-from sgncert.analysis.tight import tight_step  # noqa: E402
 
 
 def lq_game(seed: int, n: int, lam: float, independent: bool) -> np.ndarray:
@@ -47,8 +47,7 @@ def sgn_euler(H: np.ndarray, n: int) -> float:
     """SGN Euler max step 2 alpha / beta^2 at the Perron weights (exact constants)."""
     blocks = [slice(0, n), slice(n, 2 * n)]
     mu = np.array([np.linalg.eigvalsh(0.5 * (H[b, b] + H[b, b].T))[0] for b in blocks])
-    L = np.array([[0.0, np.linalg.norm(H[blocks[0], blocks[1]], 2)],
-                  [np.linalg.norm(H[blocks[1], blocks[0]], 2), 0.0]])
+    L = np.array([[0.0, np.linalg.norm(H[blocks[0], blocks[1]], 2)], [np.linalg.norm(H[blocks[1], blocks[0]], 2), 0.0]])
     w = perron_weights(mu, L).weights
     s = np.repeat(np.sqrt(w), n)
     K = s[:, None] * H / s[None, :]
@@ -65,28 +64,46 @@ def run(games: int, n: int, lam: float, independent: bool, methods, families) ->
             for family in families:
                 t = time.perf_counter()
                 r = tight_step(H, [n, n], method=method, family=family, rel_tol=1e-4)
-                row[f"{method}/{family}"] = {"h": r.h, "true": r.true_limit, "ratio": r.ratio,
-                                             "factor": r.factor, "checks": r.checks, "solves": r.solves,
-                                             "search": r.search, "seconds": time.perf_counter() - t}
+                row[f"{method}/{family}"] = {
+                    "h": r.h,
+                    "true": r.true_limit,
+                    "ratio": r.ratio,
+                    "factor": r.factor,
+                    "checks": r.checks,
+                    "solves": r.solves,
+                    "search": r.search,
+                    "seconds": time.perf_counter() - t,
+                }
         row["sgn_ratio"] = row["sgn_euler_max"] / row["euler/scalar"]["true"] if "euler/scalar" in row else None
         rows.append(row)
-        print(f"  game {seed:2d}: " + "  ".join(
-            f"{k} {v['ratio']:.4f} ({v['seconds']:.2f}s)" for k, v in row.items() if isinstance(v, dict)),
-            flush=True)
+        print(
+            f"  game {seed:2d}: "
+            + "  ".join(f"{k} {v['ratio']:.4f} ({v['seconds']:.2f}s)" for k, v in row.items() if isinstance(v, dict)),
+            flush=True,
+        )
     summary = {}
     for key in rows[0]:
         if isinstance(rows[0][key], dict):
             ratios = [r[key]["ratio"] for r in rows]
             secs = [r[key]["seconds"] for r in rows]
-            summary[key] = {"median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
-                            "max_ratio": max(ratios), "median_seconds": statistics.median(secs),
-                            "total_seconds": sum(secs)}
+            summary[key] = {
+                "median_ratio": statistics.median(ratios),
+                "min_ratio": min(ratios),
+                "max_ratio": max(ratios),
+                "median_seconds": statistics.median(secs),
+                "total_seconds": sum(secs),
+            }
     sgn = [r["sgn_ratio"] for r in rows if r["sgn_ratio"] is not None]
     if sgn:
-        summary["sgn/euler"] = {"median_ratio": statistics.median(sgn), "min_ratio": min(sgn),
-                                "max_ratio": max(sgn)}
-    return {"games": games, "n_per_player": n, "lam": lam, "independent_couplings": independent,
-            "summary": summary, "rows": rows}
+        summary["sgn/euler"] = {"median_ratio": statistics.median(sgn), "min_ratio": min(sgn), "max_ratio": max(sgn)}
+    return {
+        "games": games,
+        "n_per_player": n,
+        "lam": lam,
+        "independent_couplings": independent,
+        "summary": summary,
+        "rows": rows,
+    }
 
 
 def table(res: dict) -> None:
@@ -94,8 +111,10 @@ def table(res: dict) -> None:
     print(f"\n{kind}: {res['games']} games, d = {2 * res['n_per_player']}, lam = {res['lam']}")
     print(f"{'method/family':16s} {'median':>8s} {'min':>8s} {'max':>8s} {'med s':>7s} {'total s':>8s}")
     for k, v in res["summary"].items():
-        print(f"{k:16s} {v['median_ratio']:8.4f} {v['min_ratio']:8.4f} {v['max_ratio']:8.4f} "
-              f"{v.get('median_seconds', float('nan')):7.2f} {v.get('total_seconds', float('nan')):8.1f}")
+        print(
+            f"{k:16s} {v['median_ratio']:8.4f} {v['min_ratio']:8.4f} {v['max_ratio']:8.4f} "
+            f"{v.get('median_seconds', float('nan')):7.2f} {v.get('total_seconds', float('nan')):8.1f}"
+        )
 
 
 def main() -> None:
@@ -111,14 +130,17 @@ def main() -> None:
     out["issue"] = run(args.games, args.n, args.lam, False, ("euler", "rk4"), ("scalar", "block"))
     if args.independent_games > 0:
         print("independent couplings:")
-        out["independent"] = run(args.independent_games, args.independent_n, args.lam, True,
-                                 ("euler", "rk4"), ("scalar", "block"))
+        out["independent"] = run(
+            args.independent_games, args.independent_n, args.lam, True, ("euler", "rk4"), ("scalar", "block")
+        )
     table(out["issue"])
     if "independent" in out:
         table(out["independent"])
     target = out["issue"]["summary"]["euler/block"]["median_ratio"]
-    print(f"\ntarget: median certified/true Euler step (block) >= 0.9: {target:.4f} "
-          f"{'MET' if target >= 0.9 else 'NOT MET'}")
+    print(
+        f"\ntarget: median certified/true Euler step (block) >= 0.9: {target:.4f} "
+        f"{'MET' if target >= 0.9 else 'NOT MET'}"
+    )
     (ROOT / "bench" / "results_tight.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
 
 

@@ -40,7 +40,9 @@ def random_affine_spec(seed: int, dims=(2, 3), coupling: float = 0.4) -> dict:
                 params[f"B{i}{j}"] = (scale * rng.standard_normal((di, dj)) / np.sqrt(dj)).tolist()
                 blocks[ni][nj] = f"B{i}{j}"
     return {
-        "sgncert": 1, "name": f"random-affine-{seed}", "params": params,
+        "sgncert": 1,
+        "name": f"random-affine-{seed}",
+        "params": params,
         "players": [{"name": n, "dim": d} for n, d in zip(names, dims)],
         "pseudo_gradient": {"blocks": blocks, "offset": {names[0]: 0.3}},
         "region": {"center": "equilibrium", "radius": 1.0, "norm": "inf"},
@@ -52,7 +54,8 @@ def random_nonlinear_spec(seed: int, samples: int = 512) -> dict:
     rng = np.random.default_rng(seed)
     c, s = 0.8 + 1.2 * rng.random(), 0.1 + 0.2 * rng.random()
     return {
-        "sgncert": 1, "name": f"random-nonlinear-{seed}",
+        "sgncert": 1,
+        "name": f"random-nonlinear-{seed}",
         "params": {"c": float(c), "s": float(s), "A": (0.6 * rng.standard_normal((2, 2))).tolist()},
         "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
         "costs": {

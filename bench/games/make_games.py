@@ -25,13 +25,19 @@ def ring_spec(n_players: int, dim: int, samples: int = 1024, seed: int = 0, a: f
     costs = {}
     for i, me in enumerate(names):
         nxt, prv = names[(i + 1) % n_players], names[(i - 1) % n_players]
-        costs[me] = (f"0.5 * {me} @ {me} + 0.5 * norm2(P @ {me}) + 0.1 * sum(logcosh({me}))"
-                     f" + a * tanh({me}) @ (R @ {nxt}) + b * tanh({me}) @ (R.T @ {prv})")
+        costs[me] = (
+            f"0.5 * {me} @ {me} + 0.5 * norm2(P @ {me}) + 0.1 * sum(logcosh({me}))"
+            f" + a * tanh({me}) @ (R @ {nxt}) + b * tanh({me}) @ (R.T @ {prv})"
+        )
     return {
         "sgncert": 1,
         "name": f"ring{n_players}x{dim}",
-        "params": {"a": a, "b": b, "P": {"random_normal": [dim, dim], "seed": 1, "scale": round(0.3 / dim ** 0.5, 6)},
-                   "R": {"random_orthogonal": dim, "seed": 2}},
+        "params": {
+            "a": a,
+            "b": b,
+            "P": {"random_normal": [dim, dim], "seed": 1, "scale": round(0.3 / dim**0.5, 6)},
+            "R": {"random_orthogonal": dim, "seed": 2},
+        },
         "players": [{"name": n, "dim": dim} for n in names],
         "costs": costs,
         "region": {"center": "zeros", "radius": 0.5, "norm": "inf"},
@@ -44,8 +50,10 @@ def write(n_players: int, dim: int) -> Path:
 
     spec = ring_spec(n_players, dim)
     path = HERE / f"{spec['name']}.yaml"
-    head = (f"# Benchmark game (bench/run.py): {n_players} players x {dim} dims = d {n_players * dim}, a ring of\n"
-            "# non-quadratic costs (see make_games.py, which writes this file). Not a shipped game.\n")
+    head = (
+        f"# Benchmark game (bench/run.py): {n_players} players x {dim} dims = d {n_players * dim}, a ring of\n"
+        "# non-quadratic costs (see make_games.py, which writes this file). Not a shipped game.\n"
+    )
     path.write_text(head + yaml.safe_dump(spec, sort_keys=False, width=200), encoding="utf-8")
     return path
 

@@ -8,8 +8,8 @@ prints or writes files.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,8 +21,15 @@ from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_
 from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
 from ..util.jaxenv import float64
-from .constants import (Constants, WeightedConstants, exact_constants, sampled_constants, value_and_jacobian,
-                        weight_scaling, weighted_constants)
+from .constants import (
+    Constants,
+    WeightedConstants,
+    exact_constants,
+    sampled_constants,
+    value_and_jacobian,
+    weight_scaling,
+    weighted_constants,
+)
 from .equilibrium import Equilibrium, solve_equilibrium
 from .sampling import sample_count, sample_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
@@ -81,16 +88,19 @@ def check_limits(game: Game, force: bool = False) -> None:
     if not game.affine:
         n = sample_count(game.region, game.sampling, d)
         if n * d * d > MAX_WORK:
-            raise SpecError(f"{game.source}: {n} samples x dimension {d}^2 = {n * d * d:.3g} Jacobian entries "
-                            f"exceed the sane limit {MAX_WORK:.0e}; use fewer samples or pass --force")
+            raise SpecError(
+                f"{game.source}: {n} samples x dimension {d}^2 = {n * d * d:.3g} Jacobian entries "
+                f"exceed the sane limit {MAX_WORK:.0e}; use fewer samples or pass --force"
+            )
 
 
 TIGHT_MAX_DIM = 256  # metric searches beyond this dimension are skipped
 TIGHT_MAX_SAMPLES = 2048  # sampled games: every sample's map is re-checked exactly (about 1 ms each)
 
 
-def _tight(game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str,
-           notes: list[str]) -> TightSteps | None:
+def _tight(
+    game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str, notes: list[str]
+) -> TightSteps | None:
     """Largest proved steps (and flow rate) over a metric family (:mod:`sgncert.analysis.tight`)."""
     sizes = game.metric_block_sizes
     if game.geometry != "euclidean":
@@ -100,23 +110,33 @@ def _tight(game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None
         notes.append(f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}")
         return None
     if jacobian is not None:
-        return TightSteps(family, tight_step(jacobian, sizes, method="euler", family=family),
-                          tight_step(jacobian, sizes, method="rk4", family=family),
-                          tight_rate(jacobian, sizes, family=family))
+        return TightSteps(
+            family,
+            tight_step(jacobian, sizes, method="euler", family=family),
+            tight_step(jacobian, sizes, method="rk4", family=family),
+            tight_rate(jacobian, sizes, family=family),
+        )
     if jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES:
-        notes.append(f"tight steps skipped: {len(jacobians)} samples > {TIGHT_MAX_SAMPLES} "
-                     "(each sample's step map is re-checked exactly); certify with fewer --samples for them")
+        notes.append(
+            f"tight steps skipped: {len(jacobians)} samples > {TIGHT_MAX_SAMPLES} "
+            "(each sample's step map is re-checked exactly); certify with fewer --samples for them"
+        )
         return None
     if jacobians is not None:
-        return TightSteps(family, tight_step_sampled(jacobians, sizes, method="euler", family=family),
-                          tight_step_sampled(jacobians, sizes, method="rk4", family=family), None)
+        return TightSteps(
+            family,
+            tight_step_sampled(jacobians, sizes, method="euler", family=family),
+            tight_step_sampled(jacobians, sizes, method="rk4", family=family),
+            None,
+        )
     notes.append("tight steps skipped: the sampled Jacobians do not fit in memory")
     return None
 
 
 @float64
-def certify(game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar",
-            bands: bool = True) -> Certification:
+def certify(
+    game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar", bands: bool = True
+) -> Certification:
     """Certify ``game``: constants, weights, the proved margin, step sizes and bands.
 
     Args:
@@ -160,9 +180,9 @@ def certify(game: Game, *, progress: Progress | None = None, tight: bool = True,
     else:  # the centre is the first sample point: F(centre) comes with the constants
         points, jac = sample_region(region, game.sampling), None
         constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
-        F_center = constants.center_value
-        if not np.all(np.isfinite(F_center)):
+        if constants.center_value is None or not np.all(np.isfinite(constants.center_value)):
             raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
+        F_center = constants.center_value
     mu, L = constants.mu, constants.L
     perron = perron_weights(mu, L)
     if game.fixed_weights is not None:
@@ -171,7 +191,9 @@ def certify(game: Game, *, progress: Progress | None = None, tight: bool = True,
     else:
         weights, source = perron.weights, "perron"
         if not perron.attained and perron.tau > 0:
-            notes.append(f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it")
+            notes.append(
+                f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it"
+            )
     margin_float = sgn_margin(mu, L, weights)
     margin = certified_margin(mu.tolist(), L.tolist(), weights.tolist(), margin_float)
     gain = small_gain_radius(mu, L)
@@ -185,13 +207,33 @@ def certify(game: Game, *, progress: Progress | None = None, tight: bool = True,
     thresholds: ExactThresholds | None = None
     if game.affine:
         thresholds = exact_thresholds(J_center, s)
-    band = band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None) \
-        if bands else []
-    tight_results = _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) \
-        if tight else None
+    band = (
+        band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None)
+        if bands
+        else []
+    )
+    tight_results = (
+        _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) if tight else None
+    )
     reason = None if certified else _reason(mu, margin_float, gain, [pl.name for pl in game.players])
-    return Certification(game=game, center=center, constants=constants, weights=weights, weights_source=source,
-                         perron=perron, margin_float=margin_float, margin=margin, gain=gain, weighted=weighted,
-                         steps=steps, thresholds=thresholds, band=band, equilibrium=equilibrium,
-                         residual_M=residual_M, certified=certified, reason=reason, notes=notes,
-                         tight=tight_results)
+    return Certification(
+        game=game,
+        center=center,
+        constants=constants,
+        weights=weights,
+        weights_source=source,
+        perron=perron,
+        margin_float=margin_float,
+        margin=margin,
+        gain=gain,
+        weighted=weighted,
+        steps=steps,
+        thresholds=thresholds,
+        band=band,
+        equilibrium=equilibrium,
+        residual_M=residual_M,
+        certified=certified,
+        reason=reason,
+        notes=notes,
+        tight=tight_results,
+    )

@@ -24,10 +24,11 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..errors import NumericalError
+from ..errors import NumericalError, SpecError
 from ..games.model import Game
 from ..util.jaxenv import float64
 from .kernels import kernels, rows_kernel, structured_rows
@@ -113,9 +114,14 @@ def batch_size(n_points: int, dim: int) -> int:
 
 
 @float64
-def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
-                         progress: Callable[[int, int], None] | None = None,
-                         keep_jacobians: bool = False, block_stats: bool = True) -> dict[str, np.ndarray]:
+def pointwise_statistics(
+    game: Game,
+    points: np.ndarray,
+    weights=None,
+    progress: Callable[[int, int], None] | None = None,
+    keep_jacobians: bool = False,
+    block_stats: bool = True,
+) -> dict[str, np.ndarray]:
     """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
     ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
     first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
@@ -126,7 +132,7 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     p = game.jax_params()
     dm = sum(game.metric_block_sizes)
     large = large_path(dm)
-    lk = large_kernels(game) if large else None
+    lk: Any = large_kernels(game) if large else None
     s_np = None if weights is None else weight_scaling(game, weights)
     idx, mask = block_layout(game.metric_block_sizes)
     size = batch_size(points.shape[0], game.dim)
@@ -135,8 +141,10 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
     keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
     kept = []
     structured = large and structured_rows(game)
-    jacobians = None if structured else kernels(game)[0]  # (tracing F for nothing costs 0.7 s at 8 x 32)
+    jacobians: Any = None if structured else kernels(game)[0]  # (tracing F for nothing costs 0.7 s at 8 x 32)
+    rows_fn: Any = None
     if structured:
+        assert game.structure is not None
         rows_fn = rows_kernel(game)
         cols, valid = game.structure.cols, game.structure.valid
     elif large:
@@ -152,20 +160,21 @@ def pointwise_statistics(game: Game, points: np.ndarray, weights=None,
         if value0 is None:
             value0 = np.asarray(values[0])
         if keep:
-            kept.append((np.asarray(K) if K is not None else
-                         dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count])
+            kept.append(
+                (np.asarray(K) if K is not None else dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count]
+            )
         if large:
             res = large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
             for key, arr in res.items():
                 if key == "finite" and not block_stats:
                     continue
                 out[key].append(arr[:count])
-        else:  # dense statistics by host LAPACK (see _host_statistics)
+        else:  # dense statistics by host LAPACK (sgncert.analysis.statistics)
             for key, arr in host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
                 out[key].append(arr)
         if progress:
             progress(start + count, points.shape[0])
-    result = {k: np.concatenate(v) for k, v in out.items() if v}
+    result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
     result["value0"] = value0
     if keep:
         result["jacobians"] = np.concatenate(kept)
@@ -176,7 +185,7 @@ def _batches(points: np.ndarray, size: int):
     """Fixed-size batches; the last one is padded with copies of the first point."""
     n = points.shape[0]
     for start in range(0, n, size):
-        chunk = points[start:start + size]
+        chunk = points[start : start + size]
         if chunk.shape[0] < size:
             chunk = np.concatenate([chunk, np.repeat(points[:1], size - chunk.shape[0], axis=0)])
         yield start, min(size, n - start), chunk
@@ -186,24 +195,39 @@ def exact_constants(game: Game, J: np.ndarray) -> Constants:
     """mu, L, gamma of an affine game from its constant Jacobian J (provenance ``exact``)."""
     idx, mask = block_layout(game.metric_block_sizes)
     mu, L, gamma = block_statistics(np.asarray(J)[None], idx, mask)
-    return Constants(mu=mu[0], L=L[0], gamma=float(gamma[0]), provenance="exact", samples=1,
-                     worst={"mu": [0] * game.n_players, "gamma": 0})
+    return Constants(
+        mu=mu[0],
+        L=L[0],
+        gamma=float(gamma[0]),
+        provenance="exact",
+        samples=1,
+        worst={"mu": [0] * game.n_players, "gamma": 0},
+    )
 
 
 @float64
-def sampled_constants(game: Game, points: np.ndarray,
-                      progress: Callable[[int, int], None] | None = None, keep_jacobians: bool = False) -> Constants:
+def sampled_constants(
+    game: Game, points: np.ndarray, progress: Callable[[int, int], None] | None = None, keep_jacobians: bool = False
+) -> Constants:
     """mu, L and gamma as extrema over ``points`` (n, d) (provenance ``sampled``)."""
     st = pointwise_statistics(game, points, progress=progress, keep_jacobians=keep_jacobians)
     if not st["finite"].all():
         bad = int(np.argmin(st["finite"]))
-        raise NumericalError(f"the Jacobian is not finite at sample {bad}: "
-                             f"x = {np.array2string(points[bad], threshold=8)}")
+        raise NumericalError(
+            f"the Jacobian is not finite at sample {bad}: x = {np.array2string(points[bad], threshold=8)}"
+        )
     mu, L, gamma = st["mu"], st["L"], st["gamma"]
     worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}
-    return Constants(mu=mu.min(axis=0), L=L.max(axis=0), gamma=float(gamma.min()),
-                     provenance="sampled", samples=int(points.shape[0]), worst=worst, center_value=st["value0"],
-                     jacobians=st.get("jacobians"))
+    return Constants(
+        mu=mu.min(axis=0),
+        L=L.max(axis=0),
+        gamma=float(gamma.min()),
+        provenance="sampled",
+        samples=int(points.shape[0]),
+        worst=worst,
+        center_value=st["value0"],
+        jacobians=st.get("jacobians"),
+    )
 
 
 def weight_scaling(game: Game, weights) -> np.ndarray:
@@ -212,12 +236,20 @@ def weight_scaling(game: Game, weights) -> np.ndarray:
 
 
 @float64
-def weighted_constants(game: Game, weights, *, points: np.ndarray | None = None, J: np.ndarray | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> WeightedConstants:
+def weighted_constants(
+    game: Game,
+    weights,
+    *,
+    points: np.ndarray | None = None,
+    J: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> WeightedConstants:
     """beta(w) and alpha_true(w): from the constant Jacobian ``J``, or as extrema over ``points``."""
     if J is not None:
         beta, at = weighted_statistics(np.asarray(J)[None], weight_scaling(game, weights))
     else:
+        if points is None:
+            raise SpecError("weighted_constants needs the constant Jacobian J or sample points")
         st = pointwise_statistics(game, points, weights, progress=progress, block_stats=False)
         beta, at = st["beta"], st["alpha_true"]
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):

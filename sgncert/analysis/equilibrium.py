@@ -91,4 +91,6 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
                 break
             x, f = cand, fc
     r = float(np.linalg.norm(f))
-    raise NumericalError(f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)")
+    raise NumericalError(
+        f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)"
+    )

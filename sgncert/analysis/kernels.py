@@ -10,7 +10,6 @@ are dropped). No compiled program calls LAPACK (:mod:`sgncert.analysis.statistic
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..games.model import Game
@@ -80,8 +79,7 @@ KERNEL_CACHE: dict[tuple, tuple] = {}
 def _compiled_key(game: Game) -> tuple:
     """Compiled kernels depend only on F and the block layout, not on parameter values
     (params are traced arguments), so games differing only in params share them."""
-    return (id(game.pseudo_gradient), id(game.transform), id(game.structure), game.block_sizes,
-            game.metric_block_sizes)
+    return (id(game.pseudo_gradient), id(game.transform), id(game.structure), game.block_sizes, game.metric_block_sizes)
 
 
 def cached_entry(game: Game) -> dict:
@@ -118,7 +116,6 @@ def rows_kernel(game: Game):
     if "rows" not in entry:
         import jax
 
+        assert game.structure is not None, "rows_kernel needs cost templates (structured_rows)"
         entry["rows"] = jax.jit(block_row_jacobian(game.structure, game.players))
     return entry["rows"]
-
-

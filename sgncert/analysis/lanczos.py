@@ -38,7 +38,7 @@ import numpy as np
 
 from ..games.model import Game
 from .kernels import cached_entry
-from .statistics import blocks_of, block_layout, dense_from_rows, diag_lambda_min, spectral_norm, sym
+from .statistics import block_layout, blocks_of, dense_from_rows, diag_lambda_min, spectral_norm, sym
 
 LANCZOS_MAX_STEPS = 512  # per point; beyond this the point falls back to dense eigenvalues
 LANCZOS_CHUNK = 32  # Lanczos steps per compiled call (convergence is checked between calls; 16 was 6-20% slower)
@@ -167,6 +167,7 @@ def large_kernels(game: Game) -> dict:
     def residual(kinds, ops, cols, Q, S, theta, k):
         """(||A y - theta y||, ||y||) for the Ritz vectors y = sum_{j<k} S_j Q_j (one per
         problem and point); reads only the first k basis vectors (k a multiple of the chunk)."""
+
         def add(j, Y):
             q = lax.dynamic_slice_in_dim(Q, j * LANCZOS_CHUNK, LANCZOS_CHUNK, axis=2)
             sj = lax.dynamic_slice_in_dim(S, j * LANCZOS_CHUNK, LANCZOS_CHUNK, axis=2)
@@ -177,7 +178,9 @@ def large_kernels(game: Game) -> dict:
         return jnp.sqrt(jnp.sum(R * R, axis=-1)), jnp.sqrt(jnp.sum(Y * Y, axis=-1))
 
     out = {
-        "rows_of": rows_of, "row_norms": row_norms, "small_blocks": small_blocks,
+        "rows_of": rows_of,
+        "row_norms": row_norms,
+        "small_blocks": small_blocks,
         "build": jax.jit(build, static_argnums=(0,)),
         "chunk": jax.jit(chunk, static_argnums=(0, 1), donate_argnums=(4, 5, 6)),
         "start": jax.jit(start, static_argnums=(0, 1, 2)),
@@ -205,7 +208,7 @@ def _row_lists(pattern: np.ndarray):
     valid = np.zeros((N, R), dtype=np.float64)
     for i in range(N):
         c = np.nonzero(pattern[i])[0]
-        cols[i, :len(c)], valid[i, :len(c)] = c, 1.0
+        cols[i, : len(c)], valid[i, : len(c)] = c, 1.0
     return cols, valid
 
 
@@ -225,7 +228,7 @@ def _ritz(a: np.ndarray, b: np.ndarray, largest: bool):
     off = np.abs(b)
     scale = float(np.max(np.abs(a) + off + np.concatenate([[0.0], off[:-1]]))) or 1.0
     i = k if largest else 1
-    e = np.ascontiguousarray(b[:k - 1])
+    e = np.ascontiguousarray(b[: k - 1])
     a = np.ascontiguousarray(a)
     _, w, iblock, isplit, info = lapack.dstebz(a, e, 3, 0.0, 0.0, i, i, 0.0, b"B")
     z, info2 = lapack.dstein(a, e, w[:1], iblock, isplit)
@@ -238,14 +241,16 @@ def _dense_value(name: str, K: np.ndarray, s: np.ndarray | None) -> float:
     """The dense formula for one point (the Lanczos fallback)."""
     if name == "gamma":
         return float(np.linalg.eigvalsh(sym(K))[0])
+    assert s is not None, "alpha and beta need the weights' scaling"
     Ks = s[:, None] * K / s[None, :]
     if name == "alpha":
         return float(np.linalg.eigvalsh(sym(Ks))[0])
     return float(np.sqrt(max(np.linalg.eigvalsh(Ks.T @ Ks)[-1], 0.0)))
 
 
-def lanczos_statistics(lk: dict, ops, cols, s_flat, problems: tuple, dim: int,
-                        finite: np.ndarray, frob: np.ndarray, dense_point) -> dict[str, np.ndarray]:
+def lanczos_statistics(
+    lk: dict, ops, cols, s_flat, problems: tuple, dim: int, finite: np.ndarray, frob: np.ndarray, dense_point
+) -> dict[str, np.ndarray]:
     """Per-point safe-side values of ``problems`` (subset of gamma, alpha, beta) for a batch.
 
     Lanczos runs in chunks of LANCZOS_CHUNK steps for all points and problems at once;
@@ -257,7 +262,7 @@ def lanczos_statistics(lk: dict, ops, cols, s_flat, problems: tuple, dim: int,
     rounding allowance uses sqrt(n) eps (the usual size of accumulated rounding errors in
     a length-n dot product) rather than the worst case n eps, which at n = 1024 would
     exceed LANCZOS_TOL by itself."""
-    idx, mask = lk["layout"]
+    _idx, mask = lk["layout"]
     B = finite.shape[0]
     n = mask.size
     nprob = len(problems)
@@ -307,8 +312,12 @@ def lanczos_statistics(lk: dict, ops, cols, s_flat, problems: tuple, dim: int,
                         wait = LANCZOS_CHUNK
                         if np.isfinite(r0) and 0 < rho_est < r0:
                             rate = math.log(r0 / rho_est) / (k - k0)
-                            wait = min(2 * LANCZOS_CHUNK, max(wait, int(0.7 * math.log(rho_est / target) / rate)
-                                                              // LANCZOS_CHUNK * LANCZOS_CHUNK))
+                            wait = min(
+                                2 * LANCZOS_CHUNK,
+                                max(
+                                    wait, int(0.7 * math.log(rho_est / target) / rate) // LANCZOS_CHUNK * LANCZOS_CHUNK
+                                ),
+                            )
                         next_check[p, i] = k + wait
                         last[p, i] = (k, rho_est)
             if not cand.any():
@@ -335,8 +344,9 @@ def lanczos_statistics(lk: dict, ops, cols, s_flat, problems: tuple, dim: int,
     return out
 
 
-def large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, weights,
-                 s_flat: np.ndarray | None, want_blocks: bool) -> dict:
+def large_batch(
+    game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, weights, s_flat: np.ndarray | None, want_blocks: bool
+) -> dict:
     """Statistics of one batch of metric-space Jacobians on the large path, given by block
     rows G (B, N, R0, D, D): G[:, i, r] = J_{i, cols[i, r]} where valid0[i, r] = 1 (every
     other block is zero)."""
@@ -362,11 +372,11 @@ def large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, w
         P = _bucket(r.size, N * N)
         off_rows = np.zeros(P, dtype=np.int32)
         off_pos = np.zeros(P, dtype=np.int32)
-        off_rows[:r.size], off_pos[:r.size] = r, pos[r, c]
+        off_rows[: r.size], off_pos[: r.size] = r, pos[r, c]
         off_pos = np.minimum(off_pos, R0 - 1)
         diag_pos = np.minimum(pos[np.arange(N), np.arange(N)], R0 - 1)
         diag, off = lk["small_blocks"](G, jnp.asarray(diag_pos), jnp.asarray(off_rows), jnp.asarray(off_pos))
-        diag, off = np.array(diag), np.array(off)[:, :r.size]
+        diag, off = np.array(diag), np.array(off)[:, : r.size]
         diag[:, pos[np.arange(N), np.arange(N)] == R0] = 0.0  # a diagonal block not stored is zero
         diag[~finite], off[~finite] = 0.0, 0.0  # LAPACK rejects NaN; those points are reported
         fro2 = np.sum(np.where(finite[:, None, None], fro_full, 0.0), axis=(1, 2))  # ||J||_F^2
@@ -383,16 +393,25 @@ def large_batch(game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, w
         bpos = pos[sym_cols, np.arange(N)[:, None]]
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
         sym_cols = jnp.asarray(sym_cols)
-        ops = lk["build"](problems, G, sym_cols, jnp.asarray(fpos), jnp.asarray(bpos), jnp.asarray(valid),
-                          jnp.asarray(s_blk))
+        ops = lk["build"](
+            problems, G, sym_cols, jnp.asarray(fpos), jnp.asarray(bpos), jnp.asarray(valid), jnp.asarray(s_blk)
+        )
         st = {}
         for name in problems:  # one problem per compiled loop: XLA runs them faster apart
-            st.update(lanczos_statistics(lk, ops, sym_cols, s_flat, (name,), int(mask.sum()), finite,
-                                          np.sqrt(np.sum(fro_full, axis=(1, 2))),
-                                          lambda i: dense_from_rows(np.asarray(G[i:i + 1]), cols, idx, mask)[0]))
+            st.update(
+                lanczos_statistics(
+                    lk,
+                    ops,
+                    sym_cols,
+                    s_flat,
+                    (name,),
+                    int(mask.sum()),
+                    finite,
+                    np.sqrt(np.sum(fro_full, axis=(1, 2))),
+                    lambda i: dense_from_rows(np.asarray(G[i : i + 1]), cols, idx, mask)[0],
+                )
+            )
         for name, key in (("gamma", "gamma"), ("alpha", "alpha_true"), ("beta", "beta")):
             if name in st:
                 res[key] = st[name]
     return res
-
-

@@ -42,7 +42,7 @@ def sample_count(region: Region, sampling: Sampling, d: int) -> int:
     if sampling.method == "vertices":
         return 1 + (2 * d if region.norm == "2" else 2 ** min(d, 64))
     if sampling.method == "grid":
-        k = max(2, int(math.floor(sampling.samples ** (1.0 / d) + 1e-9)))
+        k = max(2, math.floor(sampling.samples ** (1.0 / d) + 1e-9))
         return 1 + k ** min(d, 64)
     return 1 + sampling.samples
 
@@ -50,6 +50,8 @@ def sample_count(region: Region, sampling: Sampling, d: int) -> int:
 def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
     """Points of R as an (n, d) float64 array, centre first."""
     c, r = region.center, region.radius
+    if c is None:
+        raise SpecError("sample_region needs a region with its centre set (solve the equilibrium first)")
     d = c.shape[0]
     method, n = sampling.method, sampling.samples
     if method == "vertices":
@@ -62,8 +64,8 @@ def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
     elif method == "grid":
         if region.norm == "2":
             raise SpecError("sampling: grid sampling needs a box region (norm: inf)")
-        k = max(2, int(math.floor(n ** (1.0 / d) + 1e-9)))
-        if k ** d > MAX_POINTS:
+        k = max(2, math.floor(n ** (1.0 / d) + 1e-9))
+        if k**d > MAX_POINTS:
             raise SpecError(f"sampling: a grid of {k}^{d} points is too large; use sobol")
         axis = np.linspace(-r, r, k)
         offsets = np.array(list(itertools.product(axis, repeat=d)), dtype=np.float64)

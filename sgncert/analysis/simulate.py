@@ -23,8 +23,9 @@ VectorField = Callable[[np.ndarray], np.ndarray]
 
 
 @float64
-def flow_trajectories(F: PseudoGradient, p: dict[str, Any], X0: np.ndarray, dt: float, n_blocks: int,
-                      stride: int) -> np.ndarray:
+def flow_trajectories(
+    F: PseudoGradient, p: dict[str, Any], X0: np.ndarray, dt: float, n_blocks: int, stride: int
+) -> np.ndarray:
     """RK4 on ``x' = -F(x, p)`` from each row of X0 with step ``dt``; the states every
     ``stride`` steps, an array (starts, n_blocks + 1, d) that begins with X0."""
     import jax
@@ -51,8 +52,9 @@ def flow_trajectories(F: PseudoGradient, p: dict[str, Any], X0: np.ndarray, dt: 
     return np.asarray(jax.jit(jax.vmap(run))(jnp.asarray(X0)))
 
 
-def batched_field(game: Game, *, jacobian: np.ndarray | None = None, value: np.ndarray | None = None,
-                  center: np.ndarray | None = None) -> VectorField:
+def batched_field(
+    game: Game, *, jacobian: np.ndarray | None = None, value: np.ndarray | None = None, center: np.ndarray | None = None
+) -> VectorField:
     """``X (B, d) -> F(X) (B, d)``. An affine game with its constant Jacobian and the value
     at ``center`` given is evaluated as ``F(c) + J (x - c)`` in NumPy; otherwise one jitted,
     vmapped F."""
@@ -86,8 +88,15 @@ class PairRun:
     diverged: bool
 
 
-def step_pairs(F: VectorField, Z0: np.ndarray, scale: np.ndarray, method: str, h: float, steps: int,
-               frame: Callable[[np.ndarray], np.ndarray] | None = None) -> PairRun:
+def step_pairs(
+    F: VectorField,
+    Z0: np.ndarray,
+    scale: np.ndarray,
+    method: str,
+    h: float,
+    steps: int,
+    frame: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> PairRun:
     """Iterate ``x <- x - h F(x)`` (``method="euler"``) or classical RK4 on ``x' = -F(x)``
     from the rows of Z0, whose first and second halves are paired; distances are
     ``||scale * frame(x - y)||_2`` (``frame`` defaults to the identity)."""

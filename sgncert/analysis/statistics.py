@@ -18,7 +18,6 @@ CI on 2 cores). On the host they are also faster (256 x 64 x 64: 0.45 s vs 0.74 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 
@@ -64,7 +63,7 @@ def diag_lambda_min(diag, fro2, mask):
 
 def block_statistics(J, idx, mask):
     """Per-point (mu, L, gamma) of a batch of Jacobians J (B, d, d) (the dense formulas)."""
-    N, D = mask.shape
+    N, _D = mask.shape
     blocks = blocks_of(J, idx, mask)
     mu = diag_lambda_min(blocks[:, np.arange(N), np.arange(N)], np.sum(J * J, axis=(1, 2)), mask)
     L = spectral_norm(blocks) * (1.0 - np.eye(N))
@@ -85,7 +84,7 @@ def spectral_norm(B):
 
 def dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The (B, d, d) Jacobians of block rows G (B, N, R, D, D) (blocks unpadded by ``mask``)."""
-    N, D = mask.shape
+    N, _D = mask.shape
     B, _, R = G.shape[:3]
     d = int(mask.sum())
     out = np.zeros((B, d, d))
@@ -94,7 +93,7 @@ def dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.n
         for r in range(R):
             j = cols[i, r]
             cj = idx[j][mask[j]]
-            out[:, ri[:, None], cj[None, :]] += G[:, i, r][:, :ri.size, :cj.size]
+            out[:, ri[:, None], cj[None, :]] += G[:, i, r][:, : ri.size, : cj.size]
     return out
 
 
@@ -104,7 +103,7 @@ def host_statistics(K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats:
     non-finite Jacobian get NaN statistics and ``finite`` False."""
     finite = np.all(np.isfinite(K), axis=(1, 2))
     Kf = np.where(finite[:, None, None], K, 0.0)
-    out = {}
+    out: dict[str, np.ndarray] = {}
     if block_stats:
         mu, L, gamma = block_statistics(Kf, idx, mask)
         out.update(mu=mu, L=L, gamma=gamma, finite=finite)
@@ -114,5 +113,3 @@ def host_statistics(K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats:
         if key in out:
             out[key] = np.where(finite.reshape((-1,) + (1,) * (out[key].ndim - 1)), out[key], np.nan)
     return out
-
-

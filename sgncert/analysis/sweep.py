@@ -34,8 +34,8 @@ import csv
 import io
 import itertools
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NumericalError, SpecError
@@ -51,9 +51,28 @@ KIND = "sgncert.sweep"
 SCHEMA_VERSION = "1"
 MAX_POINTS = 100_000
 
-ROW_FIELDS = ("certified", "euclidean_margin", "euclidean_certified", "sgn_margin", "tau", "gain", "alpha_true",
-              "beta", "euler_max", "euler_best", "rk4_max", "euler_stability", "rk4_stability",
-              "euler_contraction", "rk4_contraction", "tight_euler", "tight_rk4", "weights", "provenance", "error")
+ROW_FIELDS = (
+    "certified",
+    "euclidean_margin",
+    "euclidean_certified",
+    "sgn_margin",
+    "tau",
+    "gain",
+    "alpha_true",
+    "beta",
+    "euler_max",
+    "euler_best",
+    "rk4_max",
+    "euler_stability",
+    "rk4_stability",
+    "euler_contraction",
+    "rk4_contraction",
+    "tight_euler",
+    "tight_rk4",
+    "weights",
+    "provenance",
+    "error",
+)
 
 
 @dataclass(frozen=True)
@@ -124,42 +143,45 @@ def check_ranges(game: Game, ranges: Sequence[ParamRange]) -> None:
             hint = did_you_mean(r.name, game.params)
             raise SpecError(f"--param {r.name}: the game has no parameter '{r.name}'{hint}")
         if game.params[r.name].size != 1:
-            raise SpecError(f"--param {r.name}: only scalar parameters can be swept "
-                            f"(shape {tuple(game.params[r.name].shape)})")
+            raise SpecError(
+                f"--param {r.name}: only scalar parameters can be swept (shape {tuple(game.params[r.name].shape)})"
+            )
 
 
 def certification_row(c: Certification, values: dict[str, float]) -> dict[str, Any]:
     """The sweep row of one :class:`~sgncert.analysis.certify.Certification`."""
     exact = c.constants.provenance == "exact"
-    row = dict(values)
-    row.update({
-        "certified": bool(c.certified),
-        "euclidean_margin": float(c.constants.gamma),
-        "euclidean_certified": bool(c.constants.gamma > 0),
-        "sgn_margin": float(c.margin if c.certified else c.margin_float),
-        "tau": float(c.perron.tau),
-        "gain": c.gain,
-        "alpha_true": float(c.weighted.alpha_true) if exact else None,
-        "beta": float(c.weighted.beta),
-        "euler_max": c.steps.euler_max if c.steps else 0.0,
-        "euler_best": c.steps.euler_best if c.steps else 0.0,
-        "rk4_max": c.steps.rk4_max if c.steps else 0.0,
-        "euler_stability": c.thresholds.euler_stability if c.thresholds else None,
-        "rk4_stability": c.thresholds.rk4_stability if c.thresholds else None,
-        "euler_contraction": c.thresholds.euler_contraction if c.thresholds else None,
-        "rk4_contraction": c.thresholds.rk4_contraction if c.thresholds else None,
-        "tight_euler": c.tight.euler.h if c.tight else None,
-        "tight_rk4": c.tight.rk4.h if c.tight else None,
-        "weights": [float(v) for v in c.weights],
-        "provenance": c.constants.provenance,
-        "error": None,
-    })
+    row: dict[str, Any] = dict(values)
+    row.update(
+        {
+            "certified": bool(c.certified),
+            "euclidean_margin": float(c.constants.gamma),
+            "euclidean_certified": bool(c.constants.gamma > 0),
+            "sgn_margin": float(c.margin if c.certified else c.margin_float),
+            "tau": float(c.perron.tau),
+            "gain": c.gain,
+            "alpha_true": float(c.weighted.alpha_true) if exact else None,
+            "beta": float(c.weighted.beta),
+            "euler_max": c.steps.euler_max if c.steps else 0.0,
+            "euler_best": c.steps.euler_best if c.steps else 0.0,
+            "rk4_max": c.steps.rk4_max if c.steps else 0.0,
+            "euler_stability": c.thresholds.euler_stability if c.thresholds else None,
+            "rk4_stability": c.thresholds.rk4_stability if c.thresholds else None,
+            "euler_contraction": c.thresholds.euler_contraction if c.thresholds else None,
+            "rk4_contraction": c.thresholds.rk4_contraction if c.thresholds else None,
+            "tight_euler": c.tight.euler.h if c.tight else None,
+            "tight_rk4": c.tight.rk4.h if c.tight else None,
+            "weights": [float(v) for v in c.weights],
+            "provenance": c.constants.provenance,
+            "error": None,
+        }
+    )
     return row
 
 
 def _failed_row(values: dict, exc: Exception, provenance: str) -> dict:
-    row = dict(values)
-    row.update({k: None for k in ROW_FIELDS})
+    row: dict[str, Any] = dict(values)
+    row.update(dict.fromkeys(ROW_FIELDS))
     row.update({"certified": False, "euclidean_certified": False, "provenance": provenance, "error": str(exc)})
     return row
 
@@ -190,8 +212,12 @@ def boundaries(rows: Sequence[dict], name: str) -> dict:
 
 
 @float64
-def run_sweep(game: Game, ranges: Iterable[ParamRange | str],
-              progress: Callable[[str, int, int], None] | None = None, tight: bool = False) -> dict:
+def run_sweep(
+    game: Game,
+    ranges: Iterable[ParamRange | str],
+    progress: Callable[[str, int, int], None] | None = None,
+    tight: bool = False,
+) -> dict:
     """Certify ``game`` at every point of the cartesian grid of ``ranges``.
 
     ``tight``: also the largest proved steps over the scalar metric family (about 0.5 s a
@@ -222,9 +248,15 @@ def run_sweep(game: Game, ranges: Iterable[ParamRange | str],
     doc = {
         "kind": KIND,
         "schema_version": SCHEMA_VERSION,
-        "game": {"name": game.name, "source": game.source, "sha256": game.sha256, "affine": game.affine,
-                 "provenance": provenance, "players": [{"name": p.name, "dim": p.dim} for p in game.players],
-                 "params": {k: v.tolist() for k, v in game.params.items() if v.size == 1}},
+        "game": {
+            "name": game.name,
+            "source": game.source,
+            "sha256": game.sha256,
+            "affine": game.affine,
+            "provenance": provenance,
+            "players": [{"name": p.name, "dim": p.dim} for p in game.players],
+            "params": {k: v.tolist() for k, v in game.params.items() if v.size == 1},
+        },
         "params": [r.to_dict() for r in ranges],
         "rows": rows,
         "tool_version": __version__,

@@ -88,26 +88,39 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import SpecError
-from ..theory.contraction import (blockdiag, check_contraction, check_method, check_rate,
-                                  contraction_factor, limit_from_eigs, metric_rate,
-                                  metric_step_threshold, round_up, sampled_factor, spectral_step_limit,
-                                  split_blocks, step_matrix, symmetrise, tri_inv)
+from ..theory.contraction import (
+    blockdiag,
+    check_contraction,
+    check_method,
+    check_rate,
+    contraction_factor,
+    limit_from_eigs,
+    metric_rate,
+    metric_step_threshold,
+    round_up,
+    sampled_factor,
+    spectral_step_limit,
+    split_blocks,
+    step_matrix,
+    symmetrise,
+    tri_inv,
+)
 from ..theory.smallgain import perron_weights
-from ..util.jsondoc import finite_or_none
 
 __all__ = ["TightResult", "TightRate", "TightSteps", "tight_step", "tight_rate", "tight_step_sampled", "LMI_MAX_DIM"]
 
-LMI_MAX_DIM = 32          # search="auto": cvxpy + Clarabel LMI up to this dimension
-FACTOR_SLACK = 1e-9       # rho_c = observed * (1 + FACTOR_SLACK), rounded up
-RATE_SLACK = 1e-9         # alpha_c = observed - RATE_SLACK * max(1, |observed|)
-DESCENT_MARGIN = 1e-6    # a step descent stops once the factor is below 1 - DESCENT_MARGIN
-LIFT_SLACK = 1e-7         # candidate h = (1 - LIFT_SLACK) * threshold of a metric
+LMI_MAX_DIM = 32  # search="auto": cvxpy + Clarabel LMI up to this dimension
+FACTOR_SLACK = 1e-9  # rho_c = observed * (1 + FACTOR_SLACK), rounded up
+RATE_SLACK = 1e-9  # alpha_c = observed - RATE_SLACK * max(1, |observed|)
+DESCENT_MARGIN = 1e-6  # a step descent stops once the factor is below 1 - DESCENT_MARGIN
+LIFT_SLACK = 1e-7  # candidate h = (1 - LIFT_SLACK) * threshold of a metric
 RK4_COEFFS = (1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0)
 FAMILIES = ("scalar", "block")
 
@@ -151,18 +164,6 @@ class TightResult:
         """M = blockdiag(metric) as a dense d x d array."""
         return blockdiag(self.metric)
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary (floats and lists only)."""
-        out = {"h": float(self.h), "factor": float(self.factor), "family": self.family,
-               "method": self.method, "true_limit": finite_or_none(self.true_limit),
-               "ratio": finite_or_none(self.ratio), "checks": int(self.checks),
-               "provenance": self.provenance, "search": self.search}
-        if self.weights is not None:
-            out["weights"] = [float(v) for v in self.weights]
-        else:
-            out["blocks"] = [np.asarray(b, dtype=float).tolist() for b in self.metric]
-        return out
-
 
 @dataclass(frozen=True)
 class TightRate:
@@ -186,16 +187,6 @@ class TightRate:
 
     def matrix(self) -> np.ndarray:
         return blockdiag(self.metric)
-
-    def to_dict(self) -> dict:
-        out = {"alpha": finite_or_none(self.alpha), "family": self.family,
-               "true_bound": finite_or_none(self.true_bound), "ratio": finite_or_none(self.ratio),
-               "checks": int(self.checks), "provenance": self.provenance, "search": self.search}
-        if self.weights is not None:
-            out["weights"] = [float(v) for v in self.weights]
-        else:
-            out["blocks"] = [np.asarray(b, dtype=float).tolist() for b in self.metric]
-        return out
 
 
 @dataclass(frozen=True)
@@ -223,15 +214,15 @@ def _check_blocks(block_sizes, d: int) -> tuple[int, ...]:
     return bs
 
 
-def _normalise(M: np.ndarray, block_sizes, family: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _normalise(M: np.ndarray, block_sizes: Sequence[int], family: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Scalar: project to w_i I (mean diagonal), w_1 = 1. Block: scale to lambda_min = 1."""
     M = symmetrise(M)
     if family == "scalar":
-        w, k = [], 0
+        means, k = [], 0
         for n in block_sizes:
-            w.append(float(np.mean(np.diag(M)[k:k + n])))
+            means.append(float(np.mean(np.diag(M)[k : k + n])))
             k += n
-        w = np.asarray(w)
+        w = np.asarray(means)
         if not (np.all(np.isfinite(w)) and np.all(w > 0)):
             return M, None
         w = w / w[0]
@@ -252,11 +243,11 @@ def _block_data(H: np.ndarray, block_sizes):
     mu = np.zeros(N)
     L = np.zeros((N, N))
     for i in range(N):
-        Hi = H[off[i]:off[i + 1], off[i]:off[i + 1]]
+        Hi = H[off[i] : off[i + 1], off[i] : off[i + 1]]
         mu[i] = np.linalg.eigvalsh(0.5 * (Hi + Hi.T))[0]
         for j in range(N):
             if i != j:
-                L[i, j] = np.linalg.norm(H[off[i]:off[i + 1], off[j]:off[j + 1]], 2)
+                L[i, j] = np.linalg.norm(H[off[i] : off[i + 1], off[j] : off[j + 1]], 2)
     return mu, L
 
 
@@ -312,13 +303,13 @@ class _Param:
         """Chain rule from dF/dL (dense) to dF/dtheta."""
         if self.family == "scalar":
             gd = np.diag(GL) * np.diag(L) * 0.5
-            return np.array([gd[self.off[i]:self.off[i + 1]].sum() for i in range(1, len(self.bs))])
+            return np.array([gd[self.off[i] : self.off[i + 1]].sum() for i in range(1, len(self.bs))])
         g = GL[self.rows, self.cols]
         return np.where(self.isdiag, g * L[self.rows, self.cols], g)
 
     def theta(self, M: np.ndarray) -> np.ndarray:
         if self.family == "scalar":
-            w = np.array([np.mean(np.diag(M)[self.off[i]:self.off[i + 1]]) for i in range(len(self.bs))])
+            w = np.array([np.mean(np.diag(M)[self.off[i] : self.off[i + 1]]) for i in range(len(self.bs))])
             return np.log(w[1:] / w[0])
         Mb = blockdiag(split_blocks(symmetrise(M), self.bs))
         L = np.linalg.cholesky(Mb / np.linalg.eigvalsh(Mb)[0])
@@ -330,15 +321,16 @@ class _Param:
         return symmetrise(L @ L.T)
 
 
-def _sigma_and_grad(L: np.ndarray, Ts: Sequence[np.ndarray]):
+def _sigma_and_grad(L: np.ndarray, Ts: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
     """max_k ||L^T T_k L^{-T}||_2 and its (sub)gradient with respect to L."""
     LinvT = tri_inv(L).T
-    best = None
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
     for T in Ts:
         A = L.T @ T @ LinvT
         U, s, Vt = np.linalg.svd(A)
         if best is None or s[0] > best[0]:
-            best = (s[0], U[:, 0], Vt[0], T)
+            best = (float(s[0]), U[:, 0], Vt[0], T)
+    assert best is not None, "no step maps"
     sig, u, v, T = best
     y = LinvT @ v
     x = T @ y
@@ -360,8 +352,9 @@ class _Stop(Exception):
     pass
 
 
-def _descent(par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: float = -math.inf,
-             stall: int = 40) -> tuple[np.ndarray, float]:
+def _descent(
+    par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: float = -math.inf, stall: int = 40
+) -> tuple[np.ndarray, float]:
     """Minimise fun(L) -> (value, dvalue/dL) over theta by BFGS; returns the best point seen.
 
     Stops early once the value is below ``target`` (a step search only needs *a*
@@ -369,7 +362,8 @@ def _descent(par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: f
     """
     from scipy.optimize import minimize, minimize_scalar
 
-    best = [math.inf, np.array(theta0, dtype=float)]
+    best_value = [math.inf]
+    best_theta = [np.array(theta0, dtype=float)]
     hist: list[float] = []
 
     def f(theta):
@@ -380,14 +374,14 @@ def _descent(par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: f
             val, GL = fun(L)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return math.inf, np.zeros_like(theta)
-        if val < best[0]:
-            best[0], best[1] = val, np.array(theta)
-        if best[0] < target:
+        if val < best_value[0]:
+            best_value[0], best_theta[0] = val, np.array(theta)
+        if best_value[0] < target:
             raise _Stop
         return val, par.grad(GL, L)
 
     def callback(_xk):
-        hist.append(best[0])
+        hist.append(best_value[0])
         if len(hist) > stall and hist[-stall - 1] - hist[-1] <= 1e-9 * abs(hist[-1]):
             raise _Stop
 
@@ -397,14 +391,24 @@ def _descent(par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: f
                 f(np.asarray(theta0, dtype=float))
             elif par.size == 1:  # quasi-convex in w: bounded 1-D search around the start
                 c = float(theta0[0])
-                minimize_scalar(lambda t: f(np.array([t]))[0], bounds=(c - 12.0, c + 12.0),
-                                method="bounded", options={"xatol": 1e-12, "maxiter": 400})
+                minimize_scalar(
+                    lambda t: f(np.array([t]))[0],
+                    bounds=(c - 12.0, c + 12.0),
+                    method="bounded",
+                    options={"xatol": 1e-12, "maxiter": 400},
+                )
             else:
-                minimize(f, np.asarray(theta0, dtype=float), jac=True, method="BFGS",
-                         callback=callback, options={"maxiter": maxiter, "gtol": 1e-12})
+                minimize(
+                    f,
+                    np.asarray(theta0, dtype=float),
+                    jac=True,
+                    method="BFGS",
+                    callback=callback,
+                    options={"maxiter": maxiter, "gtol": 1e-12},
+                )
     except _Stop:
         pass
-    return best[1], best[0]
+    return best_theta[0], best_value[0]
 
 
 # ================================================================= LMI (cvxpy + Clarabel)
@@ -419,33 +423,39 @@ def _metric_variable(block_sizes, family: str):
         E = []
         for i in range(len(block_sizes)):
             e = np.zeros(d)
-            e[off[i]:off[i + 1]] = 1.0
+            e[off[i] : off[i + 1]] = 1.0
             E.append(np.diag(e))
         M = sum(w[i] * E[i] for i in range(len(block_sizes)))
 
-        def cons(s):
+        def scalar_cons(s: Any) -> list[Any]:
             return [w >= s]
 
-        def value():
+        def scalar_value() -> np.ndarray:
             return np.diag(np.repeat(np.asarray(w.value, dtype=float), block_sizes))
-        return M, cons, value
-    X = [cp.Variable((n, n), symmetric=True) for n in block_sizes]
-    M = cp.bmat([[X[i] if i == j else np.zeros((block_sizes[i], block_sizes[j]))
-                  for j in range(len(block_sizes))] for i in range(len(block_sizes))])
 
-    def cons(s):
+        return M, scalar_cons, scalar_value
+    X = [cp.Variable((n, n), symmetric=True) for n in block_sizes]
+    M = cp.bmat(
+        [
+            [X[i] if i == j else np.zeros((block_sizes[i], block_sizes[j])) for j in range(len(block_sizes))]
+            for i in range(len(block_sizes))
+        ]
+    )
+
+    def block_cons(s: Any) -> list[Any]:
         return [X[i] - s * np.eye(n) >> 0 for i, n in enumerate(block_sizes)]
 
-    def value():
+    def block_value() -> np.ndarray:
         return blockdiag([np.asarray(x.value, dtype=float) for x in X])
-    return M, cons, value
+
+    return M, block_cons, block_value
 
 
 def _solve(prob) -> bool:
     """Clarabel; any error or non-optimal status means 'no answer'."""
-    import cvxpy as cp
-
     import warnings
+
+    import cvxpy as cp
 
     try:
         with warnings.catch_warnings():
@@ -465,8 +475,7 @@ class _StepLMI:
     cones, as in the sampled cutting-plane loop, where the active set changes anyway).
     """
 
-    def __init__(self, Hs: Sequence[np.ndarray], block_sizes, family: str, method: str,
-                 h: float | None = None):
+    def __init__(self, Hs: Sequence[np.ndarray], block_sizes, family: str, method: str, h: float | None = None):
         import cvxpy as cp
 
         self.nrm = max(float(np.linalg.norm(H, 2)) for H in Hs) or 1.0
@@ -492,8 +501,10 @@ class _StepLMI:
                 pw.append(pw[-1] @ Hn)
             G = 0
             for p in range(1, P + 1):
-                terms = [coeffs[j] * coeffs[p - j] * (pw[j].T @ M @ pw[p - j])
-                         for j in range(max(0, p - len(coeffs) + 1), min(p, len(coeffs) - 1) + 1)]
+                terms = [
+                    coeffs[j] * coeffs[p - j] * (pw[j].T @ M @ pw[p - j])
+                    for j in range(max(0, p - len(coeffs) + 1), min(p, len(coeffs) - 1) + 1)
+                ]
                 G = G - ((-1) ** p) * self.t[p - 1] * sum(terms)
             cons.append(0.5 * (G + G.T) - s * np.eye(d) >> 0)
         self.prob = cp.Problem(cp.Maximize(s), cons)
@@ -502,7 +513,7 @@ class _StepLMI:
         if self.fixed is None:
             t = h * self.nrm
             for p in range(1, self.P + 1):
-                self.t[p - 1].value = t ** p
+                self.t[p - 1].value = t**p
         elif h != self.fixed:
             raise AssertionError("this LMI was built for a fixed step")
         if not _solve(self.prob):
@@ -526,8 +537,7 @@ class _RateLMI:
         s = cp.Variable()
         self.s = s
         G = M @ Hn + Hn.T @ M - 2 * self.a * M
-        self.prob = cp.Problem(cp.Maximize(s), mcons(s) + [cp.trace(M) == d,
-                                                           0.5 * (G + G.T) - s * np.eye(d) >> 0])
+        self.prob = cp.Problem(cp.Maximize(s), mcons(s) + [cp.trace(M) == d, 0.5 * (G + G.T) - s * np.eye(d) >> 0])
 
     def find(self, alpha: float) -> np.ndarray | None:
         self.a.value = alpha / self.nrm
@@ -611,8 +621,9 @@ class _StepSearch:
             return [] if M is None else [M]
         Ts = [step_matrix(H, h, self.method) for H in self.Hs]
         theta0 = self.par.theta(warm) if warm is not None else np.zeros(self.par.size)
-        theta, val = _descent(self.par, lambda L: _sigma_and_grad(L, Ts), theta0,
-                              target=min(self.rho, 1.0 - DESCENT_MARGIN))
+        theta, val = _descent(
+            self.par, lambda L: _sigma_and_grad(L, Ts), theta0, target=min(self.rho, 1.0 - DESCENT_MARGIN)
+        )
         return [self.par.M(theta)] if math.isfinite(val) else []
 
     def attempt(self, h: float) -> bool:
@@ -647,14 +658,40 @@ class _StepSearch:
         if self.best is None:
             d = sum(self.bs)
             M = np.eye(d)
-            return TightResult(0.0, 1.0, split_blocks(M, self.bs), None, self.family, self.method,
-                               float(true_limit), 0.0, self.checks, self.solves, provenance,
-                               self.search, time.perf_counter() - t0, tuple(self.notes))
+            return TightResult(
+                0.0,
+                1.0,
+                split_blocks(M, self.bs),
+                None,
+                self.family,
+                self.method,
+                float(true_limit),
+                0.0,
+                self.checks,
+                self.solves,
+                provenance,
+                self.search,
+                time.perf_counter() - t0,
+                tuple(self.notes),
+            )
         h, fc, M, w = self.best
         ratio = h / true_limit if true_limit > 0 and math.isfinite(true_limit) else math.nan
-        return TightResult(h, fc, split_blocks(M, self.bs), w, self.family, self.method,
-                           float(true_limit), float(ratio), self.checks, self.solves, provenance,
-                           self.search, time.perf_counter() - t0, tuple(self.notes))
+        return TightResult(
+            h,
+            fc,
+            split_blocks(M, self.bs),
+            w,
+            self.family,
+            self.method,
+            float(true_limit),
+            float(ratio),
+            self.checks,
+            self.solves,
+            provenance,
+            self.search,
+            time.perf_counter() - t0,
+            tuple(self.notes),
+        )
 
 
 def _validate(method: str, family: str) -> None:
@@ -663,9 +700,16 @@ def _validate(method: str, family: str) -> None:
         raise SpecError(f"unknown metric family {family!r} (expected one of {FAMILIES})")
 
 
-def tight_step(H: np.ndarray, block_sizes: Sequence[int], *, method: str = "euler",
-               family: str = "scalar", rho: float | None = None, rel_tol: float = 1e-4,
-               search: str = "auto") -> TightResult:
+def tight_step(
+    H: np.ndarray,
+    block_sizes: Sequence[int],
+    *,
+    method: str = "euler",
+    family: str = "scalar",
+    rho: float | None = None,
+    rel_tol: float = 1e-4,
+    search: str = "auto",
+) -> TightResult:
     """Largest h such that T(h) provably contracts in some metric of ``family``.
 
     ``H``: the constant Jacobian of an affine game (d x d); ``block_sizes``: the players'
@@ -718,9 +762,18 @@ def tight_step(H: np.ndarray, block_sizes: Sequence[int], *, method: str = "eule
     return st.result(true_limit, "exact", t0)
 
 
-def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "euler",
-                       family: str = "scalar", rel_tol: float = 1e-3, search: str = "auto",
-                       initial: int = 8, max_rounds: int = 20, seed: int = 0) -> TightResult:
+def tight_step_sampled(
+    jacobians,
+    block_sizes: Sequence[int],
+    *,
+    method: str = "euler",
+    family: str = "scalar",
+    rel_tol: float = 1e-3,
+    search: str = "auto",
+    initial: int = 8,
+    max_rounds: int = 20,
+    seed: int = 0,
+) -> TightResult:
     """One metric contracting T(h; J_k) for every sampled Jacobian J_k (an estimate).
 
     ``jacobians``: array (K, d, d) of J(x_k) at sample points of R (include the centre).
@@ -753,8 +806,9 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
     srch = _choose_search(search, d)
     rng = np.random.default_rng(seed)
     norms = np.linalg.norm(J, 2, axis=(1, 2))
-    active = sorted({0, int(np.argmax(norms))} | set(
-        rng.choice(K, size=min(K, max(0, initial - 2)), replace=False).tolist()))
+    active = sorted(
+        {0, int(np.argmax(norms))} | set(rng.choice(K, size=min(K, max(0, initial - 2)), replace=False).tolist())
+    )
 
     class _Sampled(_StepSearch):
         def find(self, h, warm):
@@ -762,7 +816,7 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
             cands: list[np.ndarray] = []
             for _ in range(max_rounds):
                 self.solves += 1
-                sub = [self.all_H[k] for k in active]
+                sub = [self.Hs[k] for k in active]
                 if srch == "lmi":
                     try:
                         M = _StepLMI(sub, bs, family, method, h=h).find(h)
@@ -771,13 +825,12 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
                 else:
                     Ts = [step_matrix(Hk, h, method) for Hk in sub]
                     th0 = self.par.theta(warm) if warm is not None else np.zeros(self.par.size)
-                    th, val = _descent(self.par, lambda L: _sigma_and_grad(L, Ts), th0,
-                                       target=1.0 - DESCENT_MARGIN)
+                    th, val = _descent(self.par, lambda L: _sigma_and_grad(L, Ts), th0, target=1.0 - DESCENT_MARGIN)
                     M = self.par.M(th) if math.isfinite(val) else None
                 if M is None:
                     return cands
                 Mn, _ = _normalise(M, bs, family)
-                f = sampled_factor(self.all_H, h, Mn, method, per_sample=True)
+                f = sampled_factor(self.Hs, h, Mn, method, per_sample=True)
                 bad = [int(k) for k in np.argsort(-f) if f[k] >= 1.0 and int(k) not in active][:8]
                 if not bad:
                     return [Mn]
@@ -786,7 +839,6 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
             return cands
 
     st = _Sampled([J[k] for k in range(K)], bs, family, method, srch, None, True)
-    st.all_H = [J[k] for k in range(K)]
     if true_limit <= 0:
         st.notes.append("a sampled Jacobian is not Hurwitz-stable")
         return st.result(true_limit, "sampled", t0)
@@ -802,8 +854,9 @@ def tight_step_sampled(jacobians, block_sizes: Sequence[int], *, method: str = "
 
 
 # ================================================================================= rate
-def tight_rate(H: np.ndarray, block_sizes: Sequence[int], *, family: str = "scalar",
-               rel_tol: float = 1e-6, search: str = "auto") -> TightRate:
+def tight_rate(
+    H: np.ndarray, block_sizes: Sequence[int], *, family: str = "scalar", rel_tol: float = 1e-6, search: str = "auto"
+) -> TightRate:
     """Largest alpha with ``M H + H^T M >= 2 alpha M`` proved exactly for M in ``family``.
 
     Flow ``x' = -(Hx + c)``: ``||x(t) - y(t)||_M <= exp(-alpha t) ||x(0) - y(0)||_M``.
@@ -834,7 +887,7 @@ def tight_rate(H: np.ndarray, block_sizes: Sequence[int], *, family: str = "scal
         if not (math.isfinite(a) and a > best[0]):
             return
         for k in range(6):
-            ac = a - RATE_SLACK * max(1.0, abs(a)) * (10.0 ** k)
+            ac = a - RATE_SLACK * max(1.0, abs(a)) * (10.0**k)
             if ac <= best[0]:
                 return
             checks += 1
@@ -878,8 +931,19 @@ def tight_rate(H: np.ndarray, block_sizes: Sequence[int], *, family: str = "scal
         consider(par.M(theta))
     M = best[1] if best[1] is not None else np.eye(H.shape[0])
     ratio = best[0] / true_bound if (true_bound > 0 and math.isfinite(best[0])) else math.nan
-    return TightRate(float(best[0]), split_blocks(M, bs), best[2], family, true_bound, float(ratio),
-                     checks, solves, "exact", srch, time.perf_counter() - t0)
+    return TightRate(
+        float(best[0]),
+        split_blocks(M, bs),
+        best[2],
+        family,
+        true_bound,
+        float(ratio),
+        checks,
+        solves,
+        "exact",
+        srch,
+        time.perf_counter() - t0,
+    )
 
 
 def _neg(vg):

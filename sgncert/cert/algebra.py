@@ -147,8 +147,11 @@ def _margin_estimate(mu, L, w) -> float | None:
     wf = [_fr(x) for x in w]
     if any(x <= 0 for x in wf):
         return None
-    lo = min(float(m) for m in mu) - sum(float(x) for row in L for x in row) * max(float(x) for x in w) \
-        / min(float(x) for x in w) - 1.0
+    lo = (
+        min(float(m) for m in mu)
+        - sum(float(x) for row in L for x in row) * max(float(x) for x in w) / min(float(x) for x in w)
+        - 1.0
+    )
     hi = max(float(m) for m in mu) + 1.0
     if not psd_exact(sgn_matrix_exact(mu, L, wf, lo)):
         return None
@@ -181,10 +184,15 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     if digest == game["sha256"]:
         rep.ok("game.sha256", f"the embedded spec hashes to {digest[:16]}...")
     else:
-        rep.fail("game.sha256", f"the embedded game spec hashes to {digest[:16]}..., the certificate states "
-                                f"{game['sha256'][:16]}...: the spec was edited after certification")
+        rep.fail(
+            "game.sha256",
+            f"the embedded game spec hashes to {digest[:16]}..., the certificate states "
+            f"{game['sha256'][:16]}...: the spec was edited after certification",
+        )
     if spec.get("name") != game["name"]:
-        rep.fail("game.name", f"game.name {show(game['name'])} differs from the embedded spec's {show(spec.get('name'))}")
+        rep.fail(
+            "game.name", f"game.name {show(game['name'])} differs from the embedded spec's {show(spec.get('name'))}"
+        )
     if "players" in spec:  # markov / normal-form games define players elsewhere: checked on rebuild
         if spec["players"] == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]]:
             rep.ok("game.players", f"{n} players ({', '.join(names)}) as in the embedded spec")
@@ -201,8 +209,11 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     elif sc != "equilibrium":
         region_ok = False
     if region_ok:
-        rep.ok("region", f"{'box' if reg['norm'] == 'inf' else 'ball'} of radius {_g(reg['radius'])} "
-                         f"around the {'solved equilibrium' if sc == 'equilibrium' else 'spec centre'}")
+        rep.ok(
+            "region",
+            f"{'box' if reg['norm'] == 'inf' else 'ball'} of radius {_g(reg['radius'])} "
+            f"around the {'solved equilibrium' if sc == 'equilibrium' else 'spec centre'}",
+        )
     else:
         rep.fail("region", "region (centre, radius or norm) differs from the embedded spec")
 
@@ -240,15 +251,22 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     if certified and should:
         rep.ok("certified", "certified: the margin is positive and beta finite")
     elif certified:
-        rep.fail("certified", f"certified is true but sgn.margin = {_g(alpha)}"
-                              + ("" if beta is not None else " and beta is unbounded") + " does not certify anything")
+        rep.fail(
+            "certified",
+            f"certified is true but sgn.margin = {_g(alpha)}"
+            + ("" if beta is not None else " and beta is unbounded")
+            + " does not certify anything",
+        )
     else:
         reason = doc.get("reason") if isinstance(doc.get("reason"), str) else "no reason given"
         rep.fail("certified", f"the certificate does not certify convergence ({reason})")
     if doc["euclidean"]["margin"] > 0 and doc.get("euclidean", {}).get("certified") is False:
         rep.fail("euclidean.certified", "euclidean.margin > 0 but euclidean.certified is false")
     elif doc["euclidean"]["margin"] <= 0 and doc.get("euclidean", {}).get("certified") is True:
-        rep.fail("euclidean.certified", f"euclidean.certified is true but euclidean.margin = {_g(doc['euclidean']['margin'])} <= 0")
+        rep.fail(
+            "euclidean.certified",
+            f"euclidean.certified is true but euclidean.margin = {_g(doc['euclidean']['margin'])} <= 0",
+        )
 
     if certified and should and _fr(beta) > 0:
         _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
@@ -270,28 +288,38 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
     else:
         rep.fail(f"{prefix}.max", f"stated {_g(e['max'])} but 2 alpha / beta^2 = {_g(emax)}")
     ebest = a / (b * b)
-    if 0 < e["best"] and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
+    if e["best"] > 0 and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
         rep.ok(f"{prefix}.best", f"{_g(e['best'])} <= alpha / beta^2 = {_g(ebest)}")
     else:
-        rep.fail(f"{prefix}.best", f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} "
-                                     f"(and it must not exceed max = {_g(e['max'])})")
+        rep.fail(
+            f"{prefix}.best",
+            f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} (and it must not exceed max = {_g(e['max'])})",
+        )
     h = _fr(e["best"])
     g = 1 - 2 * h * a + h * h * b * b
     f = _fr(e["factor"])
     if f < 1 and _at_least(f * f, g):
-        rep.ok(f"{prefix}.factor", f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best")
+        rep.ok(
+            f"{prefix}.factor",
+            f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best",
+        )
     else:
-        rep.fail(f"{prefix}.factor", f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
-                                       f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
-                                       + (" (a factor must be < 1)" if f >= 1 else ""))
+        rep.fail(
+            f"{prefix}.factor",
+            f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
+            f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
+            + (" (a factor must be < 1)" if f >= 1 else ""),
+        )
 
 
 def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> None:
     steps = doc["steps"]
     e, r = steps["euler"], steps["rk4"]
     if b < a:
-        rep.fail("constants.beta", f"beta = {_g(b)} is below the margin {_g(a)}, impossible since "
-                                   "alpha_*(w) <= alpha_true(w) <= beta(w)")
+        rep.fail(
+            "constants.beta",
+            f"beta = {_g(b)} is below the margin {_g(a)}, impossible since alpha_*(w) <= alpha_true(w) <= beta(w)",
+        )
     # Euler (docs/theory.md §6); the natural-gradient step of the Fisher geometry has the same bounds
     _euler_claims(rep, "steps.euler", e, a, b)
     if isinstance(steps.get("npg"), dict):
@@ -309,11 +337,13 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
     if rmax > 0 and _at_most(rmax, bound) and _rk4_g(rmax, a, b) <= 1:
         rep.ok("steps.rk4.max", f"{_g(rmax)} <= c4 alpha / beta^2 = {_g(bound)}")
     else:
-        rep.fail("steps.rk4.max", f"stated {_g(rmax)} but c4 alpha / beta^2 = {_g(bound)}: RK4 is not proved "
-                                  "to contract at that step")
+        rep.fail(
+            "steps.rk4.max",
+            f"stated {_g(rmax)} but c4 alpha / beta^2 = {_g(bound)}: RK4 is not proved to contract at that step",
+        )
     if "best" in r and r.get("best") is not None:
         hb = _fr(r["best"])
-        if 0 < hb and _at_most(hb, rmax):
+        if hb > 0 and _at_most(hb, rmax):
             rep.ok("steps.rk4.best", f"{_g(hb)} <= max = {_g(rmax)}")
         else:
             rep.fail("steps.rk4.best", f"stated {_g(hb)} is not in (0, rk4.max = {_g(rmax)}]")
@@ -323,9 +353,12 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
             if fr < 1 and _at_least(fr * fr, gb):
                 rep.ok("steps.rk4.factor", f"{_g(fr)} >= sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))} at h = best")
             else:
-                rep.fail("steps.rk4.factor", f"stated {_g(fr)} but the proved bound at h = {_g(hb)} is "
-                                             f"sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))}"
-                                             + (" (a factor must be < 1)" if fr >= 1 else ""))
+                rep.fail(
+                    "steps.rk4.factor",
+                    f"stated {_g(fr)} but the proved bound at h = {_g(hb)} is "
+                    f"sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))}"
+                    + (" (a factor must be < 1)" if fr >= 1 else ""),
+                )
 
 
 def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool) -> None:
@@ -365,6 +398,7 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
         msgs = []
         if n == 2:
             cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
+            assert cf is not None  # an empty closed-form band returned above
             if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
                 ok_lo = False
                 msgs.append(("low", f"stated {_g(lo)} but the closed form gives {_g(cf[0])}"))
@@ -382,7 +416,12 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
             r_in = mid if mid is not None else lo_f * (1 + Fraction(1, 10**9))
             if not _pd2(mi, mj, lij, lji, r_in, af):
                 ok_lo = False
-                msgs.append(("low", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(lo)}"))
+                msgs.append(
+                    (
+                        "low",
+                        f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(lo)}",
+                    )
+                )
             elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
                 ok_lo = False
                 msgs.append(("low", f"C(w, {_g(ba)}) is still positive definite just below the stated end {_g(lo)}"))
@@ -391,38 +430,52 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
             r_in = mid if mid is not None else hi_q * (1 - Fraction(1, 10**9))
             if hi_q > 0 and not _pd2(mi, mj, lij, lji, r_in, af):
                 ok_hi = False
-                msgs.append(("high", f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(hi)}"))
+                msgs.append(
+                    (
+                        "high",
+                        f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(hi)}",
+                    )
+                )
             elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
                 ok_hi = False
                 msgs.append(("high", f"C(w, {_g(ba)}) is still positive definite just above the stated end {_g(hi)}"))
         for end, msg in msgs:
             rep.fail(f"band[{k}].{end}", f"w_{j}/w_{i}: {msg}")
         if ok_lo and ok_hi:
-            how = "matches the closed form; exact PD just inside and not just outside each end" if n == 2 else \
-                "inside the pair's 2 x 2 necessary band (exact PD just inside each end)"
+            how = (
+                "matches the closed form; exact PD just inside and not just outside each end"
+                if n == 2
+                else "inside the pair's 2 x 2 necessary band (exact PD just inside each end)"
+            )
             rep.ok(f"band[{k}]", f"w_{j}/w_{i} in ({_g(lo)}, {_g(hi)}): {how}")
         # the certified weights must lie in the band
         if certified and all(x > 0 for x in wf) and _fr(alpha) > af:
             r = wf[j] / wf[i]
-            inside = (r > lo_f or (n > 2 and r == lo_f)) and (hi is None or r < Fraction(hi) or (n > 2 and r == Fraction(hi)))
+            inside = (r > lo_f or (n > 2 and r == lo_f)) and (
+                hi is None or r < Fraction(hi) or (n > 2 and r == Fraction(hi))
+            )
             if inside:
                 rep.ok(f"metric.weights[{j}]/[{i}]", f"w_{j}/w_{i} = {_g(r)} lies in band[{k}]")
             else:
-                rep.fail("metric.weights", f"w_{j}/w_{i} = {_g(r)} lies outside the band ({_g(lo)}, {_g(hi)}) "
-                                           "in which the weights must lie")
+                rep.fail(
+                    "metric.weights",
+                    f"w_{j}/w_{i} = {_g(r)} lies outside the band ({_g(lo)}, {_g(hi)}) in which the weights must lie",
+                )
 
 
 def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:
     ball = doc.get("invariant_ball")
-    eq = doc.get("equilibrium") if isinstance(doc.get("equilibrium"), dict) else {}
+    eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
     if ball is None or not certified or not all(x > 0 for x in wf) or _fr(alpha) <= 0:
         return
     a = _fr(alpha)
     res = eq.get("residual_M")
     dist = eq.get("distance_bound_M")
     if res is None or dist is None:
-        rep.fail("invariant_ball.radius_M", "an invariant ball is claimed without equilibrium.residual_M "
-                                            "and equilibrium.distance_bound_M")
+        rep.fail(
+            "invariant_ball.radius_M",
+            "an invariant ball is claimed without equilibrium.residual_M and equilibrium.distance_bound_M",
+        )
         return
     need = _fr(res) / a
     if _at_least(dist, need):
@@ -433,9 +486,13 @@ def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> No
     # ||x - c||_M <= R sqrt(min w) keeps x in the box / ball of radius R: (rM + dist)^2 <= R^2 min w
     lhs, rhs = (rM + _fr(dist)) ** 2, rad * rad * min(wf)
     if _at_most(lhs, rhs):
-        rep.ok("invariant_ball.radius_M", f"radius_M + distance = {_g(rM + _fr(dist))} <= R sqrt(min w) = {_g(math.sqrt(float(rhs)))}")
+        rep.ok(
+            "invariant_ball.radius_M",
+            f"radius_M + distance = {_g(rM + _fr(dist))} <= R sqrt(min w) = {_g(math.sqrt(float(rhs)))}",
+        )
     else:
-        rep.fail("invariant_ball.radius_M", f"radius_M + distance bound = {_g(rM + _fr(dist))} exceeds the largest "
-                                            f"M-ball in the region, R sqrt(min w) = {_g(math.sqrt(float(rhs)))}")
-
-
+        rep.fail(
+            "invariant_ball.radius_M",
+            f"radius_M + distance bound = {_g(rM + _fr(dist))} exceeds the largest "
+            f"M-ball in the region, R sqrt(min w) = {_g(math.sqrt(float(rhs)))}",
+        )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -36,8 +36,12 @@ def _versions() -> dict[str, str]:
     return {"jax": jax.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
 
 
+def _provenance(c: Certification) -> m.Provenance:
+    return cast(m.Provenance, c.provenance)
+
+
 def _steps(c: Certification) -> m.StepsInfo:
-    prov = c.provenance
+    prov = _provenance(c)
     if c.steps is not None:
         s = c.steps
         euler = m.EulerSteps(max=s.euler_max, best=s.euler_best, factor=s.euler_factor)
@@ -49,17 +53,18 @@ def _steps(c: Certification) -> m.StepsInfo:
         guideline = None
     npg = None
     if c.game.geometry == "fisher":  # the Euler step in the Fisher geometry is natural policy gradient
-        npg = m.NpgSteps(max=euler.max, best=euler.best, factor=euler.factor,
-                         update="theta_i <- theta_i - h G_i^+ grad_i f_i")
+        npg = m.NpgSteps(
+            max=euler.max, best=euler.best, factor=euler.factor, update="theta_i <- theta_i - h G_i^+ grad_i f_i"
+        )
     exact = None
     if c.thresholds is not None:
         t = c.thresholds
         exact = m.ExactStepThresholds(
             provenance="exact",
             euler=m.ThresholdPair(contraction=t.euler_contraction, stability=t.euler_stability),
-            rk4=m.ThresholdPair(contraction=t.rk4_contraction, stability=t.rk4_stability))
-    return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline,
-                       exact=exact)
+            rk4=m.ThresholdPair(contraction=t.rk4_contraction, stability=t.rk4_stability),
+        )
+    return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline, exact=exact)
 
 
 def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall | None]:
@@ -77,24 +82,49 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
         if g.geometry != "fisher":
             in_region = bool(distance <= radius_M)
             invariant = m.InvariantBall(radius_M=max(0.0, radius_M - distance)) if in_region else None
-    return (m.EquilibriumInfo(residual_M=c.residual_M, solved=solved, method=method, residual=residual,
-                              distance_bound_M=distance, in_region=in_region), invariant)
+    return (
+        m.EquilibriumInfo(
+            residual_M=c.residual_M,
+            solved=solved,
+            method=method,
+            residual=residual,
+            distance_bound_M=distance,
+            in_region=in_region,
+        ),
+        invariant,
+    )
 
 
 def _tight_entry(r: TightResult) -> m.TightStep:
     blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
-    return m.TightStep(h=float(r.h), factor=float(r.factor), family=r.family, method=r.method,
-                       true_limit=finite_or_none(r.true_limit), ratio=finite_or_none(r.ratio),
-                       checks=int(r.checks), provenance=r.provenance, search=r.search,
-                       weights=None if r.weights is None else [float(v) for v in r.weights], blocks=blocks)
+    return m.TightStep(
+        h=float(r.h),
+        factor=float(r.factor),
+        family=r.family,
+        method=r.method,
+        true_limit=finite_or_none(r.true_limit),
+        ratio=finite_or_none(r.ratio),
+        checks=int(r.checks),
+        provenance=r.provenance,
+        search=r.search,
+        weights=None if r.weights is None else [float(v) for v in r.weights],
+        blocks=blocks,
+    )
 
 
 def _tight_rate(r: TightRateResult) -> m.TightRate:
     blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
-    return m.TightRate(alpha=finite_or_none(r.alpha), family=r.family, true_bound=finite_or_none(r.true_bound),
-                       ratio=finite_or_none(r.ratio), checks=int(r.checks), provenance=r.provenance,
-                       search=r.search, weights=None if r.weights is None else [float(v) for v in r.weights],
-                       blocks=blocks)
+    return m.TightRate(
+        alpha=finite_or_none(r.alpha),
+        family=r.family,
+        true_bound=finite_or_none(r.true_bound),
+        ratio=finite_or_none(r.ratio),
+        checks=int(r.checks),
+        provenance=r.provenance,
+        search=r.search,
+        weights=None if r.weights is None else [float(v) for v in r.weights],
+        blocks=blocks,
+    )
 
 
 def _tight(c: Certification) -> m.TightInfo | None:
@@ -107,46 +137,83 @@ def _tight(c: Certification) -> m.TightInfo | None:
         limits = {"euler": t.euler.true_limit, "rk4": t.rk4.true_limit}
         sgn_max = {"euler": c.steps.euler_max, "rk4": c.steps.rk4_max}
         ratio = m.SgnRatio(**{k: sgn_max[k] / v if v and math.isfinite(v) else None for k, v in limits.items()})
-    return m.TightInfo(metric_family=t.family, provenance=t.euler.provenance, euler=_tight_entry(t.euler),
-                       rk4=_tight_entry(t.rk4), rate=_tight_rate(t.rate) if t.rate is not None else None,
-                       sgn_ratio=ratio)
+    return m.TightInfo(
+        metric_family=t.family,
+        provenance=t.euler.provenance,
+        euler=_tight_entry(t.euler),
+        rk4=_tight_entry(t.rk4),
+        rate=_tight_rate(t.rate) if t.rate is not None else None,
+        sgn_ratio=ratio,
+    )
 
 
 def _geometry(g: Game) -> m.GeometryInfo:
     if g.geometry == "euclidean":
         return m.GeometryInfo(kind="euclidean")
     return m.GeometryInfo(
-        kind="fisher", reduced_dims=list(g.metric_block_sizes),
+        kind="fisher",
+        reduced_dims=list(g.metric_block_sizes),
         normalisation="K = E^T J E, E = blockdiag_i blockdiag_s(U G~_{i,s}^{-1/2}); "
-                      "softmax gauge (per-state all-ones direction) quotiented out",
-        beta="Lipschitz constant of the natural-gradient field, Jacobian G^+ J (exact at the equilibrium)")
+        "softmax gauge (per-state all-ones direction) quotiented out",
+        beta="Lipschitz constant of the natural-gradient field, Jacobian G^+ J (exact at the equilibrium)",
+    )
 
 
 def certificate_model(c: Certification, *, created: str | None = None, source: str | None = None) -> m.Certificate:
     """The :class:`~sgncert.cert.model.Certificate` of a certification (see :func:`build_certificate`)."""
     g = c.game
-    prov = c.provenance
+    prov = _provenance(c)
     k = c.constants
     equilibrium, invariant = _equilibrium(c)
     with jax_scope() as jax:
         x64 = bool(jax.config.jax_enable_x64)
     return m.Certificate(
-        schema_version=m.SCHEMA_VERSION, kind=m.KIND, certified=c.certified, reason=c.reason, notes=list(c.notes),
-        game=m.GameInfo(name=g.name, sha256=g.sha256,
-                        players=[m.Player(name=p.name, dim=p.dim) for p in g.players],
-                        affine=g.affine, spec=g.canonical, source=source),
-        region=m.RegionInfo(center=c.center, radius=g.region.radius, norm=g.region.norm,
-                            center_spec=g.region.center_spec),
-        constants=m.ConstantsInfo(mu=k.mu, L=k.L, beta=c.weighted.beta, provenance=prov, samples=k.samples,
-                                  seed=None if g.affine else g.sampling.seed,
-                                  sampler="jacobian" if g.affine else g.sampling.method),
+        schema_version=m.SCHEMA_VERSION,
+        kind=m.KIND,
+        certified=c.certified,
+        reason=c.reason,
+        notes=list(c.notes),
+        game=m.GameInfo(
+            name=g.name,
+            sha256=g.sha256,
+            players=[m.Player(name=p.name, dim=p.dim) for p in g.players],
+            affine=g.affine,
+            spec=g.canonical,
+            source=source,
+        ),
+        region=m.RegionInfo(
+            center=c.center.tolist(),
+            radius=g.region.radius,
+            norm="2" if g.region.norm == "2" else "inf",
+            center_spec=g.region.center_spec,
+        ),
+        constants=m.ConstantsInfo(
+            mu=k.mu.tolist(),
+            L=k.L.tolist(),
+            beta=c.weighted.beta,
+            provenance=prov,
+            samples=k.samples,
+            seed=None if g.affine else g.sampling.seed,
+            sampler="jacobian" if g.affine else g.sampling.method,
+        ),
         euclidean=m.EuclideanInfo(margin=k.gamma, certified=bool(k.gamma > 0), provenance=prov),
-        metric=m.MetricInfo(weights=c.weights, kind="scalar", source=c.weights_source,
-                            M="blockdiag(w_i I_{d_i})" if g.geometry == "euclidean" else "blockdiag(w_i G_i(theta))"),
+        metric=m.MetricInfo(
+            weights=c.weights.tolist(),
+            kind="scalar",
+            source=c.weights_source,
+            M="blockdiag(w_i I_{d_i})" if g.geometry == "euclidean" else "blockdiag(w_i G_i(theta))",
+        ),
         geometry=_geometry(g),
-        sgn=m.SgnInfo(margin=c.margin, margin_float=c.margin_float, margin_check="exact rational LDL^T of C(w, margin)",
-                      tau=c.perron.tau, gain=c.gain, alpha_true=c.weighted.alpha_true, provenance=prov,
-                      tau_attained=c.perron.attained),
+        sgn=m.SgnInfo(
+            margin=c.margin,
+            margin_float=c.margin_float,
+            margin_check="exact rational LDL^T of C(w, margin)",
+            tau=c.perron.tau,
+            gain=c.gain,
+            alpha_true=c.weighted.alpha_true,
+            provenance=prov,
+            tau_attained=c.perron.attained,
+        ),
         rate=c.margin,
         steps=_steps(c),
         band=[m.BandPair(i=b["i"], j=b["j"], low=b["low"], high=b["high"]) for b in c.band],
@@ -155,8 +222,11 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
         invariant_ball=invariant,
         tight=_tight(c),
         provenance=m.ToolProvenance(
-            tool_version=__version__, x64=x64, versions=_versions(),
-            created=created or datetime.now(timezone.utc).replace(microsecond=0).isoformat()),
+            tool_version=__version__,
+            x64=x64,
+            versions=_versions(),
+            created=created or datetime.now(UTC).replace(microsecond=0).isoformat(),
+        ),
     )
 
 

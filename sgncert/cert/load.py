@@ -74,8 +74,9 @@ def parse_certificate(data: bytes | str, label: str = "<certificate>") -> Any:
     if _nesting_too_deep(data):
         raise SpecError(f"{label}: JSON nesting is deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(data, parse_float=_finite_float, parse_constant=_reject_constant,
-                          object_pairs_hook=_no_duplicates)
+        return json.loads(
+            data, parse_float=_finite_float, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
+        )
     except json.JSONDecodeError as exc:
         raise SpecError(f"{label}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:  # pragma: no cover - the depth guard runs first
@@ -98,4 +99,3 @@ def load_certificate(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"{label}: cannot read: {exc.strerror or exc}") from None
     doc = parse_certificate(data, label)
     return validate_document(doc, label)
-

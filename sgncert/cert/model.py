@@ -27,16 +27,25 @@ from typing import Any, Literal
 
 from ..errors import SpecError
 
-SCHEMA_VERSION = "1"
-KIND = "sgncert.certificate"
+SCHEMA_VERSION: Literal["1"] = "1"
+KIND: Literal["sgncert.certificate"] = "sgncert.certificate"
 MAX_PLAYERS = 256  # exact LDL^T in Fractions is O(N^3)
 
 Provenance = Literal["exact", "sampled", "sound"]
 
 
-def info(description: str, *, required: bool = True, omit_if_none: bool = False, null: str | None = None,
-         minimum: float | None = None, exclusive_minimum: float | None = None, pattern: str | None = None,
-         pattern_hint: str | None = None, min_items: int | None = None) -> dict[str, Any]:
+def info(
+    description: str,
+    *,
+    required: bool = True,
+    omit_if_none: bool = False,
+    null: str | None = None,
+    minimum: float | None = None,
+    exclusive_minimum: float | None = None,
+    pattern: str | None = None,
+    pattern_hint: str | None = None,
+    min_items: int | None = None,
+) -> dict[str, Any]:
     """Field metadata of the certificate model.
 
     Args:
@@ -48,9 +57,17 @@ def info(description: str, *, required: bool = True, omit_if_none: bool = False,
         pattern, pattern_hint: a regular expression a string must match, and how to say so.
         min_items: the least length of a list.
     """
-    return {"description": description, "required": required, "omit_if_none": omit_if_none, "null": null,
-            "minimum": minimum, "exclusive_minimum": exclusive_minimum, "pattern": pattern,
-            "pattern_hint": pattern_hint, "min_items": min_items}
+    return {
+        "description": description,
+        "required": required,
+        "omit_if_none": omit_if_none,
+        "null": null,
+        "minimum": minimum,
+        "exclusive_minimum": exclusive_minimum,
+        "pattern": pattern,
+        "pattern_hint": pattern_hint,
+        "min_items": min_items,
+    }
 
 
 # ------------------------------------------------------------------------------- sections
@@ -63,18 +80,33 @@ class Player:
 @dataclass(frozen=True)
 class GameInfo:
     name: str = field(metadata=info("the game's name (checked against the embedded spec)"))
-    sha256: str = field(metadata=info(
-        "sha256 of the canonical JSON of `spec` (checked: the embedded spec must hash to it)",
-        pattern="^[0-9a-f]{64}$", pattern_hint="64 lowercase hexadecimal digits"))
-    players: list[Player] = field(metadata=info("players in play order (checked against the rebuilt game)",
-                                                min_items=1))
-    spec: dict[str, Any] = field(metadata=info(
-        "the canonical game spec, parameters applied; its sha256 is game.sha256 (verify rebuilds the game from it)"))
-    affine: bool | None = field(default=None, metadata=info(
-        "F is affine, so the Jacobian is constant (checked against the rebuilt game)", required=False))
-    source: str | None = field(default=None, metadata=info(
-        "the spec file, relative to the certificate's folder (verify checks that it still describes the game)",
-        required=False, null="not recorded"))
+    sha256: str = field(
+        metadata=info(
+            "sha256 of the canonical JSON of `spec` (checked: the embedded spec must hash to it)",
+            pattern="^[0-9a-f]{64}$",
+            pattern_hint="64 lowercase hexadecimal digits",
+        )
+    )
+    players: list[Player] = field(
+        metadata=info("players in play order (checked against the rebuilt game)", min_items=1)
+    )
+    spec: dict[str, Any] = field(
+        metadata=info(
+            "the canonical game spec, parameters applied; its sha256 is game.sha256 (verify rebuilds the game from it)"
+        )
+    )
+    affine: bool | None = field(
+        default=None,
+        metadata=info("F is affine, so the Jacobian is constant (checked against the rebuilt game)", required=False),
+    )
+    source: str | None = field(
+        default=None,
+        metadata=info(
+            "the spec file, relative to the certificate's folder (verify checks that it still describes the game)",
+            required=False,
+            null="not recorded",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -82,106 +114,186 @@ class RegionInfo:
     center: list[float] = field(metadata=info("the centre c of R (the solved equilibrium for center: equilibrium)"))
     radius: float = field(metadata=info("the half-width (box) or radius (ball) of R", exclusive_minimum=0))
     norm: Literal["inf", "2"] = field(metadata=info("inf: R is a box, 2: a Euclidean ball"))
-    center_spec: str | list[float] | None = field(default=None, metadata=info(
-        "the centre as the spec gives it: a list, zeros or equilibrium (informational)", required=False,
-        omit_if_none=True))
+    center_spec: str | list[float] | None = field(
+        default=None,
+        metadata=info(
+            "the centre as the spec gives it: a list, zeros or equilibrium (informational)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class ConstantsInfo:
-    mu: list[float] = field(metadata=info(
-        "own curvatures mu_i = inf lambda_min(sym J_ii) over R (recomputed: a stated value above the true one fails)"))
-    L: list[list[float]] = field(metadata=info(
-        "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (recomputed: a stated value below the true one fails)"))
-    beta: float | None = field(metadata=info(
-        "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (recomputed: a stated value below the true one fails)",
-        null="+infinity", minimum=0))
-    provenance: Provenance = field(metadata=info(
-        "exact (J constant), sampled (extrema over the samples: an estimate) or sound (proved bounds over R)"))
+    mu: list[float] = field(
+        metadata=info(
+            "own curvatures mu_i = inf lambda_min(sym J_ii) over R (recomputed: a stated value above the true one fails)"
+        )
+    )
+    L: list[list[float]] = field(
+        metadata=info(
+            "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (recomputed: a stated value below the true one fails)"
+        )
+    )
+    beta: float | None = field(
+        metadata=info(
+            "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (recomputed: a stated value below the true one fails)",
+            null="+infinity",
+            minimum=0,
+        )
+    )
+    provenance: Provenance = field(
+        metadata=info(
+            "exact (J constant), sampled (extrema over the samples: an estimate) or sound (proved bounds over R)"
+        )
+    )
     samples: int = field(metadata=info("number of points the extrema are taken over (1 for exact)", minimum=1))
-    seed: int | None = field(metadata=info("seed of the sample points (null for exact constants)",
-                                           null="no sampling", minimum=0))
-    sampler: str | None = field(default=None, metadata=info(
-        "how the points were drawn: jacobian (exact), sobol, random, grid or vertices", required=False,
-        omit_if_none=True))
+    seed: int | None = field(
+        metadata=info("seed of the sample points (null for exact constants)", null="no sampling", minimum=0)
+    )
+    sampler: str | None = field(
+        default=None,
+        metadata=info(
+            "how the points were drawn: jacobian (exact), sobol, random, grid or vertices",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class EuclideanInfo:
-    margin: float = field(metadata=info(
-        "gamma = inf lambda_min(sym J) over R, the classical Euclidean (Rosen) test (recomputed)"))
-    certified: bool | None = field(default=None, metadata=info(
-        "gamma > 0 (checked against margin)", required=False, omit_if_none=True))
-    provenance: Provenance | None = field(default=None, metadata=info(
-        "as constants.provenance", required=False, omit_if_none=True))
+    margin: float = field(
+        metadata=info("gamma = inf lambda_min(sym J) over R, the classical Euclidean (Rosen) test (recomputed)")
+    )
+    certified: bool | None = field(
+        default=None, metadata=info("gamma > 0 (checked against margin)", required=False, omit_if_none=True)
+    )
+    provenance: Provenance | None = field(
+        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
 class MetricInfo:
     weights: list[float] = field(metadata=info("block weights w with w_1 = 1; M(w) = blockdiag(w_i I) (checked)"))
-    kind: str | None = field(default=None, metadata=info("scalar: one weight per player (informational)",
-                                                         required=False, omit_if_none=True))
-    source: str | None = field(default=None, metadata=info(
-        "perron (margin-optimal, closed form) or spec (given weights) (informational)", required=False,
-        omit_if_none=True))
-    M: str | None = field(default=None, metadata=info("the metric in words (informational)", required=False,
-                                                      omit_if_none=True))
+    kind: str | None = field(
+        default=None, metadata=info("scalar: one weight per player (informational)", required=False, omit_if_none=True)
+    )
+    source: str | None = field(
+        default=None,
+        metadata=info(
+            "perron (margin-optimal, closed form) or spec (given weights) (informational)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    M: str | None = field(
+        default=None, metadata=info("the metric in words (informational)", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
 class GeometryInfo:
-    kind: Literal["euclidean", "fisher"] = field(metadata=info(
-        "euclidean, or fisher for softmax games (constants normalised by G_i^-1/2; checked against the rebuilt game)"))
-    reduced_dims: list[int] | None = field(default=None, metadata=info(
-        "Fisher geometry: block sizes after quotienting the softmax gauge (informational)", required=False,
-        omit_if_none=True))
-    normalisation: str | None = field(default=None, metadata=info(
-        "Fisher geometry: how J is normalised, in words (informational)", required=False, omit_if_none=True))
-    beta: str | None = field(default=None, metadata=info(
-        "Fisher geometry: what beta bounds, in words (informational)", required=False, omit_if_none=True))
+    kind: Literal["euclidean", "fisher"] = field(
+        metadata=info(
+            "euclidean, or fisher for softmax games (constants normalised by G_i^-1/2; checked against the rebuilt game)"
+        )
+    )
+    reduced_dims: list[int] | None = field(
+        default=None,
+        metadata=info(
+            "Fisher geometry: block sizes after quotienting the softmax gauge (informational)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    normalisation: str | None = field(
+        default=None,
+        metadata=info(
+            "Fisher geometry: how J is normalised, in words (informational)", required=False, omit_if_none=True
+        ),
+    )
+    beta: str | None = field(
+        default=None,
+        metadata=info("Fisher geometry: what beta bounds, in words (informational)", required=False, omit_if_none=True),
+    )
 
 
 @dataclass(frozen=True)
 class SgnInfo:
-    margin: float = field(metadata=info(
-        "alpha_*(w), proved: C(w, margin) >= 0 is checked by an exact rational LDL^T"))
+    margin: float = field(metadata=info("alpha_*(w), proved: C(w, margin) >= 0 is checked by an exact rational LDL^T"))
     tau: float = field(metadata=info("tau(A) = sup_w alpha_*(w), the smallest real eigenvalue of A (informational)"))
-    gain: float | None = field(metadata=info(
-        "small-gain radius rho(diag(mu)^-1 L); < 1 iff SGN can certify (informational)",
-        null="not defined (some mu_i <= 0)"))
-    margin_float: float | None = field(default=None, metadata=info(
-        "alpha_*(w) in floating point, before the exact proof (informational)", required=False, omit_if_none=True))
-    margin_check: str | None = field(default=None, metadata=info("how the margin was proved (informational)",
-                                                                 required=False, omit_if_none=True))
-    alpha_true: float | None = field(default=None, metadata=info(
-        "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w (diagnostic, >= margin)",
-        required=False, omit_if_none=True))
-    provenance: Provenance | None = field(default=None, metadata=info(
-        "as constants.provenance", required=False, omit_if_none=True))
-    tau_attained: bool | None = field(default=None, metadata=info(
-        "the weights attain tau(A) (false when A is reducible; informational)", required=False, omit_if_none=True))
+    gain: float | None = field(
+        metadata=info(
+            "small-gain radius rho(diag(mu)^-1 L); < 1 iff SGN can certify (informational)",
+            null="not defined (some mu_i <= 0)",
+        )
+    )
+    margin_float: float | None = field(
+        default=None,
+        metadata=info(
+            "alpha_*(w) in floating point, before the exact proof (informational)", required=False, omit_if_none=True
+        ),
+    )
+    margin_check: str | None = field(
+        default=None, metadata=info("how the margin was proved (informational)", required=False, omit_if_none=True)
+    )
+    alpha_true: float | None = field(
+        default=None,
+        metadata=info(
+            "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w (diagnostic, >= margin)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    provenance: Provenance | None = field(
+        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+    )
+    tau_attained: bool | None = field(
+        default=None,
+        metadata=info(
+            "the weights attain tau(A) (false when A is reducible; informational)", required=False, omit_if_none=True
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class EulerSteps:
-    max: float = field(metadata=info("Euler contracts in M(w) for h < max = 2 alpha/beta^2 (checked; 0: none)",
-                                     minimum=0))
+    max: float = field(
+        metadata=info("Euler contracts in M(w) for h < max = 2 alpha/beta^2 (checked; 0: none)", minimum=0)
+    )
     best: float = field(metadata=info("the step alpha/beta^2 minimising the proved factor (checked)", minimum=0))
-    factor: float = field(metadata=info("the proved per-step factor sqrt(1 - alpha^2/beta^2) at best (checked)",
-                                        minimum=0))
+    factor: float = field(
+        metadata=info("the proved per-step factor sqrt(1 - alpha^2/beta^2) at best (checked)", minimum=0)
+    )
 
 
 @dataclass(frozen=True)
 class Rk4Steps:
-    max: float = field(metadata=info("RK4 contracts in M(w) for h < max = c4 alpha/beta^2 (checked; 0: none)",
-                                     minimum=0))
-    best: float | None = field(default=None, metadata=info(
-        "the step minimising the proved RK4 factor (checked)", required=False, omit_if_none=True, minimum=0))
-    factor: float | None = field(default=None, metadata=info(
-        "the proved per-step factor at best (checked)", required=False, omit_if_none=True, minimum=0))
-    c4: float | None = field(default=None, metadata=info(
-        "the RK4 constant c4 = 0.4032... (checked against an independent derivation)", required=False,
-        omit_if_none=True, minimum=0))
+    max: float = field(
+        metadata=info("RK4 contracts in M(w) for h < max = c4 alpha/beta^2 (checked; 0: none)", minimum=0)
+    )
+    best: float | None = field(
+        default=None,
+        metadata=info(
+            "the step minimising the proved RK4 factor (checked)", required=False, omit_if_none=True, minimum=0
+        ),
+    )
+    factor: float | None = field(
+        default=None,
+        metadata=info("the proved per-step factor at best (checked)", required=False, omit_if_none=True, minimum=0),
+    )
+    c4: float | None = field(
+        default=None,
+        metadata=info(
+            "the RK4 constant c4 = 0.4032... (checked against an independent derivation)",
+            required=False,
+            omit_if_none=True,
+            minimum=0,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -194,10 +306,14 @@ class NpgSteps:
 
 @dataclass(frozen=True)
 class ThresholdPair:
-    contraction: float | None = field(metadata=info(
-        "largest h with ||T(h)||_M < 1 on (0, h) (checked on a grid)", null="+infinity", minimum=0))
-    stability: float | None = field(metadata=info(
-        "largest h with spectral radius rho(T(h)) < 1 on (0, h) (checked on a grid)", null="+infinity", minimum=0))
+    contraction: float | None = field(
+        metadata=info("largest h with ||T(h)||_M < 1 on (0, h) (checked on a grid)", null="+infinity", minimum=0)
+    )
+    stability: float | None = field(
+        metadata=info(
+            "largest h with spectral radius rho(T(h)) < 1 on (0, h) (checked on a grid)", null="+infinity", minimum=0
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -211,17 +327,35 @@ class ExactStepThresholds:
 class StepsInfo:
     euler: EulerSteps = field(metadata=info("Euler steps proved from alpha and beta"))
     rk4: Rk4Steps = field(metadata=info("RK4 steps proved from alpha and beta"))
-    provenance: Provenance | None = field(default=None, metadata=info("as constants.provenance", required=False,
-                                                                      omit_if_none=True))
-    npg: NpgSteps | None = field(default=None, metadata=info(
-        "Fisher geometry: natural policy gradient theta_i <- theta_i - h G_i^+ grad_i f_i", required=False,
-        omit_if_none=True))
-    rk4_spectral_guideline: float | None = field(default=None, metadata=info(
-        "the research code's RK4 step 2.5/beta: spectral stability of a linear system only, NOT a certified step "
-        "(informational)", required=False, omit_if_none=True, minimum=0))
-    exact: ExactStepThresholds | None = field(default=None, metadata=info(
-        "affine games: the exact largest steps for contraction in M(w) and for stability", required=False,
-        omit_if_none=True))
+    provenance: Provenance | None = field(
+        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+    )
+    npg: NpgSteps | None = field(
+        default=None,
+        metadata=info(
+            "Fisher geometry: natural policy gradient theta_i <- theta_i - h G_i^+ grad_i f_i",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    rk4_spectral_guideline: float | None = field(
+        default=None,
+        metadata=info(
+            "the research code's RK4 step 2.5/beta: spectral stability of a linear system only, NOT a certified step "
+            "(informational)",
+            required=False,
+            omit_if_none=True,
+            minimum=0,
+        ),
+    )
+    exact: ExactStepThresholds | None = field(
+        default=None,
+        metadata=info(
+            "affine games: the exact largest steps for contraction in M(w) and for stability",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -234,24 +368,39 @@ class BandPair:
 
 @dataclass(frozen=True)
 class EquilibriumInfo:
-    residual_M: float | None = field(default=None, metadata=info(
-        "||F(center)||_M (recomputed)", required=False, omit_if_none=True, minimum=0))
-    solved: bool | None = field(default=None, metadata=info(
-        "the centre was solved for (center: equilibrium)", required=False, omit_if_none=True))
-    method: str | None = field(default=None, metadata=info("how it was solved (informational)", required=False,
-                                                           omit_if_none=True))
-    residual: float | None = field(default=None, metadata=info(
-        "||F(center)||_2 at the end of the solve (informational)", required=False, omit_if_none=True))
-    distance_bound_M: float | None = field(default=None, metadata=info(
-        "proved ||center - x*||_M <= residual_M / alpha (checked)", required=False, omit_if_none=True, minimum=0))
-    in_region: bool | None = field(default=None, metadata=info(
-        "the equilibrium x* provably lies in R (informational)", required=False, omit_if_none=True))
+    residual_M: float | None = field(
+        default=None, metadata=info("||F(center)||_M (recomputed)", required=False, omit_if_none=True, minimum=0)
+    )
+    solved: bool | None = field(
+        default=None,
+        metadata=info("the centre was solved for (center: equilibrium)", required=False, omit_if_none=True),
+    )
+    method: str | None = field(
+        default=None, metadata=info("how it was solved (informational)", required=False, omit_if_none=True)
+    )
+    residual: float | None = field(
+        default=None,
+        metadata=info("||F(center)||_2 at the end of the solve (informational)", required=False, omit_if_none=True),
+    )
+    distance_bound_M: float | None = field(
+        default=None,
+        metadata=info(
+            "proved ||center - x*||_M <= residual_M / alpha (checked)", required=False, omit_if_none=True, minimum=0
+        ),
+    )
+    in_region: bool | None = field(
+        default=None,
+        metadata=info("the equilibrium x* provably lies in R (informational)", required=False, omit_if_none=True),
+    )
 
 
 @dataclass(frozen=True)
 class InvariantBall:
-    radius_M: float = field(metadata=info(
-        "radius of an M(w)-ball around x* inside R, forward invariant under the flow (checked)", minimum=0))
+    radius_M: float = field(
+        metadata=info(
+            "radius of an M(w)-ball around x* inside R, forward invariant under the flow (checked)", minimum=0
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -260,42 +409,50 @@ class TightStep:
     factor: float = field(metadata=info("proved ||T(h)||_M <= factor < 1 (re-proved)"))
     family: str = field(metadata=info("scalar (w_i I) or block (a full block per player)"))
     method: str = field(metadata=info("euler or rk4"))
-    true_limit: float | None = field(metadata=info(
-        "the spectral (true) step limit, min over the samples for sampled games (informational)",
-        null="+infinity"))
+    true_limit: float | None = field(
+        metadata=info(
+            "the spectral (true) step limit, min over the samples for sampled games (informational)", null="+infinity"
+        )
+    )
     ratio: float | None = field(metadata=info("h / true_limit (informational)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
     provenance: str = field(metadata=info("exact (affine games) or sampled"))
     search: str = field(metadata=info("lmi or descent (informational)"))
-    weights: list[float] | None = field(default=None, metadata=info(
-        "scalar family: the metric's weights, w_1 = 1", required=False, omit_if_none=True))
-    blocks: list[list[list[float]]] | None = field(default=None, metadata=info(
-        "block family: the metric's blocks M_i", required=False, omit_if_none=True))
+    weights: list[float] | None = field(
+        default=None, metadata=info("scalar family: the metric's weights, w_1 = 1", required=False, omit_if_none=True)
+    )
+    blocks: list[list[list[float]]] | None = field(
+        default=None, metadata=info("block family: the metric's blocks M_i", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
 class TightRate:
-    alpha: float | None = field(metadata=info(
-        "the flow rate proved: M H + H^T M >= 2 alpha M exactly (re-proved)", null="none found"))
+    alpha: float | None = field(
+        metadata=info("the flow rate proved: M H + H^T M >= 2 alpha M exactly (re-proved)", null="none found")
+    )
     family: str = field(metadata=info("scalar or block"))
-    true_bound: float | None = field(metadata=info("min Re lambda(H), no metric does better (informational)",
-                                                   null="not defined"))
+    true_bound: float | None = field(
+        metadata=info("min Re lambda(H), no metric does better (informational)", null="not defined")
+    )
     ratio: float | None = field(metadata=info("alpha / true_bound (informational)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
     provenance: str = field(metadata=info("exact"))
     search: str = field(metadata=info("lmi or descent (informational)"))
-    weights: list[float] | None = field(default=None, metadata=info(
-        "scalar family: the metric's weights", required=False, omit_if_none=True))
-    blocks: list[list[list[float]]] | None = field(default=None, metadata=info(
-        "block family: the metric's blocks", required=False, omit_if_none=True))
+    weights: list[float] | None = field(
+        default=None, metadata=info("scalar family: the metric's weights", required=False, omit_if_none=True)
+    )
+    blocks: list[list[list[float]]] | None = field(
+        default=None, metadata=info("block family: the metric's blocks", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
 class SgnRatio:
-    euler: float | None = field(metadata=info("steps.euler.max / tight.euler.true_limit (informational)",
-                                              null="not defined"))
-    rk4: float | None = field(metadata=info("steps.rk4.max / tight.rk4.true_limit (informational)",
-                                            null="not defined"))
+    euler: float | None = field(
+        metadata=info("steps.euler.max / tight.euler.true_limit (informational)", null="not defined")
+    )
+    rk4: float | None = field(metadata=info("steps.rk4.max / tight.rk4.true_limit (informational)", null="not defined"))
 
 
 @dataclass(frozen=True)
@@ -304,21 +461,30 @@ class TightInfo:
     provenance: str = field(metadata=info("exact (affine games) or sampled (an estimate)"))
     euler: TightStep = field(metadata=info("the largest proved Euler step"))
     rk4: TightStep = field(metadata=info("the largest proved RK4 step"))
-    rate: TightRate | None = field(metadata=info("affine games: the largest proved flow rate",
-                                                 null="not computed (sampled games)"))
-    sgn_ratio: SgnRatio | None = field(default=None, metadata=info(
-        "how far the SGN steps are from the true limits", required=False, omit_if_none=True))
+    rate: TightRate | None = field(
+        metadata=info("affine games: the largest proved flow rate", null="not computed (sampled games)")
+    )
+    sgn_ratio: SgnRatio | None = field(
+        default=None, metadata=info("how far the SGN steps are from the true limits", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
 class ToolProvenance:
     tool_version: str = field(metadata=info("the sgncert version that wrote the certificate"))
     x64: bool = field(metadata=info("computed in float64"))
-    versions: dict[str, str] | None = field(default=None, metadata=info(
-        "versions of the numerical libraries (informational)", required=False, omit_if_none=True))
-    created: str | None = field(default=None, metadata=info(
-        "creation time, ISO 8601 (informational; the only field that varies between identical runs)",
-        required=False, omit_if_none=True))
+    versions: dict[str, str] | None = field(
+        default=None,
+        metadata=info("versions of the numerical libraries (informational)", required=False, omit_if_none=True),
+    )
+    created: str | None = field(
+        default=None,
+        metadata=info(
+            "creation time, ISO 8601 (informational; the only field that varies between identical runs)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -338,22 +504,37 @@ class Certificate:
     steps: StepsInfo = field(metadata=info("step sizes proved from alpha = sgn.margin and beta"))
     band: list[BandPair] = field(metadata=info("timescale band: for each pair (i, j) the interval of w_j/w_i"))
     provenance: ToolProvenance = field(metadata=info("how the certificate was made"))
-    reason: str | None = field(default=None, metadata=info("why the game is not certified (null when it is)",
-                                                           required=False, null="certified"))
-    notes: list[str] | None = field(default=None, metadata=info("remarks of the certifier (informational)",
-                                                                required=False, omit_if_none=True))
-    geometry: GeometryInfo | None = field(default=None, metadata=info("the geometry of the constants",
-                                                                      required=False, omit_if_none=True))
-    band_alpha: float | None = field(default=None, metadata=info("the margin alpha the band is for (default 0)",
-                                                                 required=False, omit_if_none=True))
-    equilibrium: EquilibriumInfo | None = field(default=None, metadata=info(
-        "the centre as an approximate equilibrium, and the proved distance to the true one", required=False,
-        omit_if_none=True))
-    invariant_ball: InvariantBall | None = field(default=None, metadata=info(
-        "a forward-invariant M(w)-ball inside R", required=False, null="none claimed"))
-    tight: TightInfo | None = field(default=None, metadata=info(
-        "the largest proved steps over a metric family, with the metric and the true limits", required=False,
-        null="not computed"))
+    reason: str | None = field(
+        default=None, metadata=info("why the game is not certified (null when it is)", required=False, null="certified")
+    )
+    notes: list[str] | None = field(
+        default=None, metadata=info("remarks of the certifier (informational)", required=False, omit_if_none=True)
+    )
+    geometry: GeometryInfo | None = field(
+        default=None, metadata=info("the geometry of the constants", required=False, omit_if_none=True)
+    )
+    band_alpha: float | None = field(
+        default=None, metadata=info("the margin alpha the band is for (default 0)", required=False, omit_if_none=True)
+    )
+    equilibrium: EquilibriumInfo | None = field(
+        default=None,
+        metadata=info(
+            "the centre as an approximate equilibrium, and the proved distance to the true one",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    invariant_ball: InvariantBall | None = field(
+        default=None, metadata=info("a forward-invariant M(w)-ball inside R", required=False, null="none claimed")
+    )
+    tight: TightInfo | None = field(
+        default=None,
+        metadata=info(
+            "the largest proved steps over a metric family, with the metric and the true limits",
+            required=False,
+            null="not computed",
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------ the document
@@ -388,7 +569,7 @@ def _split_optional(tp: Any) -> tuple[Any, bool]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         nullable = len(args) < len(typing.get_args(tp))
-        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), nullable
+        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), nullable  # noqa: UP007
     return tp, False
 
 
@@ -403,7 +584,7 @@ def _number_schema(meta: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
 
 def _type_schema(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _object_schema(tp)
     if tp is Any:
         return {}
@@ -429,7 +610,9 @@ def _type_schema(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
         return out
     if origin is dict:
         _, value = typing.get_args(tp)
-        return {"type": "object"} if value is Any else {"type": "object", "additionalProperties": _type_schema(value, {})}
+        return (
+            {"type": "object"} if value is Any else {"type": "object", "additionalProperties": _type_schema(value, {})}
+        )
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [_type_schema(a, meta) for a in typing.get_args(tp)]}
     raise TypeError(f"no schema for the type {tp!r}")  # a declaration error in this module
@@ -439,8 +622,11 @@ def _field_schema(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
     inner, nullable = _split_optional(tp)
     out = _type_schema(inner, meta)
     if nullable:
-        out = {"anyOf": [out, {"type": "null"}]} if ("type" not in out or "anyOf" in out) else \
-            dict(out, type=[out["type"], "null"])
+        out = (
+            {"anyOf": [out, {"type": "null"}]}
+            if ("type" not in out or "anyOf" in out)
+            else dict(out, type=[out["type"], "null"])
+        )
     description = meta.get("description", "")
     if nullable and meta.get("null"):
         description += f" (null: {meta['null']})"
@@ -473,8 +659,13 @@ def json_schema() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- validation
 def _type_name(v: Any) -> str:
-    return "null" if v is None else {bool: "boolean", int: "integer", float: "number", str: "string",
-                                     list: "list", dict: "object"}.get(type(v), type(v).__name__)
+    return (
+        "null"
+        if v is None
+        else {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}.get(
+            type(v), type(v).__name__
+        )
+    )
 
 
 def show(v: Any) -> str:
@@ -523,7 +714,7 @@ class _Validator:
             raise self.error(path, f"expected {what}, got null")
         meta = dict(meta, _nullable=nullable)
         origin = typing.get_origin(inner)
-        if dataclasses.is_dataclass(inner):
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
             self.section(value, inner, path)
         elif inner is Any:
             return
@@ -619,9 +810,9 @@ def validate_document(doc: Any, label: str = "<certificate>") -> dict[str, Any]:
         raise v.error("", f"expected a JSON object at the top level, got {_type_name(doc)}")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise v.error("schema_version", f"unknown schema version {show(version)} (this sgncert reads \"1\")")
+        raise v.error("schema_version", f'unknown schema version {show(version)} (this sgncert reads "1")')
     if doc.get("kind") != KIND:
-        raise v.error("kind", f"expected \"{KIND}\", got {show(doc.get('kind'))}")
+        raise v.error("kind", f'expected "{KIND}", got {show(doc.get("kind"))}')
     v.section(doc, Certificate, "")
     _check_dimensions(doc, v)
     return doc
@@ -638,6 +829,6 @@ def declared_paths(cls: type = Certificate, prefix: str = "") -> set[str]:
             (tp,) = typing.get_args(tp)
             tp, _ = _split_optional(tp)
             path += "[]"
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             out |= declared_paths(tp, path)
     return out

@@ -30,10 +30,11 @@ def _inline_params(spec: dict[str, Any]) -> None:
 
 def _hook_message(hook: HookCheck) -> str:
     if hook.state == "unreadable":
-        return (f"cannot read the hook {hook.path} ({hook.error}); "
-                "pass --game GAME.yaml to say where the game lives")
-    return (f"hook file {hook.rel} has sha256 {hook.digest[:16]}..., the certificate recorded "
-            f"{hook.recorded[:16]}...: the hook changed after certification (not run)")
+        return f"cannot read the hook {hook.path} ({hook.error}); pass --game GAME.yaml to say where the game lives"
+    return (
+        f"hook file {hook.rel} has sha256 {hook.digest[:16]}..., the certificate recorded "
+        f"{hook.recorded[:16]}...: the hook changed after certification (not run)"
+    )
 
 
 def _embedded_spec(doc: dict[str, Any]) -> dict[str, Any]:
@@ -97,25 +98,34 @@ def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, ga
     if game.sha256 == doc["game"]["sha256"]:
         rep.ok("game.spec", "rebuilding the embedded spec gives the certified sha256")
     else:
-        rep.fail("game.spec", f"rebuilding the embedded spec gives sha256 {game.sha256[:16]}..., "
-                              f"not the certified {doc['game']['sha256'][:16]}...")
+        rep.fail(
+            "game.spec",
+            f"rebuilding the embedded spec gives sha256 {game.sha256[:16]}..., "
+            f"not the certified {doc['game']['sha256'][:16]}...",
+        )
     if game_path is not None:
         sampling = spec.get("sampling", {}) if isinstance(spec.get("sampling"), dict) else {}
         fg = load_game(game_path, samples=sampling.get("samples"), seed=sampling.get("seed"))
         if fg.sha256 == doc["game"]["sha256"]:
             rep.ok("game.file", f"{game_path} still describes the certified game")
         else:
-            rep.fail("game.file", f"{game_path} no longer describes the certified game "
-                                  f"(differs in: {_spec_diff(fg.canonical, spec)}); certificates made with "
-                                  "--set overrides do not match their file")
+            rep.fail(
+                "game.file",
+                f"{game_path} no longer describes the certified game "
+                f"(differs in: {_spec_diff(fg.canonical, spec)}); certificates made with "
+                "--set overrides do not match their file",
+            )
     rebuilt = [{"name": p.name, "dim": p.dim} for p in game.players]
     stated = [{"name": p["name"], "dim": p["dim"]} for p in doc["game"]["players"]]
     if rebuilt != stated:
-        shown = ", ".join(p["name"] for p in rebuilt), ", ".join(p["name"] for p in stated)
+        shown = ", ".join(str(p["name"]) for p in rebuilt), ", ".join(str(p["name"]) for p in stated)
         if sorted(map(str, rebuilt)) == sorted(map(str, stated)):
             # the canonical spec does not pin the player order: every recomputed index would be permuted
-            rep.undecidable("game.players", f"rebuilding the embedded spec orders the players ({shown[0]}), the "
-                                            f"certificate orders them ({shown[1]}): constants cannot be compared")
+            rep.undecidable(
+                "game.players",
+                f"rebuilding the embedded spec orders the players ({shown[0]}), the "
+                f"certificate orders them ({shown[1]}): constants cannot be compared",
+            )
             return None
         rep.fail("game.players", f"the rebuilt game has players ({shown[0]}), the certificate states ({shown[1]})")
         return None
@@ -123,9 +133,14 @@ def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, ga
         rep.ok("game.players", f"{len(rebuilt)} players as in the rebuilt game")
     affine_claim = doc["game"].get("affine")
     if affine_claim is not None and affine_claim != game.affine:
-        rep.fail("game.affine", f"the certificate says affine = {affine_claim}, the rebuilt game is "
-                                f"{'affine' if game.affine else 'not affine'}")
+        rep.fail(
+            "game.affine",
+            f"the certificate says affine = {affine_claim}, the rebuilt game is "
+            f"{'affine' if game.affine else 'not affine'}",
+        )
     if doc["constants"]["provenance"] == "exact" and not game.affine:
-        rep.fail("constants.provenance", "constants are labelled exact but the game is not affine "
-                                         "(its Jacobian varies over the region)")
+        rep.fail(
+            "constants.provenance",
+            "constants are labelled exact but the game is not affine (its Jacobian varies over the region)",
+        )
     return game

@@ -17,8 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.constants import (exact_constants, pointwise_statistics, value_and_jacobian, weight_scaling,
-                                  weighted_constants)
+from ..analysis.constants import (
+    exact_constants,
+    pointwise_statistics,
+    value_and_jacobian,
+    weight_scaling,
+    weighted_constants,
+)
 from ..analysis.sampling import sample_region
 from ..errors import NumericalError
 from ..games.model import Game, Sampling
@@ -41,15 +46,22 @@ def _point(x, k: int = 6) -> str:
     return f"x = [{vals}{', ...' if len(x) > k else ''}]"
 
 
-
 class Recomputation:
     """Recompute the constants, thresholds, residual and tight steps of a certificate for
     its rebuilt game. After :meth:`run`, ``F_center`` holds F at the centre, ``J`` the
     constant Jacobian (affine games) and ``K`` the Jacobians at the certificate's samples
     (sampled games, when they fit in memory), for the simulation to reuse."""
 
-    def __init__(self, doc: dict[str, Any], rep: VerifyReport, game: Game, *, resample: int | None,
-                 seed: int | None, strict: bool) -> None:
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        rep: VerifyReport,
+        game: Game,
+        *,
+        resample: int | None,
+        seed: int | None,
+        strict: bool,
+    ) -> None:
         self.doc, self.rep, self.game = doc, rep, game
         self.resample, self.seed, self.strict = resample, seed, strict
         self.names = [p["name"] for p in doc["game"]["players"]]
@@ -96,33 +108,47 @@ class Recomputation:
         for i in range(n):
             if _unsafe(float(k["mu"][i]), float(mu[i]), -1, scale):
                 bad_mu += 1
-                rep.fail(f"constants.mu[{i}]", f"mu_{self.names[i]} stated {_g(float(k['mu'][i]))} but {what} value is "
-                                               f"{_g(float(mu[i]))}: the stated curvature is too large")
+                rep.fail(
+                    f"constants.mu[{i}]",
+                    f"mu_{self.names[i]} stated {_g(float(k['mu'][i]))} but {what} value is "
+                    f"{_g(float(mu[i]))}: the stated curvature is too large",
+                )
         for i in range(n):
             for j in range(n):
                 if i != j and _unsafe(float(k["L"][i][j]), float(L[i, j]), +1, scale):
                     bad_L += 1
-                    rep.fail(f"constants.L[{i}][{j}]", f"L_{self.names[i]},{self.names[j]} stated {_g(float(k['L'][i][j]))} "
-                                                       f"but {what} value is {_g(float(L[i, j]))}: the stated coupling is too small")
+                    rep.fail(
+                        f"constants.L[{i}][{j}]",
+                        f"L_{self.names[i]},{self.names[j]} stated {_g(float(k['L'][i][j]))} "
+                        f"but {what} value is {_g(float(L[i, j]))}: the stated coupling is too small",
+                    )
         if not bad_mu:
             rep.ok("constants.mu", f"every stated mu_i <= {what} value (relative {REL_TOL:g})")
         if not bad_L:
             rep.ok("constants.L", f"every stated L_ij >= {what} value (relative {REL_TOL:g})")
         if k["beta"] is not None and _unsafe(float(k["beta"]), float(beta), +1, max(scale, abs(beta))):
-            rep.fail("constants.beta", f"beta(w) stated {_g(float(k['beta']))} but {what} value is {_g(float(beta))}: too small")
+            rep.fail(
+                "constants.beta",
+                f"beta(w) stated {_g(float(k['beta']))} but {what} value is {_g(float(beta))}: too small",
+            )
         else:
             rep.ok("constants.beta", f"beta(w) = {_g(k['beta'])} >= {what} value {_g(float(beta))}")
         eg = doc["euclidean"]["margin"]
         if _unsafe(float(eg), float(gamma), -1, scale):
-            rep.fail("euclidean.margin", f"stated gamma {_g(float(eg))} but {what} value is {_g(float(gamma))}: too large")
+            rep.fail(
+                "euclidean.margin", f"stated gamma {_g(float(eg))} but {what} value is {_g(float(gamma))}: too large"
+            )
         else:
             rep.ok("euclidean.margin", f"gamma = {_g(float(eg))} <= {what} value {_g(float(gamma))}")
 
     def _exact(self) -> None:
         doc = self.doc
         if doc["constants"]["provenance"] != "exact":
-            self.rep.notes.append("the game is affine but its constants are labelled "
-                                  f"{doc['constants']['provenance']}; compared with the exact values")
+            self.rep.notes.append(
+                "the game is affine but its constants are labelled "
+                f"{doc['constants']['provenance']}; compared with the exact values"
+            )
+        assert self.J is not None  # evaluate_center ran
         k = exact_constants(self.game, self.J)
         beta = weighted_constants(self.game, doc["metric"]["weights"], J=self.J).beta
         self._compare(np.asarray(k.mu), np.asarray(k.L), beta, k.gamma, "the recomputed exact")
@@ -178,17 +204,28 @@ class Recomputation:
         # 1. the claim "extrema over the certificate's own samples" is reproducible exactly
         pts = sample_region(region, game.sampling)
         if pts.shape[0] != k["samples"]:
-            rep.fail("constants.samples", f"the spec's sampling gives {pts.shape[0]} points, the certificate states {k['samples']}")
+            rep.fail(
+                "constants.samples",
+                f"the spec's sampling gives {pts.shape[0]} points, the certificate states {k['samples']}",
+            )
         if k["seed"] is not None and k["seed"] != game.sampling.seed:
-            rep.fail("constants.seed", f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}")
+            rep.fail(
+                "constants.seed",
+                f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}",
+            )
         st = self._stats(pts)
         self.F_center, self.K = st["value0"], st.get("jacobians")
         if not st["finite"].all():
             bad = int(np.argmin(st["finite"]))
             rep.undecidable("constants", f"the Jacobian is not finite at sample {bad}: {_point(pts[bad])}")
             return
-        self._compare(st["mu"].min(axis=0), st["L"].max(axis=0), float(st["beta"].max()), float(st["gamma"].min()),
-                      f"the recomputed ({pts.shape[0]} certificate samples)")
+        self._compare(
+            st["mu"].min(axis=0),
+            st["L"].max(axis=0),
+            float(st["beta"].max()),
+            float(st["gamma"].min()),
+            f"the recomputed ({pts.shape[0]} certificate samples)",
+        )
         # 2. fresh samples (a new seed): report every point that beats a stated bound
         if not self.resample:
             return
@@ -209,8 +246,12 @@ class Recomputation:
         def report(name, mask, values, stated, worst_idx, what):
             nonlocal found
             found += 1
-            rep.add(name, status, f"{int(mask.sum())} of {fresh.shape[0]} fresh points (seed {seed}) beat the stated "
-                                  f"{what} {_g(float(stated))}; worst {_g(float(values[worst_idx]))} at {_point(fresh[worst_idx])}")
+            rep.add(
+                name,
+                status,
+                f"{int(mask.sum())} of {fresh.shape[0]} fresh points (seed {seed}) beat the stated "
+                f"{what} {_g(float(stated))}; worst {_g(float(values[worst_idx]))} at {_point(fresh[worst_idx])}",
+            )
 
         for i in range(n):
             v = st["mu"][:, i]
@@ -224,8 +265,14 @@ class Recomputation:
                 v = st["L"][:, i, j]
                 mask = v > L_s[i, j]
                 if mask.any():
-                    report(f"resample.L[{i}][{j}]", mask, v, L_s[i, j], int(np.argmax(v)),
-                           f"L_{self.names[i]},{self.names[j]}")
+                    report(
+                        f"resample.L[{i}][{j}]",
+                        mask,
+                        v,
+                        L_s[i, j],
+                        int(np.argmax(v)),
+                        f"L_{self.names[i]},{self.names[j]}",
+                    )
         if k["beta"] is not None:
             v = st["beta"]
             mask = v > float(k["beta"])
@@ -233,14 +280,16 @@ class Recomputation:
                 report("resample.beta", mask, v, k["beta"], int(np.argmax(v)), "beta(w)")
         if found:
             if status == WARNING:
-                rep.notes.append("sampled constants are estimates: fresh points beating them are warnings; "
-                                 "use --strict to treat them as failed claims")
+                rep.notes.append(
+                    "sampled constants are estimates: fresh points beating them are warnings; "
+                    "use --strict to treat them as failed claims"
+                )
         else:
             rep.ok("resample", f"no stated bound is beaten at {fresh.shape[0]} fresh {method} points (seed {seed})")
 
     def _residual(self) -> None:
         doc, rep = self.doc, self.rep
-        eq = doc.get("equilibrium") if isinstance(doc.get("equilibrium"), dict) else {}
+        eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
         stated = eq.get("residual_M")
         if stated is None:
             return
@@ -248,7 +297,7 @@ class Recomputation:
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
         F = np.asarray(self.F_center)
         J0 = self.J if self.J is not None else (self.K[0] if self.K is not None else np.zeros((1, 1)))
-        if getattr(self.game, "transform", None) is not None:  # Fisher geometry: E^T F in the metric space
+        if self.game.transform is not None:  # Fisher geometry: E^T F in the metric space
             F = self.game.transform(c).T @ F
         true = float(np.linalg.norm(s * F))
         # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
@@ -281,16 +330,25 @@ class Recomputation:
                 if h > limit:
                     rep.fail(name, f"h = {_g(h)} exceeds the true stability limit {_g(limit)}")
                 elif check_contraction(self.J, h, M, factor, method):
-                    rep.ok(name, f"||T(h)||_M <= {_g(factor)} < 1 at h = {_g(h)} proved exactly "
-                                 f"(true limit {_g(limit)}, ratio {_g(h / limit)})")
+                    rep.ok(
+                        name,
+                        f"||T(h)||_M <= {_g(factor)} < 1 at h = {_g(h)} proved exactly "
+                        f"(true limit {_g(limit)}, ratio {_g(h / limit)})",
+                    )
                 else:
-                    rep.fail(name, f"the stated metric does not make T(h = {_g(h)}) contract with factor {_g(factor)} "
-                                   "(exact rational check)")
+                    rep.fail(
+                        name,
+                        f"the stated metric does not make T(h = {_g(h)}) contract with factor {_g(factor)} "
+                        "(exact rational check)",
+                    )
             elif self.K is not None:
                 worst = float(sampled_factor(self.K, h, M, method))
                 if worst <= factor * (1 + 1e-9) and worst < 1:
-                    rep.ok(name, f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {_g(worst)} "
-                                 f"<= {_g(factor)} at h = {_g(h)}")
+                    rep.ok(
+                        name,
+                        f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {_g(worst)} "
+                        f"<= {_g(factor)} at h = {_g(h)}",
+                    )
                 else:
                     rep.fail(name, f"at h = {_g(h)} a certificate sample has ||T(h)||_M = {_g(worst)} > {_g(factor)}")
             else:

@@ -95,10 +95,19 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; non-finite floats (a diverged simulation) become null."""
         counts = {s: len(self._with(s)) for s in (OK, FAILED, WARNING, UNDECIDABLE)}
-        return {"kind": "sgncert.verify-report", "schema_version": "1", **self.info,
-                "verdict": self.verdict, "exit_code": self.exit_code, "summary": self.summary(),
-                "counts": counts, "checks": [c.to_dict() for c in self.checks], "notes": list(self.notes),
-                "simulation": _finite(self.simulation), "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+        return {
+            "kind": "sgncert.verify-report",
+            "schema_version": "1",
+            **self.info,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "summary": self.summary(),
+            "counts": counts,
+            "checks": [c.to_dict() for c in self.checks],
+            "notes": list(self.notes),
+            "simulation": _finite(self.simulation),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
 
 
 def _finite(value: Any) -> Any:
@@ -107,4 +116,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-

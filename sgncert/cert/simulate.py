@@ -23,12 +23,22 @@ from ..util.jaxenv import jax_scope
 from .algebra import REL_TOL, _g
 from .report import VerifyReport
 
+
 def _seed(doc: dict[str, Any], seed: int | None) -> int:
     return seed if seed is not None else (doc["constants"]["seed"] or 0) + 1
 
 
-def simulate(doc: dict[str, Any], rep: VerifyReport, game: Game, *, jacobian: np.ndarray | None,
-             value: np.ndarray | None, seed: int | None, pairs: int, steps: int) -> None:
+def simulate(
+    doc: dict[str, Any],
+    rep: VerifyReport,
+    game: Game,
+    *,
+    jacobian: np.ndarray | None,
+    value: np.ndarray | None,
+    seed: int | None,
+    pairs: int,
+    steps: int,
+) -> None:
     """Run the simulation checks (module docstring) and add them to ``rep``. ``jacobian``
     and ``value`` are J and F at the centre when known (affine games are then stepped in
     NumPy)."""
@@ -52,10 +62,16 @@ def simulate(doc: dict[str, Any], rep: VerifyReport, game: Game, *, jacobian: np
     F = batched_field(game, jacobian=jacobian, value=value, center=c)
     e, r = doc["steps"]["euler"], doc["steps"]["rk4"]
     alpha, beta = float(doc["sgn"]["margin"]), float(doc["constants"]["beta"])
-    runs = [("simulate.euler", "euler", float(e["best"]), float(e["factor"]), "certified factor at euler.best"),
-            ("simulate.euler.max", "euler", 0.99 * float(e["max"]),
-             math.sqrt(max(0.0, 1 - 2 * 0.99 * float(e["max"]) * alpha + (0.99 * float(e["max"]) * beta) ** 2)),
-             "proved bound at 0.99 x euler.max")]
+    runs = [
+        ("simulate.euler", "euler", float(e["best"]), float(e["factor"]), "certified factor at euler.best"),
+        (
+            "simulate.euler.max",
+            "euler",
+            0.99 * float(e["max"]),
+            math.sqrt(max(0.0, 1 - 2 * 0.99 * float(e["max"]) * alpha + (0.99 * float(e["max"]) * beta) ** 2)),
+            "proved bound at 0.99 x euler.max",
+        ),
+    ]
     if r.get("best") is not None and r.get("factor") is not None:
         runs.append(("simulate.rk4", "rk4", float(r["best"]), float(r["factor"]), "certified factor at rk4.best"))
     T = steps
@@ -64,25 +80,46 @@ def simulate(doc: dict[str, Any], rep: VerifyReport, game: Game, *, jacobian: np
             continue
         run = step_pairs(F, Z0, s, method, h, T)
         obs, decay = run.worst_factor, run.decay
-        rep.simulation[name] = {"method": method, "h": h, "pairs": P, "steps": T, "observed_factor": obs,
-                                "certified_factor": certified_factor, "observed_decay": decay,
-                                "certified_decay": certified_factor ** T, "start_radius_M": radius_M, "seed": seed}
+        rep.simulation[name] = {
+            "method": method,
+            "h": h,
+            "pairs": P,
+            "steps": T,
+            "observed_factor": obs,
+            "certified_factor": certified_factor,
+            "observed_decay": decay,
+            "certified_decay": certified_factor**T,
+            "start_radius_M": radius_M,
+            "seed": seed,
+        }
         slack = certified_factor * REL_TOL + 1e-12
         if run.diverged:
-            rep.fail(name, f"{method} at h = {_g(h)}: trajectories diverge (non-finite); {label} {_g(certified_factor)}")
+            rep.fail(
+                name, f"{method} at h = {_g(h)}: trajectories diverge (non-finite); {label} {_g(certified_factor)}"
+            )
         elif obs > certified_factor + slack or obs >= 1.0:
-            rep.fail(name, f"{method} at h = {_g(h)}: observed per-step M-distance factor {_g(obs)} > {label} "
-                           f"{_g(certified_factor)}" + (" (distances grow)" if obs > 1 else ""))
-        elif decay > certified_factor ** T * (1 + REL_TOL) + 1e-12:
-            rep.fail(name, f"{method} at h = {_g(h)}: the distance after {T} steps is {_g(decay)} of the start, "
-                           f"more than the certified {_g(certified_factor ** T)}")
+            rep.fail(
+                name,
+                f"{method} at h = {_g(h)}: observed per-step M-distance factor {_g(obs)} > {label} "
+                f"{_g(certified_factor)}" + (" (distances grow)" if obs > 1 else ""),
+            )
+        elif decay > certified_factor**T * (1 + REL_TOL) + 1e-12:
+            rep.fail(
+                name,
+                f"{method} at h = {_g(h)}: the distance after {T} steps is {_g(decay)} of the start, "
+                f"more than the certified {_g(certified_factor**T)}",
+            )
         else:
-            rep.ok(name, f"{method} at h = {_g(h)}: observed factor {_g(obs)} <= {label} {_g(certified_factor)}; "
-                         f"decay over {T} steps {_g(decay)} <= {_g(certified_factor ** T)} ({P} pairs)")
+            rep.ok(
+                name,
+                f"{method} at h = {_g(h)}: observed factor {_g(obs)} <= {label} {_g(certified_factor)}; "
+                f"decay over {T} steps {_g(decay)} <= {_g(certified_factor**T)} ({P} pairs)",
+            )
 
 
-def _simulate_npg(doc: dict[str, Any], rep: VerifyReport, game: Game, *, seed: int | None, pairs: int,
-                  steps: int) -> None:
+def _simulate_npg(
+    doc: dict[str, Any], rep: VerifyReport, game: Game, *, seed: int | None, pairs: int, steps: int
+) -> None:
     """Natural policy gradient pairs theta <- theta - h G^+ grad f at the certified step,
     distances in the Fisher metric M = blockdiag(w_i G_i) at the centre; Euclidean policy
     gradient at the same step is reported beside it."""
@@ -109,16 +146,26 @@ def _simulate_npg(doc: dict[str, Any], rep: VerifyReport, game: Game, *, seed: i
     e = doc["steps"]["euler"]
     h, certified_factor = float(e["best"]), float(e["factor"])
     T = steps
-    for name, vector_field, label in (("simulate.npg", npg, "natural policy gradient"),
-                                      ("simulate.pg", pg, "Euclidean policy gradient")):
+    for name, vector_field, label in (
+        ("simulate.npg", npg, "natural policy gradient"),
+        ("simulate.pg", pg, "Euclidean policy gradient"),
+    ):
+
         def F(Z: np.ndarray, f: Any = vector_field) -> np.ndarray:
             return np.asarray(f(jnp.asarray(Z), p))
 
         run = step_pairs(F, Z0, s, "euler", h, T, frame=frame)
         obs, decay = run.worst_factor, run.decay
-        rep.simulation[name] = {"method": label, "h": h, "pairs": P, "steps": T, "observed_factor": obs,
-                                "certified_factor": certified_factor if name == "simulate.npg" else None,
-                                "observed_decay": decay, "seed": seed}
+        rep.simulation[name] = {
+            "method": label,
+            "h": h,
+            "pairs": P,
+            "steps": T,
+            "observed_factor": obs,
+            "certified_factor": certified_factor if name == "simulate.npg" else None,
+            "observed_decay": decay,
+            "seed": seed,
+        }
         if name == "simulate.pg":
             msg = f"{label} at the same h = {_g(h)}: observed factor {_g(obs)} in the Fisher metric (not certified)"
             (rep.ok if obs < 1 and not run.diverged else rep.warn)(name, msg)
@@ -126,8 +173,14 @@ def _simulate_npg(doc: dict[str, Any], rep: VerifyReport, game: Game, *, seed: i
         # sampled constants and a metric that moves with theta: a small relative slack
         slack = certified_factor * 1e-3
         if run.diverged or obs >= 1.0 or obs > certified_factor + slack:
-            rep.fail(name, f"{label} at h = {_g(h)}: observed per-step factor {_g(obs)} > certified "
-                           f"{_g(certified_factor)}" + (" (diverged)" if run.diverged else ""))
+            rep.fail(
+                name,
+                f"{label} at h = {_g(h)}: observed per-step factor {_g(obs)} > certified "
+                f"{_g(certified_factor)}" + (" (diverged)" if run.diverged else ""),
+            )
         else:
-            rep.ok(name, f"{label} at h = {_g(h)}: observed factor {_g(obs)} <= certified {_g(certified_factor)}"
-                         f" ({P} pairs, {T} steps, decay {_g(decay)})")
+            rep.ok(
+                name,
+                f"{label} at h = {_g(h)}: observed factor {_g(obs)} <= certified {_g(certified_factor)}"
+                f" ({P} pairs, {T} steps, decay {_g(decay)})",
+            )

@@ -28,9 +28,20 @@ SIM_PAIRS = 16
 SIM_STEPS = 50
 
 
-def _phase2(doc: dict[str, Any], rep: VerifyReport, *, base_dir: Path, game_path: Path | None,
-            resample: int | None, seed: int | None, simulate: bool, recompute: bool, strict: bool,
-            sim_pairs: int, sim_steps: int) -> None:
+def _phase2(
+    doc: dict[str, Any],
+    rep: VerifyReport,
+    *,
+    base_dir: Path,
+    game_path: Path | None,
+    resample: int | None,
+    seed: int | None,
+    simulate: bool,
+    recompute: bool,
+    strict: bool,
+    sim_pairs: int,
+    sim_steps: int,
+) -> None:
     from ..util.jaxenv import jax_scope
     from .rebuild import rebuild_and_check
 
@@ -48,15 +59,25 @@ def _phase2(doc: dict[str, Any], rep: VerifyReport, *, base_dir: Path, game_path
             rep.timings["recompute"] = time.perf_counter() - t
         if simulate and evaluated:
             t = time.perf_counter()
-            run_simulation(doc, rep, game, jacobian=rc.J, value=rc.F_center, seed=seed, pairs=sim_pairs,
-                           steps=sim_steps)
+            run_simulation(
+                doc, rep, game, jacobian=rc.J, value=rc.F_center, seed=seed, pairs=sim_pairs, steps=sim_steps
+            )
             rep.timings["simulate"] = time.perf_counter() - t
 
 
-def verify_certificate(doc: dict[str, Any], *, cert_path: str | Path | None = None,
-                       game_path: str | Path | None = None, resample: int | None = 1024, seed: int | None = None,
-                       simulate: bool = False, recompute: bool = True, strict: bool = False,
-                       sim_pairs: int = SIM_PAIRS, sim_steps: int = SIM_STEPS) -> VerifyReport:
+def verify_certificate(
+    doc: dict[str, Any],
+    *,
+    cert_path: str | Path | None = None,
+    game_path: str | Path | None = None,
+    resample: int | None = 1024,
+    seed: int | None = None,
+    simulate: bool = False,
+    recompute: bool = True,
+    strict: bool = False,
+    sim_pairs: int = SIM_PAIRS,
+    sim_steps: int = SIM_STEPS,
+) -> VerifyReport:
     """Verify the claims of a certificate document.
 
     Args:
@@ -85,9 +106,14 @@ def verify_certificate(doc: dict[str, Any], *, cert_path: str | Path | None = No
     label = str(cert_path) if cert_path is not None else "<certificate>"
     validate_document(doc, label)
     rep = VerifyReport()
-    rep.info = {"certificate": None if cert_path is None else str(cert_path), "game": doc["game"]["name"],
-                "sha256": doc["game"]["sha256"], "provenance": doc["constants"]["provenance"],
-                "certified": doc["certified"], "tool_version": doc["provenance"]["tool_version"]}
+    rep.info = {
+        "certificate": None if cert_path is None else str(cert_path),
+        "game": doc["game"]["name"],
+        "sha256": doc["game"]["sha256"],
+        "provenance": doc["constants"]["provenance"],
+        "certified": doc["certified"],
+        "tool_version": doc["provenance"]["tool_version"],
+    }
     source = doc["game"].get("source")
     spec_file = Path(game_path) if game_path is not None else None
     if spec_file is None and cert_path is not None and isinstance(source, str) and source:
@@ -113,9 +139,19 @@ def verify_certificate(doc: dict[str, Any], *, cert_path: str | Path | None = No
         else:
             base_dir = Path(".")
         try:
-            _phase2(doc, rep, base_dir=base_dir, game_path=spec_file, resample=resample, seed=seed,
-                    simulate=simulate, recompute=recompute, strict=strict, sim_pairs=sim_pairs,
-                    sim_steps=sim_steps)
+            _phase2(
+                doc,
+                rep,
+                base_dir=base_dir,
+                game_path=spec_file,
+                resample=resample,
+                seed=seed,
+                simulate=simulate,
+                recompute=recompute,
+                strict=strict,
+                sim_pairs=sim_pairs,
+                sim_steps=sim_steps,
+            )
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}") from None
         except NumericalError as exc:

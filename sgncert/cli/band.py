@@ -18,13 +18,25 @@ def _is_certificate(path: Path) -> bool:
 
 @click.command()
 @click.argument("source", type=FILE_PATH, metavar="GAME.yaml|CERT.json")
-@click.option("-o", "--output", type=FILE_PATH, default=Path("band.png"), show_default=True,
-              help="Figure file (.png, .svg or .pdf).")
-@click.option("--alpha", type=float, default=0.0, show_default=True,
-              help="Margin at which the band {w : C(w, alpha) > 0} is drawn.")
+@click.option(
+    "-o",
+    "--output",
+    type=FILE_PATH,
+    default=Path("band.png"),
+    show_default=True,
+    help="Figure file (.png, .svg or .pdf).",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Margin at which the band {w : C(w, alpha) > 0} is drawn.",
+)
 @click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a parameter (GAME.yaml only).")
-@click.option("--game", "game_path", type=FILE_PATH,
-              help="With CERT.json: the game spec file (Python hooks resolve next to it).")
+@click.option(
+    "--game", "game_path", type=FILE_PATH, help="With CERT.json: the game spec file (Python hooks resolve next to it)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plotted numbers as JSON on stdout.")
 def band(source, output, alpha, overrides, game_path, as_json):
     """Plot the timescale band of GAME.yaml or CERT.json.
@@ -78,8 +90,9 @@ def band(source, output, alpha, overrides, game_path, as_json):
             block_sizes = game.block_sizes
         if game.n_players > 2 and alpha == 0.0:
             band_pairs = c.band
-    data = band_data(mu, L, alpha=alpha, weights=weights, J=J, block_sizes=block_sizes, names=names,
-                     band=band_pairs, title=title)
+    data = band_data(
+        mu, L, alpha=alpha, weights=weights, J=J, block_sizes=block_sizes, names=names, band=band_pairs, title=title
+    )
     fig, data = band_figure(data)
     save_figure_or_fail(fig, output)
     if as_json:
@@ -92,8 +105,10 @@ def band(source, output, alpha, overrides, game_path, as_json):
         b = data["band"]
         high = "inf" if b is None or b["high"] == math.inf else format(b["high"], ".7g")
         band_text = "empty" if b is None else f"({b['low']:.6g}, {high})"
-        out.print(f"band of w2/w1 at alpha = {alpha:g}: {band_text}; optimum r* = {data['r_opt']:.6g} "
-                      f"(alpha_* = {data['alpha_opt']:.6g})")
+        out.print(
+            f"band of w2/w1 at alpha = {alpha:g}: {band_text}; optimum r* = {data['r_opt']:.6g} "
+            f"(alpha_* = {data['alpha_opt']:.6g})"
+        )
     else:
         from rich.table import Table
 
@@ -101,12 +116,14 @@ def band(source, output, alpha, overrides, game_path, as_json):
         for col in ("pair", "low", "high", "chosen", "verified"):
             t.add_column(col)
         for p in data["pairs"]:
-            t.add_row(f"w_{names[p['j']]}/w_{names[p['i']]}", f"{p['low']:.6g}",
-                      "inf" if p["high"] == math.inf else f"{p['high']:.6g}", f"{p['chosen']:.6g}",
-                      "yes" if p["verified"] else "no")
+            t.add_row(
+                f"w_{names[p['j']]}/w_{names[p['i']]}",
+                f"{p['low']:.6g}",
+                "inf" if p["high"] == math.inf else f"{p['high']:.6g}",
+                f"{p['chosen']:.6g}",
+                "yes" if p["verified"] else "no",
+            )
         out.print(t)
     if note:
         out.print(note)
     out.print(f"figure written to {output}")
-
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -15,29 +16,52 @@ from .console import Progress, console, fail
 def _created() -> str | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        return datetime.fromtimestamp(int(epoch), timezone.utc).isoformat()
+        return datetime.fromtimestamp(int(epoch), UTC).isoformat()
     return None
 
 
 @click.command()
 @click.argument("game", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Certificate file to write [default: GAME's folder/<stem>.cert.json].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Certificate file to write [default: GAME's folder/<stem>.cert.json].",
+)
 @click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a parameter (repeatable).")
 @click.option("--samples", type=click.IntRange(1, 10_000_000), help="Number of sample points (non-affine games).")
 @click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the certificate JSON on stdout instead of tables.")
 @click.option("--no-write", is_flag=True, help="Do not write a certificate file.")
-@click.option("--metric", type=click.Choice(["scalar", "block"]), default="scalar", show_default=True,
-              help="Metric family for the tight steps: scalar (w_i I, projection-safe) or block "
-                   "(a full positive-definite block per player; unconstrained games).")
-@click.option("--tight/--no-tight", default=True, show_default=True,
-              help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).")
+@click.option(
+    "--metric",
+    type=click.Choice(["scalar", "block"]),
+    default="scalar",
+    show_default=True,
+    help="Metric family for the tight steps: scalar (w_i I, projection-safe) or block "
+    "(a full positive-definite block per player; unconstrained games).",
+)
+@click.option(
+    "--tight/--no-tight",
+    default=True,
+    show_default=True,
+    help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).",
+)
 @click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
-def certify(game: Path, output: Path | None, overrides: tuple[str, ...], samples: int | None, seed: int | None,
-            as_json: bool, no_write: bool, metric: str, tight: bool, force: bool) -> None:
+def certify(
+    game: Path,
+    output: Path | None,
+    overrides: tuple[str, ...],
+    samples: int | None,
+    seed: int | None,
+    as_json: bool,
+    no_write: bool,
+    metric: str,
+    tight: bool,
+    force: bool,
+) -> None:
     """Certify GAME.yaml and write its certificate.
 
     Exit 0 when certified, 1 when analysed but not certified (the certificate is still

@@ -25,8 +25,9 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, no_color=not interactive(stream), highlight=False,
-                   width=None if stream.isatty() else 120)
+    return Console(
+        file=stream, no_color=not interactive(stream), highlight=False, width=None if stream.isatty() else 120
+    )
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -55,9 +56,14 @@ class Progress:
             from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
 
-            self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
-                                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                    console=console(stderr=True), transient=True)
+            self.bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
             self.bar.__enter__()
         return self
 
@@ -68,7 +74,8 @@ class Progress:
             self.tasks[stage] = self.bar.add_task(stage, total=total)
         self.bar.update(self.tasks[stage], completed=done)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.bar is not None:
             self.bar.__exit__(exc_type, exc, tb)

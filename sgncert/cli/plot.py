@@ -17,13 +17,20 @@ def plot():
 
 @plot.command()
 @click.argument("game", type=FILE_PATH, metavar="GAME.yaml")
-@click.option("--param", "param", required=True, metavar="NAME=START:STOP:NUM",
-              help="Parameter on the horizontal axis (NUM values from START to STOP inclusive).")
+@click.option(
+    "--param",
+    "param",
+    required=True,
+    metavar="NAME=START:STOP:NUM",
+    help="Parameter on the horizontal axis (NUM values from START to STOP inclusive).",
+)
 @click.option("-o", "--output", type=FILE_PATH, default=Path("phase.png"), show_default=True, help="Figure file.")
-@click.option("--h-max", type=float,
-              help="Largest step size drawn [default: 1.25 x the largest finite true threshold].")
-@click.option("--h-points", type=click.IntRange(16, 4000), default=241, show_default=True,
-              help="Step sizes on the grid.")
+@click.option(
+    "--h-max", type=float, help="Largest step size drawn [default: 1.25 x the largest finite true threshold]."
+)
+@click.option(
+    "--h-points", type=click.IntRange(16, 4000), default=241, show_default=True, help="Step sizes on the grid."
+)
 @click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a fixed parameter.")
 @click.option("--tight", is_flag=True, help="Overlay the largest proved steps over the scalar metric family.")
 def phase(game, param, output, h_max, h_points, overrides, tight):
@@ -53,10 +60,15 @@ def phase(game, param, output, h_max, h_points, overrides, tight):
 @click.option("-o", "--output", type=FILE_PATH, default=Path("flow.png"), show_default=True, help="Figure file.")
 @click.option("--starts", type=click.IntRange(1, 256), default=8, show_default=True, help="Number of trajectories.")
 @click.option("--time", "t_max", type=float, help="Time horizon [default: 5/alpha].")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-              help="Seed of the random start directions (d > 2).")
-@click.option("--game", "game_path", type=FILE_PATH,
-              help="The game spec file (Python hooks and data files resolve next to it) [default: next to CERT.json].")
+@click.option(
+    "--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the random start directions (d > 2)."
+)
+@click.option(
+    "--game",
+    "game_path",
+    type=FILE_PATH,
+    help="The game spec file (Python hooks and data files resolve next to it) [default: next to CERT.json].",
+)
 def flow(cert, output, starts, t_max, seed, game_path):
     """Trajectories of the flow x' = -F(x) of a certified game.
 
@@ -77,6 +89,8 @@ def flow(cert, output, starts, t_max, seed, game_path):
     fig, data = flow_figure(data)
     save_figure_or_fail(fig, output)
     out = console()
-    out.print(f"max ||x(t)-x*||_2 / ||x(0)-x*||_2 = {data['max_euclidean_ratio']:.4g}; "
-              f"max ||x(t)-x*||_M / ||x(0)-x*||_M = {data['max_m_ratio']:.4g}")
+    out.print(
+        f"max ||x(t)-x*||_2 / ||x(0)-x*||_2 = {data['max_euclidean_ratio']:.4g}; "
+        f"max ||x(t)-x*||_M / ||x(0)-x*||_M = {data['max_m_ratio']:.4g}"
+    )
     out.print(f"figure written to {output}")

@@ -34,12 +34,12 @@ def _rows_table(doc: dict, limit: int = 25):
     keep = list(range(len(rows)))
     if len(rows) > limit:  # every k-th row plus the rows around a change of verdict
         step = math.ceil(len(rows) / limit)
-        keep = set(range(0, len(rows), step)) | {len(rows) - 1}
+        chosen = set(range(0, len(rows), step)) | {len(rows) - 1}
         for k in range(1, len(rows)):
             for key in ("certified", "euclidean_certified"):
                 if rows[k].get(key) != rows[k - 1].get(key):
-                    keep |= {k - 1, k}
-        keep = sorted(keep)
+                    chosen |= {k - 1, k}
+        keep = sorted(chosen)
     shown = f" ({len(keep)} shown)" if len(keep) < len(rows) else ""
     t = Table(title=f"{doc['game']['name']}: {len(rows)} grid points{shown}")
     for col in names + ["SGN", "Euclid. gamma", "SGN alpha", "alpha_true", "beta", "Euler max", "RK4 max"]:
@@ -51,19 +51,40 @@ def _rows_table(doc: dict, limit: int = 25):
     for k in keep:
         r = rows[k]
         verdict = "[green]yes[/]" if r["certified"] else ("[magenta]error[/]" if r.get("error") else "[red]no[/]")
-        t.add_row(*[f"{r[n]:.6g}" for n in names], verdict, f(r.get("euclidean_margin")), f(r.get("sgn_margin")),
-                  f(r.get("alpha_true")), f(r.get("beta")), f(r.get("euler_max")), f(r.get("rk4_max")))
+        t.add_row(
+            *[f"{r[n]:.6g}" for n in names],
+            verdict,
+            f(r.get("euclidean_margin")),
+            f(r.get("sgn_margin")),
+            f(r.get("alpha_true")),
+            f(r.get("beta")),
+            f(r.get("euler_max")),
+            f(r.get("rk4_max")),
+        )
     return t
-
 
 
 @click.command()
 @click.argument("game", type=FILE_PATH, metavar="GAME.yaml")
-@click.option("--param", "params", multiple=True, required=True, metavar="NAME=START:STOP:NUM",
-              help="Swept parameter: NUM equally spaced values from START to STOP inclusive (repeatable: grid).")
-@click.option("-o", "--output", type=FILE_PATH, default=Path("sweep.json"), show_default=True,
-              help="Sweep JSON file; the CSV is written next to it (same stem, .csv).")
-@click.option("--plot", "plot_path", type=FILE_PATH, help="Also draw the margins against the parameter (.png/.svg/.pdf).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    metavar="NAME=START:STOP:NUM",
+    help="Swept parameter: NUM equally spaced values from START to STOP inclusive (repeatable: grid).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=FILE_PATH,
+    default=Path("sweep.json"),
+    show_default=True,
+    help="Sweep JSON file; the CSV is written next to it (same stem, .csv).",
+)
+@click.option(
+    "--plot", "plot_path", type=FILE_PATH, help="Also draw the margins against the parameter (.png/.svg/.pdf)."
+)
 @click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a fixed parameter.")
 @click.option("--samples", type=click.IntRange(1, 10_000_000), help="Number of sample points (non-affine games).")
 @click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
@@ -112,5 +133,3 @@ def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, ti
     if failed:
         out.print(f"{failed} point(s) failed numerically (rows with an 'error' field)")
     out.print(f"sweep written to {output} and {csv_path}" + (f", figure to {plot_path}" if plot_path else ""))
-
-

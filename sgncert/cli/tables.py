@@ -1,4 +1,4 @@
-"""Rich rendering of certificates for the terminal (CLI layer only)."""
+"""Rich tables summarising a certificate on the terminal."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _f(x: Any, digits: int = 6) -> str:
     return str(x)
 
 
-def certificate_tables(doc: dict):
+def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     """A list of rich renderables summarising a certificate dict."""
     from rich.table import Table
     from rich.text import Text
@@ -23,8 +23,11 @@ def certificate_tables(doc: dict):
     names = [p["name"] for p in doc["game"]["players"]]
     k, sgn, steps = doc["constants"], doc["sgn"], doc["steps"]
     prov = k["provenance"]
-    label = {"exact": "exact", "sampled": f"sampled ({k['samples']} points, {k['sampler']}, seed {k['seed']})",
-             "sound": "sound"}.get(prov, prov)
+    label = {
+        "exact": "exact",
+        "sampled": f"sampled ({k['samples']} points, {k['sampler']}, seed {k['seed']})",
+        "sound": "sound",
+    }.get(prov, prov)
 
     const = Table(title=f"{doc['game']['name']}: constants [{label}]", title_justify="left")
     const.add_column("player")
@@ -56,14 +59,23 @@ def certificate_tables(doc: dict):
     st.add_column("max", justify="right")
     st.add_column("best", justify="right")
     st.add_column("factor/step", justify="right")
-    st.add_row("Euler (SGN, proved)", _f(steps["euler"]["max"]), _f(steps["euler"]["best"]), _f(steps["euler"]["factor"]))
+    st.add_row(
+        "Euler (SGN, proved)", _f(steps["euler"]["max"]), _f(steps["euler"]["best"]), _f(steps["euler"]["factor"])
+    )
     st.add_row("RK4 (SGN, proved)", _f(steps["rk4"]["max"]), _f(steps["rk4"]["best"]), _f(steps["rk4"]["factor"]))
     if "rk4_spectral_guideline" in steps:
         st.add_row("RK4 2.5/beta (spectral guideline only)", _f(steps["rk4_spectral_guideline"]), "", "")
     if "exact" in steps:
         ex = steps["exact"]
-        st.add_row("Euler exact: contraction in M / stability", _f(ex["euler"]["contraction"]), "", _f(ex["euler"]["stability"]))
-        st.add_row("RK4 exact: contraction in M / stability", _f(ex["rk4"]["contraction"]), "", _f(ex["rk4"]["stability"]))
+        st.add_row(
+            "Euler exact: contraction in M / stability",
+            _f(ex["euler"]["contraction"]),
+            "",
+            _f(ex["euler"]["stability"]),
+        )
+        st.add_row(
+            "RK4 exact: contraction in M / stability", _f(ex["rk4"]["contraction"]), "", _f(ex["rk4"]["stability"])
+        )
 
     band = Table(title=f"timescale band (w_j / w_i with C(w, {doc.get('band_alpha', 0)}) > 0)", title_justify="left")
     band.add_column("pair")
@@ -76,11 +88,14 @@ def certificate_tables(doc: dict):
 
     if doc["certified"]:
         what = "on the samples (estimated constants)" if prov == "sampled" else "on the region"
-        verdict = Text(f"CERTIFIED {what}: contraction rate {_f(doc['rate'])} in M(w); "
-                       f"Euler steps h < {_f(steps['euler']['max'])}", style="bold green")
+        verdict = Text(
+            f"CERTIFIED {what}: contraction rate {_f(doc['rate'])} in M(w); "
+            f"Euler steps h < {_f(steps['euler']['max'])}",
+            style="bold green",
+        )
     else:
         verdict = Text(f"NOT CERTIFIED: {doc['reason']}", style="bold red")
-    out = [const, margins, st, band]
+    out: list[Any] = [const, margins, st, band]
     for note in doc.get("notes", []):
         out.append(Text(f"note: {note}", style="yellow"))
     out.append(verdict)

@@ -22,19 +22,43 @@ _STYLE = {"ok": "green", "failed": "bold red", "warning": "yellow", "undecidable
 
 
 @click.command()
-@click.argument("certs", nargs=-1, required=True, type=click.Path(path_type=Path),
-                metavar="CERT.json...")
-@click.option("--game", "game_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The game spec file; checked to still describe the certified game (hooks resolve next to it).")
-@click.option("--resample", type=click.IntRange(0, 10_000_000), default=1024, show_default=True,
-              help="Fresh sample points for sampled games (0: none).")
-@click.option("--seed", type=click.IntRange(0), help="Seed of the fresh samples and simulation starts [default: certificate seed + 1].")
+@click.argument("certs", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="CERT.json...")
+@click.option(
+    "--game",
+    "game_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The game spec file; checked to still describe the certified game (hooks resolve next to it).",
+)
+@click.option(
+    "--resample",
+    type=click.IntRange(0, 10_000_000),
+    default=1024,
+    show_default=True,
+    help="Fresh sample points for sampled games (0: none).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    help="Seed of the fresh samples and simulation starts [default: certificate seed + 1].",
+)
 @click.option("--simulate", is_flag=True, help="Run Euler and RK4 trajectory pairs at the certified steps.")
 @click.option("--strict", is_flag=True, help="Treat fresh points beating a sampled estimate as failed claims.")
-@click.option("--no-recompute", is_flag=True, help="Only the exact algebraic checks (no recomputed constants; JAX is still imported when the game spec is found, to check it against the certificate).")
+@click.option(
+    "--no-recompute",
+    is_flag=True,
+    help="Only the exact algebraic checks (no recomputed constants; JAX is still imported when the game spec is found, to check it against the certificate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
-def verify(certs: tuple[Path, ...], game_path: Path | None, resample: int, seed: int | None, simulate: bool,
-           strict: bool, no_recompute: bool, as_json: bool) -> None:
+def verify(
+    certs: tuple[Path, ...],
+    game_path: Path | None,
+    resample: int,
+    seed: int | None,
+    simulate: bool,
+    strict: bool,
+    no_recompute: bool,
+    as_json: bool,
+) -> None:
     """Verify the claims of CERT.json without trusting the program that wrote it.
 
     Exit 0 when every claim holds, 1 when some claim fails (all are listed), 2 when the
@@ -48,8 +72,16 @@ def verify(certs: tuple[Path, ...], game_path: Path | None, resample: int, seed:
 
     def check(cert: Path) -> VerifyReport:
         doc = load_certificate(cert)
-        return verify_certificate(doc, cert_path=cert, game_path=game_path, resample=resample, seed=seed,
-                                  simulate=simulate, recompute=not no_recompute, strict=strict)
+        return verify_certificate(
+            doc,
+            cert_path=cert,
+            game_path=game_path,
+            resample=resample,
+            seed=seed,
+            simulate=simulate,
+            recompute=not no_recompute,
+            strict=strict,
+        )
 
     if len(certs) == 1:  # errors propagate: SgnGroup prints one line and exits 2 / 3
         report = check(certs[0])
@@ -66,8 +98,9 @@ def verify(certs: tuple[Path, ...], game_path: Path | None, resample: int, seed:
         except SpecError as exc:
             click.echo(f"sgncert: error: {exc}", err=True)
             codes.append(exc.exit_code)
-            docs.append({"certificate": str(cert), "verdict": "malformed", "exit_code": exc.exit_code,
-                         "error": str(exc)})
+            docs.append(
+                {"certificate": str(cert), "verdict": "malformed", "exit_code": exc.exit_code, "error": str(exc)}
+            )
             continue
         codes.append(report.exit_code)
         docs.append(report.to_dict())

@@ -371,9 +371,7 @@ class _Compiler:
 
         return get
 
-    def guarded(
-        self, node: ast.AST, desc: str, op: Callable[..., Array], *args: Evaluator
-    ) -> Evaluator:
+    def guarded(self, node: ast.AST, desc: str, op: Callable[..., Array], *args: Evaluator) -> Evaluator:
         """Evaluator applying ``op`` to the children's values; runtime errors become SpecError."""
         col = self.node_column(node)
         where, source = self.where, self.source
@@ -482,10 +480,7 @@ class _Compiler:
 
     def index_item(self, item: ast.expr) -> int | slice:
         if isinstance(item, ast.Slice):
-            bounds = [
-                None if part is None else self.index_int(part)
-                for part in (item.lower, item.upper, item.step)
-            ]
+            bounds = [None if part is None else self.index_int(part) for part in (item.lower, item.upper, item.step)]
             return slice(*bounds)
         return self.index_int(item)
 
@@ -512,8 +507,7 @@ class _Compiler:
                     raise self.fail(func, f"dunder names are not allowed ('.{func.attr}')")
                 raise self.fail(
                     func,
-                    f"calling attribute '.{func.attr}' is not allowed"
-                    " (call a whitelisted function by its bare name)",
+                    f"calling attribute '.{func.attr}' is not allowed (call a whitelisted function by its bare name)",
                 )
             raise self.fail(func, "only calls of whitelisted functions by name are allowed")
         fname = func.id
@@ -545,18 +539,18 @@ class _Compiler:
         if nargs != expected:
             plural = "argument" if expected == 1 else "arguments"
             raise self.fail(node, f"{fname}() takes {expected} {plural} ({nargs} given)")
-        args = [self.compile(a) for a in node.args]
+        compiled = [self.compile(a) for a in node.args]
         if fname == "dot":
-            degree = args[0].degree + args[1].degree
-            return _Node(self.guarded(node, "dot()", _DOT, args[0].fn, args[1].fn), degree)
-        (arg,) = args
+            degree = compiled[0].degree + compiled[1].degree
+            return _Node(self.guarded(node, "dot()", _DOT, compiled[0].fn, compiled[1].fn), degree)
+        (operand,) = compiled
         if fname == "sum":
-            degree = arg.degree
+            degree = operand.degree
         elif fname == "norm2":
-            degree = 2.0 * arg.degree
+            degree = 2.0 * operand.degree
         else:
-            degree = 0.0 if arg.degree == 0 else math.inf
-        return _Node(self.guarded(node, f"{fname}()", _UNARY[fname], arg.fn), degree)
+            degree = 0.0 if operand.degree == 0 else math.inf
+        return _Node(self.guarded(node, f"{fname}()", _UNARY[fname], operand.fn), degree)
 
 
 def _literal_number(node: ast.AST) -> int | float | None:
@@ -567,7 +561,7 @@ def _literal_number(node: ast.AST) -> int | float | None:
             sign = -sign
         node = node.operand
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return sign * node.value
+        return sign * node.value  # type: ignore[operator, return-value]  # an int or float, by the test
     return None
 
 

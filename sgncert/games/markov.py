@@ -24,11 +24,11 @@ a local linearisation elsewhere). Natural policy gradient: theta_i <- theta_i - 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
-
 
 
 def gauge_basis(A: int) -> np.ndarray:
@@ -159,7 +159,7 @@ def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
         E = np.zeros((B, X.shape[1], d_red))
         col = 0
         for o, a, U in zip(offsets, model.actions, bases):
-            logits = X[:, o:o + S * a].reshape(B, S, a)
+            logits = X[:, o : o + S * a].reshape(B, S, a)
             z = np.exp(logits - logits.max(axis=2, keepdims=True))
             pi = z / z.sum(axis=2, keepdims=True)  # (B, S, a)
             G = pi[..., :, None] * np.eye(a) - pi[..., :, None] * pi[..., None, :]
@@ -169,7 +169,7 @@ def fisher_transform(model: MarkovModel, offsets: tuple[int, ...]):
             per_state = np.einsum("ai,xsij->xsaj", U, inv_sqrt)  # (B, S, a, a-1)
             r = a - 1
             for s_ in range(S):
-                E[:, o + s_ * a:o + (s_ + 1) * a, col + s_ * r:col + (s_ + 1) * r] = per_state[:, s_]
+                E[:, o + s_ * a : o + (s_ + 1) * a, col + s_ * r : col + (s_ + 1) * r] = per_state[:, s_]
             col += S * r
         return E[0] if single else E
 

@@ -104,7 +104,7 @@ def parse_nfg(text: str, where: str = "<nfg>") -> tuple[list[str], list[np.ndarr
             raise SpecError(f"{where}: expected {n_profiles * N} payoffs, found {len(values)}")
         flat = np.array(values).reshape(n_profiles, N)
     else:
-        outcomes = []
+        outcomes: list[list[float]] = []
         if k < len(t) and t[k] == "{":
             k += 1  # the list of outcomes
         while k < len(t) and t[k] == "{":

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +54,12 @@ def _generated(spec: Mapping, base_dir: Path, where: str, hashes: dict[str, str]
     if len(kinds) != 1:
         raise SpecError(f"{where}: expected exactly one of {', '.join(GENERATORS)}, got keys {sorted(map(str, spec))}")
     kind = kinds[0]
-    allowed = {"file": {"file"}, "eye": {"eye"}, "random_orthogonal": {"random_orthogonal", "seed"},
-               "random_normal": {"random_normal", "seed", "scale"}}[kind]
+    allowed = {
+        "file": {"file"},
+        "eye": {"eye"},
+        "random_orthogonal": {"random_orthogonal", "seed"},
+        "random_normal": {"random_normal", "seed", "scale"},
+    }[kind]
     for key in spec:
         if key not in allowed:
             raise SpecError(f"{where}: unknown key '{key}' for a {kind} parameter{did_you_mean(key, allowed)}")
@@ -70,6 +75,7 @@ def _generated(spec: Mapping, base_dir: Path, where: str, hashes: dict[str, str]
         hashes[rel] = hashlib.sha256(raw).hexdigest()
         try:
             import io
+
             arr = np.load(io.BytesIO(raw), allow_pickle=False)
         except Exception as exc:  # numpy raises many types on bad files
             raise SpecError(f"{where}.file: {rel} is not a valid .npy array ({exc})") from None
@@ -111,8 +117,9 @@ def to_array(value: Any, where: str) -> np.ndarray:
     return arr
 
 
-def resolve_params(raw: Any, base_dir: Path, where: str, overrides: Mapping[str, Any] | None = None
-                   ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def resolve_params(
+    raw: Any, base_dir: Path, where: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Resolve the ``params`` mapping; return (values, sha256 of each data file used).
 
     ``overrides`` (from ``--set``) replace existing parameters before generation.

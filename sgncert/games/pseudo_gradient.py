@@ -28,12 +28,16 @@ Costs = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
 def pseudo_gradient_from_costs(costs: Costs, players: tuple[Player, ...]) -> PseudoGradient:
     """F(x, p) = (grad_{x_i} f_i(x))_i for ``costs(x_dict, p) -> {name: scalar}`` (each
     player's gradient evaluates all the costs and keeps its own)."""
-    return pseudo_gradient_from_player_costs(
-        {pl.name: (lambda x, p, name=pl.name: costs(x, p)[name]) for pl in players}, players)
+
+    def own_cost(name: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
+        return lambda x, p: costs(x, p)[name]
+
+    return pseudo_gradient_from_player_costs({pl.name: own_cost(pl.name) for pl in players}, players)
 
 
-def pseudo_gradient_from_player_costs(costs: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Any]],
-                                      players: tuple[Player, ...]) -> PseudoGradient:
+def pseudo_gradient_from_player_costs(
+    costs: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Any]], players: tuple[Player, ...]
+) -> PseudoGradient:
     """F(x, p) = (grad_{x_i} f_i(x))_i for one function ``f_i(x_dict, p)`` per player: each
     gradient evaluates only its own player's cost (tracing costs O(N), not O(N^2))."""
     import jax
@@ -53,8 +57,9 @@ def pseudo_gradient_from_player_costs(costs: Mapping[str, Callable[[Mapping[str,
     return F
 
 
-def pseudo_gradient_from_blocks(blocks: Callable[[Mapping[str, Any]], Any],
-                                offset: Callable[[Mapping[str, Any]], Any]) -> PseudoGradient:
+def pseudo_gradient_from_blocks(
+    blocks: Callable[[Mapping[str, Any]], Any], offset: Callable[[Mapping[str, Any]], Any]
+) -> PseudoGradient:
     """F(x, p) = H(p) x + c(p) for the affine game given by pseudo-gradient blocks."""
 
     def F(x: Any, p: Mapping[str, Any]) -> Any:
@@ -92,8 +97,9 @@ def check_costs(costs: Costs, players: tuple[Player, ...], params: Mapping[str, 
             raise SpecError(f"{where}.{p.name}: cost has shape {tuple(out[p.name].shape)}, expected a scalar")
 
 
-def expression_costs(raw: Mapping[str, Any], players: tuple[Player, ...], params: Mapping[str, np.ndarray],
-                     where: str) -> tuple[Costs, bool, dict[str, str], dict[str, CompiledExpression]]:
+def expression_costs(
+    raw: Mapping[str, Any], players: tuple[Player, ...], params: Mapping[str, np.ndarray], where: str
+) -> tuple[Costs, bool, dict[str, str], dict[str, CompiledExpression]]:
     """(costs, affine, canonical section, compiled expressions) of ``costs: {player: expr}``."""
     names = [p.name for p in players]
     check_keys(raw, names, where)
@@ -130,9 +136,9 @@ def _evaluate(expr: CompiledExpression, p: Mapping[str, Any], where: str) -> Any
 AffineParts = Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
 
 
-def affine_blocks(raw: Mapping[str, Any], players: tuple[Player, ...], params: Mapping[str, np.ndarray], where: str
-                  ) -> tuple[Callable[[Mapping[str, Any]], Any], Callable[[Mapping[str, Any]], Any], AffineParts,
-                             dict[str, Any]]:
+def affine_blocks(
+    raw: Mapping[str, Any], players: tuple[Player, ...], params: Mapping[str, np.ndarray], where: str
+) -> tuple[Callable[[Mapping[str, Any]], Any], Callable[[Mapping[str, Any]], Any], AffineParts, dict[str, Any]]:
     """H(p) and c(p) (JAX), their NumPy evaluation and the canonical section of
     ``pseudo_gradient: {blocks: ..., offset: ...}``."""
     import jax.numpy as jnp
@@ -194,6 +200,8 @@ def affine_blocks(raw: Mapping[str, Any], players: tuple[Player, ...], params: M
             cn[pi.slice] = expr.numpy({}, p).reshape(-1)
         return Hn, cn
 
-    canon = {"blocks": {i: {j: str(s) for j, s in mapping(r, "").items()} for i, r in blocks_raw.items()},
-             "offset": {i: str(s) for i, s in offset_raw.items()}}
+    canon = {
+        "blocks": {i: {j: str(s) for j, s in mapping(r, "").items()} for i, r in blocks_raw.items()},
+        "offset": {i: str(s) for i, s in offset_raw.items()},
+    }
     return H, c, parts_numpy, canon

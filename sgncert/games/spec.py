@@ -24,14 +24,34 @@ from .fields import check_keys, did_you_mean, mapping
 from .markov import fisher_transform, gauge_matrix
 from .model import Game, Player, PseudoGradient, Region, Sampling
 from .params import parse_overrides, resolve_params, to_array
-from .pseudo_gradient import (affine_blocks, check_costs, expression_costs, hook_costs, pseudo_gradient_from_blocks,
-                              pseudo_gradient_from_costs, pseudo_gradient_from_player_costs)
+from .pseudo_gradient import (
+    affine_blocks,
+    check_costs,
+    expression_costs,
+    hook_costs,
+    pseudo_gradient_from_blocks,
+    pseudo_gradient_from_costs,
+    pseudo_gradient_from_player_costs,
+)
 from .structure import CostStructure, cost_structure
 from .tabular import TABULAR_KEYS, tabular_game
 from .yamlsource import read_spec, with_line
 
-TOP_KEYS = ("sgncert", "name", "params", "players", "costs", "pseudo_gradient", "region", "sampling",
-            "weights", "markov", "normal_form", "geometry", "data_files")
+TOP_KEYS = (
+    "sgncert",
+    "name",
+    "params",
+    "players",
+    "costs",
+    "pseudo_gradient",
+    "region",
+    "sampling",
+    "weights",
+    "markov",
+    "normal_form",
+    "geometry",
+    "data_files",
+)
 SAMPLERS = ("sobol", "random", "grid", "vertices")
 MAX_DIM = 100_000
 
@@ -70,10 +90,13 @@ def _region(raw: Any, where: str, dim: int) -> tuple[Region, dict[str, Any]]:
         raise SpecError(f"{where}.radius: expected a positive finite number, got {radius!r}")
     norm_raw = raw.get("norm", "inf")
     norm = {"inf": "inf", "box": "inf", "2": "2", "ball": "2"}.get(
-        "inf" if norm_raw == math.inf else str(norm_raw).strip().lower())
+        "inf" if norm_raw == math.inf else str(norm_raw).strip().lower()
+    )
     if norm is None:
         raise SpecError(f"{where}.norm: expected inf (box) or 2 (ball), got {norm_raw!r}")
     center_raw = raw.get("center", "zeros")
+    center: np.ndarray | None
+    center_canon: str | list[float]
     if center_raw == "zeros":
         center, center_canon = np.zeros(dim), "zeros"
     elif center_raw == "equilibrium":
@@ -87,7 +110,7 @@ def _region(raw: Any, where: str, dim: int) -> tuple[Region, dict[str, Any]]:
         if not np.all(np.isfinite(center)):
             raise SpecError(f"{where}.center: contains NaN or Inf")
         center_canon = [float(c) for c in center]
-    canon = {"center": center_canon, "radius": float(radius), "norm": norm}
+    canon: dict[str, Any] = {"center": center_canon, "radius": float(radius), "norm": norm}
     return Region(center, float(radius), norm, center_canon), canon
 
 
@@ -115,8 +138,9 @@ def _weights(raw: Any, where: str, n_players: int) -> tuple[float, ...] | None:
     return tuple(float(v) for v in w)
 
 
-def load_game(path: str | Path, overrides: Overrides = None, *,
-              samples: int | None = None, seed: int | None = None) -> Game:
+def load_game(
+    path: str | Path, overrides: Overrides = None, *, samples: int | None = None, seed: int | None = None
+) -> Game:
     """Load, validate and resolve a game spec file.
 
     Args:
@@ -144,8 +168,15 @@ def load_game(path: str | Path, overrides: Overrides = None, *,
 
 
 @float64
-def game_from_dict(raw: Any, base_dir: str | Path = ".", label: str = "<spec>", overrides: Overrides = None, *,
-                   samples: int | None = None, seed: int | None = None) -> Game:
+def game_from_dict(
+    raw: Any,
+    base_dir: str | Path = ".",
+    label: str = "<spec>",
+    overrides: Overrides = None,
+    *,
+    samples: int | None = None,
+    seed: int | None = None,
+) -> Game:
     """Build a :class:`~sgncert.games.model.Game` from an already parsed spec mapping.
 
     ``base_dir`` resolves relative paths (data files, Python hooks, .nfg files); ``label``
@@ -161,12 +192,16 @@ def game_from_dict(raw: Any, base_dir: str | Path = ".", label: str = "<spec>", 
         raise SpecError(f"{where}: sgncert: expected schema version 1, got {spec.get('sgncert')!r}")
     tabular = [k for k in TABULAR_KEYS if k in spec]
     if len(tabular) > 1 or (tabular and any(k in spec for k in ("players", "costs", "pseudo_gradient"))):
-        raise SpecError(f"{where}: a '{tabular[0]}' game defines its own players and costs; "
-                        "remove players/costs/pseudo_gradient (or the other game section)")
+        raise SpecError(
+            f"{where}: a '{tabular[0]}' game defines its own players and costs; "
+            "remove players/costs/pseudo_gradient (or the other game section)"
+        )
     geometry = spec.get("geometry", "fisher" if tabular else "euclidean")
     if geometry not in ("euclidean", "fisher") or (geometry == "fisher" and not tabular):
-        raise SpecError(f"{where}: geometry: expected 'euclidean'{' or fisher' if tabular else ''} "
-                        f"(fisher is for markov / normal_form games), got {geometry!r}")
+        raise SpecError(
+            f"{where}: geometry: expected 'euclidean'{' or fisher' if tabular else ''} "
+            f"(fisher is for markov / normal_form games), got {geometry!r}"
+        )
     name = spec.get("name", Path(label).stem)
     if not isinstance(name, str) or not name:
         raise SpecError(f"{where}.name: expected a non-empty string")
@@ -201,7 +236,8 @@ def game_from_dict(raw: Any, base_dir: str | Path = ".", label: str = "<spec>", 
         raise SpecError(f"{where}: give exactly one of 'costs' or 'pseudo_gradient'")
     elif has_blocks:
         H, c, affine_parts, canon_game["pseudo_gradient"] = affine_blocks(
-            mapping(spec["pseudo_gradient"], f"{where}: pseudo_gradient"), players, params, f"{where}: pseudo_gradient")
+            mapping(spec["pseudo_gradient"], f"{where}: pseudo_gradient"), players, params, f"{where}: pseudo_gradient"
+        )
         F, affine, kind = pseudo_gradient_from_blocks(H, c), True, "blocks"
     else:
         costs_raw = mapping(spec["costs"], f"{where}: costs")
@@ -210,8 +246,9 @@ def game_from_dict(raw: Any, base_dir: str | Path = ".", label: str = "<spec>", 
             check_costs(costs, players, params, f"{where}: costs")
             F, affine, kind = pseudo_gradient_from_costs(costs, players), False, "python"
         else:
-            costs, affine, canon_game["costs"], compiled = expression_costs(costs_raw, players, params,
-                                                                            f"{where}: costs")
+            costs, affine, canon_game["costs"], compiled = expression_costs(
+                costs_raw, players, params, f"{where}: costs"
+            )
             check_costs(costs, players, params, f"{where}: costs")
             F, kind = pseudo_gradient_from_player_costs(compiled, players), "costs"
             try:  # an optimisation only: a template the compiler rejects (length limit) means no structure
@@ -237,11 +274,26 @@ def game_from_dict(raw: Any, base_dir: str | Path = ".", label: str = "<spec>", 
         canonical["data_files"] = dict(sorted(spec["data_files"].items()))
     if weights is not None:
         canonical["weights"] = list(weights)
-    return Game(name=name, players=players, params=params, pseudo_gradient=F, affine=affine,
-                region=region, sampling=sampling, canonical=canonical,
-                kind=kind, fixed_weights=weights, source=label,
-                extras=extras, geometry=geometry, transform=transform, reduced_sizes=reduced, gauge=gauge,
-                structure=structure, affine_parts=affine_parts)
+    return Game(
+        name=name,
+        players=players,
+        params=params,
+        pseudo_gradient=F,
+        affine=affine,
+        region=region,
+        sampling=sampling,
+        canonical=canonical,
+        kind=kind,
+        fixed_weights=weights,
+        source=label,
+        extras=extras,
+        geometry=geometry,
+        transform=transform,
+        reduced_sizes=reduced,
+        gauge=gauge,
+        structure=structure,
+        affine_parts=affine_parts,
+    )
 
 
 def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:

@@ -22,8 +22,8 @@ and tracing / compiling costs O(groups) instead of O(N^2).
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class _Rename(ast.NodeTransformer):
 def _slot_prefix(taken: set[str]) -> str:
     """A prefix p such that no name in ``taken`` is p followed by digits."""
     prefix = "_s"
-    while any(name.startswith(prefix) and name[len(prefix):].isdigit() for name in taken):
+    while any(name.startswith(prefix) and name[len(prefix) :].isdigit() for name in taken):
         prefix += "x"
     return prefix
 
@@ -102,9 +102,15 @@ def cost_structure(sources: Mapping[str, str], players: tuple[Player, ...], para
     for (text, dims), entries in found.items():
         slot_names = tuple(f"{prefix}{k}" for k in range(len(dims)))
         template = compile_expression(text, players=slot_names, params=list(params), where="cost template")
-        groups.append(CostGroup(template=template, slot_names=slot_names,
-                                members=np.array([e[0] for e in entries], dtype=np.int32),
-                                slots=np.array([e[1] for e in entries], dtype=np.int32), dims=dims))
+        groups.append(
+            CostGroup(
+                template=template,
+                slot_names=slot_names,
+                members=np.array([e[0] for e in entries], dtype=np.int32),
+                slots=np.array([e[1] for e in entries], dtype=np.int32),
+                dims=dims,
+            )
+        )
     N = len(players)
     R = max(g.slots.shape[1] for g in groups)
     cols = np.tile(np.arange(N, dtype=np.int32)[:, None], (1, R))

@@ -80,8 +80,7 @@ def player_order(order: Any, named: Mapping[str, Any], where: str) -> tuple[str,
 
 def markov_model(raw: Mapping[str, Any], params: Mapping[str, np.ndarray], where: str) -> MarkovModel:
     """Validate a ``markov:`` section into a :class:`MarkovModel`."""
-    check_keys(raw, ("states", "actions", "discount", "entropy", "initial", "transitions", "rewards", "players"),
-               where)
+    check_keys(raw, ("states", "actions", "discount", "entropy", "initial", "transitions", "rewards", "players"), where)
     S = raw.get("states")
     if isinstance(S, bool) or not isinstance(S, int) or not 1 <= S <= 10_000:
         raise SpecError(f"{where}.states: expected a positive integer, got {S!r}")
@@ -105,9 +104,15 @@ def markov_model(raw: Mapping[str, Any], params: Mapping[str, np.ndarray], where
     if missing:
         raise SpecError(f"{where}.rewards: no reward given for player '{missing[0]}'")
     model = MarkovModel(
-        names=names, states=S, actions=tuple(int(actions[n]) for n in names), discount=gamma, entropy=tau,
-        initial=mu0, transitions=_array(raw["transitions"], params, f"{where}.transitions"),
-        rewards=tuple(_array(rewards_raw[n], params, f"{where}.rewards.{n}") for n in names))
+        names=names,
+        states=S,
+        actions=tuple(int(actions[n]) for n in names),
+        discount=gamma,
+        entropy=tau,
+        initial=mu0,
+        transitions=_array(raw["transitions"], params, f"{where}.transitions"),
+        rewards=tuple(_array(rewards_raw[n], params, f"{where}.rewards.{n}") for n in names),
+    )
     _check_model(model, params, where)
     return model
 
@@ -117,8 +122,9 @@ def _identifier(name: str, k: int) -> str:
     return ident if ident[0].isalpha() and not ident.startswith("__") else f"p{k + 1}_{ident}"
 
 
-def normal_form_model(raw: Mapping[str, Any], params: Mapping[str, np.ndarray], base_dir: Path, where: str
-                      ) -> tuple[MarkovModel, dict[str, Any]]:
+def normal_form_model(
+    raw: Mapping[str, Any], params: Mapping[str, np.ndarray], base_dir: Path, where: str
+) -> tuple[MarkovModel, dict[str, Any]]:
     """A ``normal_form:`` section (payoff arrays or a Gambit .nfg file) as a one-state game.
 
     The second value holds, for an .nfg file, its sha256 (``nfg``) and the payoff arrays
@@ -137,10 +143,12 @@ def normal_form_model(raw: Mapping[str, Any], params: Mapping[str, np.ndarray], 
         names = tuple(_identifier(n, k) for k, n in enumerate(players))
         if len(set(names)) != len(names):
             raise SpecError(f"{where}.nfg: player names are not distinct identifiers: {players}")
-        funcs = [(lambda arr: (lambda p: arr))(a) for a in payoffs]
+        funcs = [(lambda arr: lambda p: arr)(a) for a in payoffs]
         shape = payoffs[0].shape
-        extra = {"nfg": {rel: hashlib.sha256(data).hexdigest()},
-                 "payoffs": {n: a.tolist() for n, a in zip(names, payoffs)}}
+        extra = {
+            "nfg": {rel: hashlib.sha256(data).hexdigest()},
+            "payoffs": {n: a.tolist() for n, a in zip(names, payoffs)},
+        }
     else:
         pay = mapping(raw["payoffs"], f"{where}.payoffs")
         names = player_order(raw.get("players"), pay, where)
@@ -149,14 +157,22 @@ def normal_form_model(raw: Mapping[str, Any], params: Mapping[str, np.ndarray], 
 
         shapes = {np.shape(np.asarray(f({k: jnp.asarray(v) for k, v in params.items()}))) for f in funcs}
         if len(shapes) != 1 or len(next(iter(shapes))) != len(names):
-            raise SpecError(f"{where}.payoffs: every payoff array must have shape (A_1, ..., A_N) with N = {len(names)}")
+            raise SpecError(
+                f"{where}.payoffs: every payoff array must have shape (A_1, ..., A_N) with N = {len(names)}"
+            )
         shape = next(iter(shapes))
     if any(a < 2 for a in shape):
         raise SpecError(f"{where}: every player needs at least 2 strategies, got {shape}")
     model = MarkovModel(
-        names=names, states=1, actions=tuple(int(a) for a in shape), discount=0.0, entropy=tau,
-        initial=np.ones(1), transitions=lambda p: np.ones((1, *shape, 1)),
-        rewards=tuple((lambda f: (lambda p: f(p)[None]))(f) for f in funcs))
+        names=names,
+        states=1,
+        actions=tuple(int(a) for a in shape),
+        discount=0.0,
+        entropy=tau,
+        initial=np.ones(1),
+        transitions=lambda p: np.ones((1, *shape, 1)),
+        rewards=tuple((lambda f: lambda p: f(p)[None])(f) for f in funcs),
+    )
     _check_model(model, params, where)
     return model, extra
 
@@ -172,8 +188,14 @@ def plain(value: Any) -> Any:
     return float(value) if isinstance(value, float) else value
 
 
-def tabular_game(spec: Mapping[str, Any], key: str, params: Mapping[str, np.ndarray], base_dir: Path, where: str,
-                 data_hashes: dict[str, str]) -> tuple[tuple[Player, ...], PseudoGradient, dict[str, Any], MarkovModel]:
+def tabular_game(
+    spec: Mapping[str, Any],
+    key: str,
+    params: Mapping[str, np.ndarray],
+    base_dir: Path,
+    where: str,
+    data_hashes: dict[str, str],
+) -> tuple[tuple[Player, ...], PseudoGradient, dict[str, Any], MarkovModel]:
     """(players, F, canonical section ``{key: ...}``, model) of a markov / normal_form game.
 
     ``data_hashes`` receives the sha256 of an .nfg file read."""

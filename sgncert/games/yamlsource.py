@@ -51,8 +51,9 @@ def _lines(root) -> dict[tuple, int]:
     """Field path -> line of its value (first occurrence; aliases are not re-walked)."""
     import yaml
 
-    out: dict[tuple, int] = {}
-    stack, seen = [((), root)], set()
+    out: dict[tuple[Any, ...], int] = {}
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), root)]
+    seen: set[int] = set()
     while stack:
         path, node = stack.pop()
         out.setdefault(path, node.start_mark.line + 1)
@@ -85,8 +86,9 @@ def read_spec(path: Path) -> tuple[Any, dict[tuple, int]]:
         if root is None:
             return None, {}
         if _expanded_size(root) > MAX_EXPANDED_NODES:
-            raise SpecError(f"{path}: the document expands (anchors and aliases) to more than "
-                            f"{MAX_EXPANDED_NODES} nodes")
+            raise SpecError(
+                f"{path}: the document expands (anchors and aliases) to more than {MAX_EXPANDED_NODES} nodes"
+            )
         value = yaml.SafeLoader(text).get_single_data()
         return value, _lines(root)
     except UnicodeDecodeError:
@@ -109,7 +111,7 @@ def with_line(message: str, label: str, lines: dict[tuple, int]) -> str:
     prefix = f"{label}: "
     if not lines or not message.startswith(prefix):
         return message
-    rest = message[len(prefix):]
+    rest = message[len(prefix) :]
     m = _PATH.match(rest)
     parts: list = []
     if m and (len(rest) == m.end() or rest[m.end()] in ":. ["):

@@ -16,8 +16,7 @@ import numpy as np
 from ..errors import SpecError
 from ..theory.band import band_pairs, band_two_player
 from ..theory.smallgain import perron_weights, sgn_margin
-from .style import (C_BAND, C_EUCLID, C_MARK, C_SGN, C_TRUE, OKABE_ITO, fmt, new_figure,
-                    style_context)
+from .style import C_BAND, C_EUCLID, C_MARK, C_SGN, C_TRUE, OKABE_ITO, fmt, new_figure, style_context
 
 
 def alpha_true_curve(J: np.ndarray, block_sizes: Sequence[int], ratios: np.ndarray) -> np.ndarray:
@@ -48,9 +47,18 @@ def _ratio_grid(low: float | None, high: float | None, r_opt: float | None, n: i
     return np.unique(np.concatenate([grid, np.asarray(extra, dtype=np.float64)]))
 
 
-def band_data(mu, L, *, alpha: float = 0.0, weights: Sequence[float] | None = None, J: np.ndarray | None = None,
-              block_sizes: Sequence[int] | None = None, names: Sequence[str] | None = None,
-              band: list[dict] | None = None, title: str | None = None) -> dict:
+def band_data(
+    mu,
+    L,
+    *,
+    alpha: float = 0.0,
+    weights: Sequence[float] | None = None,
+    J: np.ndarray | None = None,
+    block_sizes: Sequence[int] | None = None,
+    names: Sequence[str] | None = None,
+    band: list[dict] | None = None,
+    title: str | None = None,
+) -> dict:
     """The numbers of the band figure.
 
     ``weights``: the chosen weights (default: the Perron weights). ``J`` and ``block_sizes``
@@ -68,31 +76,49 @@ def band_data(mu, L, *, alpha: float = 0.0, weights: Sequence[float] | None = No
     perron = perron_weights(mu, L)
     w = np.asarray(weights if weights is not None else perron.weights, dtype=np.float64)
     w = w / w[0]
-    data: dict[str, Any] = {"n_players": n, "players": names, "mu": mu.tolist(), "L": L.tolist(),
-                            "alpha": float(alpha), "weights": w.tolist(), "tau": float(perron.tau),
-                            "title": title}
+    data: dict[str, Any] = {
+        "n_players": n,
+        "players": names,
+        "mu": mu.tolist(),
+        "L": L.tolist(),
+        "alpha": float(alpha),
+        "weights": w.tolist(),
+        "tau": float(perron.tau),
+        "title": title,
+    }
     if n == 2:
         b = band_two_player(mu.tolist(), L.tolist(), float(alpha))
         low, high = (float(b[0]), float(b[1])) if b is not None else (None, None)
         r_opt = float(perron.weights[1] / perron.weights[0])
         r = _ratio_grid(low, high, r_opt)
         alpha_star = np.array([sgn_margin(mu, L, (1.0, ri)) for ri in r])
-        data.update({
-            "band": None if b is None else {"low": low, "high": high},
-            "r": r.tolist(), "alpha_star": alpha_star.tolist(),
-            "r_opt": r_opt, "alpha_opt": float(sgn_margin(mu, L, (1.0, r_opt))),
-            "r_chosen": float(w[1]), "alpha_chosen": float(sgn_margin(mu, L, w)),
-            "alpha_true": None,
-        })
+        data.update(
+            {
+                "band": None if b is None else {"low": low, "high": high},
+                "r": r.tolist(),
+                "alpha_star": alpha_star.tolist(),
+                "r_opt": r_opt,
+                "alpha_opt": float(sgn_margin(mu, L, (1.0, r_opt))),
+                "r_chosen": float(w[1]),
+                "alpha_chosen": float(sgn_margin(mu, L, w)),
+                "alpha_true": None,
+            }
+        )
         if J is not None and block_sizes is not None:
             data["alpha_true"] = alpha_true_curve(J, block_sizes, r).tolist()
         return data
-    pairs = band if band is not None else band_pairs(mu.tolist(), L.tolist(), float(alpha),
-                                                     interior_weights=w.tolist())
-    data["pairs"] = [{"i": int(p["i"]), "j": int(p["j"]), "low": float(p["low"]),
-                      "high": math.inf if p["high"] is None else float(p["high"]),
-                      "verified": bool(p.get("verified", True)),
-                      "chosen": float(w[int(p["j"])] / w[int(p["i"])])} for p in pairs]
+    pairs = band if band is not None else band_pairs(mu.tolist(), L.tolist(), float(alpha), interior_weights=w.tolist())
+    data["pairs"] = [
+        {
+            "i": int(p["i"]),
+            "j": int(p["j"]),
+            "low": float(p["low"]),
+            "high": math.inf if p["high"] is None else float(p["high"]),
+            "verified": bool(p.get("verified", True)),
+            "chosen": float(w[int(p["j"])] / w[int(p["i"])]),
+        }
+        for p in pairs
+    ]
     return data
 
 
@@ -115,24 +141,58 @@ def _band_two(data: dict):
         if b is not None:
             lo = max(b["low"], r[0])
             hi = min(b["high"], r[-1])
-            ax.axvspan(lo, hi, color=C_BAND, alpha=0.25, lw=0,
-                       label=f"band $C(w,\\alpha)\\succ 0$ at $\\alpha$ = {fmt(alpha)}: "
-                             f"$r\\in$({fmt(b['low'], 6)}, {fmt(b['high'], 7)})")
+            ax.axvspan(
+                lo,
+                hi,
+                color=C_BAND,
+                alpha=0.25,
+                lw=0,
+                label=f"band $C(w,\\alpha)\\succ 0$ at $\\alpha$ = {fmt(alpha)}: "
+                f"$r\\in$({fmt(b['low'], 6)}, {fmt(b['high'], 7)})",
+            )
             for edge in (b["low"], b["high"]):
                 if 0 < edge < math.inf:
                     ax.axvline(edge, color=C_BAND, lw=1.0, ls="-")
         ax.plot(r, a_star, color=C_SGN, lw=2.4, label=r"SGN margin $\alpha_*(r)$", zorder=3)
         if data["alpha_true"] is not None:
-            ax.plot(r, data["alpha_true"], color=C_TRUE, ls="--", lw=1.8, zorder=4,
-                    label=r"$\alpha_{\mathrm{true}}(r)$ = $\lambda_{\min}(\mathrm{sym}\,M^{1/2}JM^{-1/2})$ (exact)")
-        ax.axhline(alpha, color=OKABE_ITO["black"], lw=0.9, ls=":",
-                   label=f"requested $\\alpha$ = {fmt(alpha)}" if alpha != 0 else r"$\alpha = 0$")
-        ax.plot([data["r_opt"]], [data["alpha_opt"]], marker="*", ms=14, color=C_MARK, mec="black", mew=0.8,
-                ls="none", label=f"optimum $r^*$ = $w_2/w_1$ = {fmt(data['r_opt'], 6)}, "
-                                 f"$\\alpha_*$ = {fmt(data['alpha_opt'], 6)}")
+            ax.plot(
+                r,
+                data["alpha_true"],
+                color=C_TRUE,
+                ls="--",
+                lw=1.8,
+                zorder=4,
+                label=r"$\alpha_{\mathrm{true}}(r)$ = $\lambda_{\min}(\mathrm{sym}\,M^{1/2}JM^{-1/2})$ (exact)",
+            )
+        ax.axhline(
+            alpha,
+            color=OKABE_ITO["black"],
+            lw=0.9,
+            ls=":",
+            label=f"requested $\\alpha$ = {fmt(alpha)}" if alpha != 0 else r"$\alpha = 0$",
+        )
+        ax.plot(
+            [data["r_opt"]],
+            [data["alpha_opt"]],
+            marker="*",
+            ms=14,
+            color=C_MARK,
+            mec="black",
+            mew=0.8,
+            ls="none",
+            label=f"optimum $r^*$ = $w_2/w_1$ = {fmt(data['r_opt'], 6)}, $\\alpha_*$ = {fmt(data['alpha_opt'], 6)}",
+        )
         if not math.isclose(data["r_chosen"], data["r_opt"], rel_tol=1e-6):
-            ax.plot([data["r_chosen"]], [data["alpha_chosen"]], marker="D", ms=7, color=OKABE_ITO["purple"],
-                    mec="black", ls="none", label=f"chosen weights: r = {fmt(data['r_chosen'], 6)}")
+            ax.plot(
+                [data["r_chosen"]],
+                [data["alpha_chosen"]],
+                marker="D",
+                ms=7,
+                color=OKABE_ITO["purple"],
+                mec="black",
+                ls="none",
+                label=f"chosen weights: r = {fmt(data['r_chosen'], 6)}",
+            )
         ax.set_xscale("log")
         ax.set_xlim(r[0], r[-1])
         top = max(float(np.max(a_star)), float(np.nanmax(data["alpha_true"])) if data["alpha_true"] else -np.inf)
@@ -145,11 +205,21 @@ def _band_two(data: dict):
         ax.set_xlabel(f"weight ratio $r = w_2/w_1$  (players {p2} : {p1}, log scale)")
         ax.set_ylabel(r"margin $\alpha$  (1/time)")
         title = data.get("title") or "Timescale band"
-        ax.set_title(f"{title}: $\\mu$ = ({fmt(data['mu'][0])}, {fmt(data['mu'][1])}), "
-                     f"$L_{{12}}$ = {fmt(data['L'][0][1])}, $L_{{21}}$ = {fmt(data['L'][1][0])}")
+        ax.set_title(
+            f"{title}: $\\mu$ = ({fmt(data['mu'][0])}, {fmt(data['mu'][1])}), "
+            f"$L_{{12}}$ = {fmt(data['L'][0][1])}, $L_{{21}}$ = {fmt(data['L'][1][0])}"
+        )
         if b is None:
-            ax.text(0.5, 0.86, "empty band: no weights certify this margin", transform=ax.transAxes,
-                    ha="center", va="top", color=C_EUCLID, fontsize=11)
+            ax.text(
+                0.5,
+                0.86,
+                "empty band: no weights certify this margin",
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                color=C_EUCLID,
+                fontsize=11,
+            )
         ax.legend(loc="lower center" if b is not None else "lower right", ncols=1)
     return fig
 
@@ -167,17 +237,32 @@ def _band_many(data: dict):
             y = len(pairs) - 1 - k
             left = p["low"] if p["low"] > 0 else lo
             right = p["high"] if p["high"] < math.inf else hi
-            ax.plot([left, right], [y, y], color=C_SGN, lw=7, solid_capstyle="butt",
-                    alpha=1.0 if p["verified"] else 0.5, label="band of $w_j/w_i$" if k == 0 else None)
+            ax.plot(
+                [left, right],
+                [y, y],
+                color=C_SGN,
+                lw=7,
+                solid_capstyle="butt",
+                alpha=1.0 if p["verified"] else 0.5,
+                label="band of $w_j/w_i$" if k == 0 else None,
+            )
             if p["low"] <= 0:
                 ax.annotate("", xy=(lo, y), xytext=(lo * 3, y), arrowprops={"arrowstyle": "->", "color": C_SGN})
             if p["high"] == math.inf:
                 ax.annotate("", xy=(hi, y), xytext=(hi / 3, y), arrowprops={"arrowstyle": "->", "color": C_SGN})
-            ax.plot([p["chosen"]], [y], marker="*", ms=13, color=C_MARK, mec="black", mew=0.8, ls="none",
-                    label="chosen (Perron) weights" if k == 0 else None)
+            ax.plot(
+                [p["chosen"]],
+                [y],
+                marker="*",
+                ms=13,
+                color=C_MARK,
+                mec="black",
+                mew=0.8,
+                ls="none",
+                label="chosen (Perron) weights" if k == 0 else None,
+            )
             label = f"({fmt(p['low'])}, {fmt(p['high'])})" + ("" if p["verified"] else " unverified")
-            ax.text(right, y + 0.22, label,
-                    ha="right", va="bottom", fontsize=8)
+            ax.text(right, y + 0.22, label, ha="right", va="bottom", fontsize=8)
         ax.set_yticks(range(len(pairs)))
         ax.set_yticklabels([f"$w_{{{names[p['j']]}}}/w_{{{names[p['i']]}}}$" for p in reversed(pairs)])
         ax.set_ylim(-0.7, len(pairs) - 0.2)
@@ -185,11 +270,10 @@ def _band_many(data: dict):
         ax.set_xlim(lo, hi)
         ax.set_xlabel("weight ratio (log scale)")
         title = data.get("title") or "Timescale bands"
-        ax.set_title(f"{title}: pairwise weight-ratio intervals with $C(w,\\alpha)\\succ 0$, "
-                     f"$\\alpha$ = {fmt(data['alpha'])}")
+        ax.set_title(
+            f"{title}: pairwise weight-ratio intervals with $C(w,\\alpha)\\succ 0$, $\\alpha$ = {fmt(data['alpha'])}"
+        )
         if not pairs:
             ax.text(0.5, 0.5, "empty: no weights certify this margin", transform=ax.transAxes, ha="center")
         fig.legend(loc="outside lower center", ncols=2)
     return fig
-
-

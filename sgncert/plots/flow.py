@@ -10,22 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import NumericalError, SpecError
 from ..analysis.constants import value_and_jacobian, weight_scaling
 from ..analysis.equilibrium import solve_equilibrium
 from ..analysis.simulate import batched_field, flow_trajectories
 from ..cert.rebuild import game_from_certificate
+from ..errors import NumericalError, SpecError
 from ..util.jaxenv import float64
-from .style import (C_EUCLID, C_MARK, C_SGN, fmt, new_figure,
-                    style_context)
-
+from .style import C_EUCLID, C_MARK, C_SGN, fmt, new_figure, style_context
 
 STEP_SCALE = 0.05  # RK4 step h = STEP_SCALE / ||J(x*)||_2: |P(-hJ) - exp(-hJ)| ~ (h||J||)^5/120 ~ 3e-9 per step
 
 
 @float64
-def flow_data(doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: int = 0, t_max: float | None = None,
-              game=None) -> dict:
+def flow_data(
+    doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: int = 0, t_max: float | None = None, game=None
+) -> dict:
     """Trajectories of the flow ``x' = -F(x)`` from a certificate.
 
     Starts lie on the boundary of the largest ``M(w)``-ball around the equilibrium inside
@@ -61,8 +60,10 @@ def flow_data(doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: i
     dirs = [s * e]
     if d == 2:
         base = math.atan2(dirs[0][1], dirs[0][0])
-        dirs += [np.array([math.cos(base + 2 * math.pi * k / starts), math.sin(base + 2 * math.pi * k / starts)])
-                 for k in range(1, starts)]
+        dirs += [
+            np.array([math.cos(base + 2 * math.pi * k / starts), math.sin(base + 2 * math.pi * k / starts)])
+            for k in range(1, starts)
+        ]
     else:
         rng = np.random.default_rng(seed)
         dirs += list(rng.standard_normal((starts - 1, d)))
@@ -98,17 +99,30 @@ def flow_data(doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: i
         plane = "player_norms"
         p1, p2 = players[0], players[1]
         labels = [f"$\\|{p1.name} - {p1.name}^*\\|_2$", f"$\\|{p2.name} - {p2.name}^*\\|_2$"]
-        path = np.stack([np.linalg.norm(diff[:, :, p1.slice], axis=2), np.linalg.norm(diff[:, :, p2.slice], axis=2)],
-                        axis=2)
+        path = np.stack(
+            [np.linalg.norm(diff[:, :, p1.slice], axis=2), np.linalg.norm(diff[:, :, p2.slice], axis=2)], axis=2
+        )
         s_pair = (s[p1.offset], s[p2.offset])
         origin = np.zeros(2)
     data = {
-        "game": game.name, "dim": d, "n_players": len(players), "t": t.tolist(), "alpha": alpha,
-        "certified": bool(doc["certified"]), "weights": w.tolist(), "radius_M": float(radius_M),
-        "x_star": x_star.tolist(), "x_star_source": x_star_source, "gamma_center": float(gamma_vals[0]),
-        "euclidean_ratio": e_ratio.tolist(), "m_ratio": m_ratio.tolist(),
-        "max_euclidean_ratio": float(np.max(e_ratio)), "max_m_ratio": float(np.max(m_ratio)),
-        "plane": plane, "plane_labels": labels, "plane_origin": [float(origin[0]), float(origin[1])],
+        "game": game.name,
+        "dim": d,
+        "n_players": len(players),
+        "t": t.tolist(),
+        "alpha": alpha,
+        "certified": bool(doc["certified"]),
+        "weights": w.tolist(),
+        "radius_M": float(radius_M),
+        "x_star": x_star.tolist(),
+        "x_star_source": x_star_source,
+        "gamma_center": float(gamma_vals[0]),
+        "euclidean_ratio": e_ratio.tolist(),
+        "m_ratio": m_ratio.tolist(),
+        "max_euclidean_ratio": float(np.max(e_ratio)),
+        "max_m_ratio": float(np.max(m_ratio)),
+        "plane": plane,
+        "plane_labels": labels,
+        "plane_origin": [float(origin[0]), float(origin[1])],
         "path": path.tolist(),
         "ball_radius": float(np.linalg.norm(X0[0] - x_star)),
         "ellipse_axes": [float(radius_M / s_pair[0]), float(radius_M / s_pair[1])],
@@ -144,8 +158,14 @@ def _stream_field(game, data, n: int = 41) -> dict:
     X, Y = np.meshgrid(gx, gy)
     pts = np.stack([X.ravel(), Y.ravel()], axis=1)
     Fv = -batched_field(game)(pts)
-    return {"x": gx.tolist(), "y": gy.tolist(), "u": Fv[:, 0].reshape(n, n).tolist(),
-            "v": Fv[:, 1].reshape(n, n).tolist(), "xlim": [x0, x1], "ylim": [y0, y1]}
+    return {
+        "x": gx.tolist(),
+        "y": gy.tolist(),
+        "u": Fv[:, 0].reshape(n, n).tolist(),
+        "v": Fv[:, 1].reshape(n, n).tolist(),
+        "xlim": [x0, x1],
+        "ylim": [y0, y1],
+    }
 
 
 def flow_figure(data: dict):
@@ -158,14 +178,32 @@ def flow_figure(data: dict):
     with style_context():
         ax = axes[0, 0]
         for k in range(er.shape[0]):
-            ax.plot(t, er[k], color=C_EUCLID, lw=2.0 if k == 0 else 1.0, alpha=1.0 if k == 0 else 0.55,
-                    label=r"Euclidean $\|x(t)-x^*\|_2/\|x(0)-x^*\|_2$" if k == 0 else None)
+            ax.plot(
+                t,
+                er[k],
+                color=C_EUCLID,
+                lw=2.0 if k == 0 else 1.0,
+                alpha=1.0 if k == 0 else 0.55,
+                label=r"Euclidean $\|x(t)-x^*\|_2/\|x(0)-x^*\|_2$" if k == 0 else None,
+            )
         for k in range(mr.shape[0]):
-            ax.plot(t, mr[k], color=C_SGN, lw=2.0 if k == 0 else 1.0, alpha=1.0 if k == 0 else 0.55,
-                    label=r"metric $\|x(t)-x^*\|_M/\|x(0)-x^*\|_M$" if k == 0 else None)
+            ax.plot(
+                t,
+                mr[k],
+                color=C_SGN,
+                lw=2.0 if k == 0 else 1.0,
+                alpha=1.0 if k == 0 else 0.55,
+                label=r"metric $\|x(t)-x^*\|_M/\|x(0)-x^*\|_M$" if k == 0 else None,
+            )
         if data["alpha"]:
-            ax.plot(t, np.exp(-data["alpha"] * t), color="black", ls="--", lw=1.6,
-                    label=f"certified bound $e^{{-\\alpha t}}$, $\\alpha$ = {fmt(data['alpha'])}")
+            ax.plot(
+                t,
+                np.exp(-data["alpha"] * t),
+                color="black",
+                ls="--",
+                lw=1.6,
+                label=f"certified bound $e^{{-\\alpha t}}$, $\\alpha$ = {fmt(data['alpha'])}",
+            )
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_yscale("log")
         floor = max(float(np.min(np.concatenate([er.ravel(), mr.ravel()]))), 1e-8)
@@ -179,37 +217,93 @@ def flow_figure(data: dict):
         if data["max_euclidean_ratio"] > 1.01:
             k = int(np.argmax(np.max(er, axis=1)))
             i = int(np.argmax(er[k]))
-            ax.annotate(f"escapes the Euclidean ball (×{data['max_euclidean_ratio']:.3g})", xy=(t[i], er[k, i]),
-                        xytext=(0.35, 0.93), textcoords="axes fraction", fontsize=8, color=C_EUCLID,
-                        arrowprops={"arrowstyle": "->", "color": C_EUCLID})
+            ax.annotate(
+                f"escapes the Euclidean ball (×{data['max_euclidean_ratio']:.3g})",
+                xy=(t[i], er[k, i]),
+                xytext=(0.35, 0.93),
+                textcoords="axes fraction",
+                fontsize=8,
+                color=C_EUCLID,
+                arrowprops={"arrowstyle": "->", "color": C_EUCLID},
+            )
 
         ax = axes[0, 1]
         c = tuple(data["plane_origin"])
         path = np.asarray(data["path"])
         if data["stream"] is not None:
             st = data["stream"]
-            ax.streamplot(np.asarray(st["x"]), np.asarray(st["y"]), np.asarray(st["u"]), np.asarray(st["v"]),
-                          color="#a0a0a0", density=1.1, linewidth=0.7, arrowsize=0.8, broken_streamlines=True)
+            ax.streamplot(
+                np.asarray(st["x"]),
+                np.asarray(st["y"]),
+                np.asarray(st["u"]),
+                np.asarray(st["v"]),
+                color="#a0a0a0",
+                density=1.1,
+                linewidth=0.7,
+                arrowsize=0.8,
+                broken_streamlines=True,
+            )
             xlim, ylim = st["xlim"], st["ylim"]
         else:
             xlim, ylim = _window(data, PORTRAIT_ASPECT)
         a, b = data["ellipse_axes"]
         ax.add_patch(Ellipse(c, 2 * a, 2 * b, fill=True, fc=C_SGN, alpha=0.08, lw=0))
         kind = "invariant $M(w)$-ellipse" if data["certified"] else "$M(w)$-ellipse"
-        ax.add_patch(Ellipse(c, 2 * a, 2 * b, fill=False, ec=C_SGN, lw=2.0,
-                             label=f"{kind}, $w$ = ({', '.join(fmt(v) for v in data['weights'])})"))
+        ax.add_patch(
+            Ellipse(
+                c,
+                2 * a,
+                2 * b,
+                fill=False,
+                ec=C_SGN,
+                lw=2.0,
+                label=f"{kind}, $w$ = ({', '.join(fmt(v) for v in data['weights'])})",
+            )
+        )
         r = data["ball_radius"]
-        ax.add_patch(Circle(c, r, fill=False, ec=C_EUCLID, lw=1.6, ls="--",
-                            label=f"Euclidean ball through the worst start (r = {fmt(r)})"))
+        ax.add_patch(
+            Circle(
+                c,
+                r,
+                fill=False,
+                ec=C_EUCLID,
+                lw=1.6,
+                ls="--",
+                label=f"Euclidean ball through the worst start (r = {fmt(r)})",
+            )
+        )
         for k in range(path.shape[0] - 1, -1, -1):
-            ax.plot(path[k, :, 0], path[k, :, 1], color=C_EUCLID if k == 0 else C_SGN,
-                    lw=2.0 if k == 0 else 1.0, alpha=1.0 if k == 0 else 0.8, zorder=4 if k == 0 else 3,
-                    label=("trajectory from the worst start" if k == 0 else
-                           ("other trajectories" if k == 1 else None)))
-            ax.plot(path[k, 0, 0], path[k, 0, 1], "o", ms=3.5, color="black", zorder=5,
-                    label="starts" if k == 0 else None, clip_on=False)
-        ax.plot([c[0]], [c[1]], marker="*", ms=12, color=C_MARK, mec="black", ls="none", zorder=6,
-                label="equilibrium $x^*$", clip_on=False)
+            ax.plot(
+                path[k, :, 0],
+                path[k, :, 1],
+                color=C_EUCLID if k == 0 else C_SGN,
+                lw=2.0 if k == 0 else 1.0,
+                alpha=1.0 if k == 0 else 0.8,
+                zorder=4 if k == 0 else 3,
+                label=("trajectory from the worst start" if k == 0 else ("other trajectories" if k == 1 else None)),
+            )
+            ax.plot(
+                path[k, 0, 0],
+                path[k, 0, 1],
+                "o",
+                ms=3.5,
+                color="black",
+                zorder=5,
+                label="starts" if k == 0 else None,
+                clip_on=False,
+            )
+        ax.plot(
+            [c[0]],
+            [c[1]],
+            marker="*",
+            ms=12,
+            color=C_MARK,
+            mec="black",
+            ls="none",
+            zorder=6,
+            label="equilibrium $x^*$",
+            clip_on=False,
+        )
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         ax.set_aspect("equal", adjustable="box")
@@ -224,8 +318,9 @@ def flow_figure(data: dict):
             which = "" if data["n_players"] == 2 else f", first two of {data['n_players']} players"
             ax.set_xlabel(f"{px}   ({data['dim']}-D flow{which})")
         ax.legend(loc="upper right", fontsize=7.5)
-        fig.suptitle(f"{data['game']}: " + ("certified" if data["certified"] else "NOT certified") +
-                     f", Euclidean margin at $x^*$: $\\lambda_{{\\min}}(\\mathrm{{sym}}\\,J)$ = {fmt(data['gamma_center'])}")
+        fig.suptitle(
+            f"{data['game']}: "
+            + ("certified" if data["certified"] else "NOT certified")
+            + f", Euclidean margin at $x^*$: $\\lambda_{{\\min}}(\\mathrm{{sym}}\\,J)$ = {fmt(data['gamma_center'])}"
+        )
     return fig, data
-
-

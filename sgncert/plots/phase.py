@@ -8,19 +8,25 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import SpecError
 from ..analysis.constants import value_and_jacobian
 from ..analysis.sweep import parse_param_range, run_sweep
+from ..errors import SpecError
 from ..games.spec import with_params
 from ..theory.thresholds import rk4_polynomial
 from ..util.jaxenv import float64
-from .style import (C_BAND, C_MARK, C_SGN, C_TIGHT, finite_or_nan, new_figure,
-                    style_context)
+from .style import C_BAND, C_MARK, C_SGN, C_TIGHT, finite_or_nan, new_figure, style_context
 
 
 @float64
-def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None, tight: bool = False,
-               progress: Callable[[str, int, int], None] | None = None) -> dict:
+def phase_data(
+    game,
+    prange,
+    *,
+    n_h: int = 241,
+    h_max: float | None = None,
+    tight: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Spectral radii of the Euler and RK4 maps of an affine game over (parameter, h).
 
     ``prange``: a :class:`sgncert.analysis.sweep.ParamRange` (or ``"name=start:stop:num"``). The
@@ -31,8 +37,10 @@ def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None, tigh
     if isinstance(prange, str):
         prange = parse_param_range(prange)
     if not game.affine:
-        raise SpecError(f"{game.source or game.name}: plot phase needs an affine game (constant Jacobian); "
-                        "this game's constants are sampled")
+        raise SpecError(
+            f"{game.source or game.name}: plot phase needs an affine game (constant Jacobian); "
+            "this game's constants are sampled"
+        )
     sweep = run_sweep(game, [prange], progress=progress, tight=tight)
     rows = sweep["rows"]
     x0 = game.region.center if game.region.center is not None else np.zeros(game.dim)
@@ -55,11 +63,30 @@ def phase_data(game, prange, *, n_h: int = 241, h_max: float | None = None, tigh
     z = -h[None, :, None] * lam[:, None, :]  # (n_param, n_h, d)
     euler_rho = np.max(np.abs(1.0 + z), axis=2)
     rk4_rho = np.max(np.abs(rk4_polynomial(z)), axis=2)
-    col = {k: [r.get(k) for r in rows] for k in ("euler_max", "rk4_max", "euler_stability", "rk4_stability",
-                                                  "euler_contraction", "rk4_contraction", "tight_euler",
-                                                  "tight_rk4", "certified")}
-    return {"game": game.name, "param": prange.name, "x": [float(v) for v in prange.values], "h": h.tolist(),
-            "euler_rho": euler_rho.tolist(), "rk4_rho": rk4_rho.tolist(), **col, "sweep": sweep}
+    col = {
+        k: [r.get(k) for r in rows]
+        for k in (
+            "euler_max",
+            "rk4_max",
+            "euler_stability",
+            "rk4_stability",
+            "euler_contraction",
+            "rk4_contraction",
+            "tight_euler",
+            "tight_rk4",
+            "certified",
+        )
+    }
+    return {
+        "game": game.name,
+        "param": prange.name,
+        "x": [float(v) for v in prange.values],
+        "h": h.tolist(),
+        "euler_rho": euler_rho.tolist(),
+        "rk4_rho": rk4_rho.tolist(),
+        **col,
+        "sweep": sweep,
+    }
 
 
 def phase_figure(data: dict):
@@ -73,8 +100,9 @@ def phase_figure(data: dict):
         mesh = None
         for ax, method, key in ((axes[0, 0], "Euler", "euler"), (axes[0, 1], "RK4", "rk4")):
             rho = np.asarray(data[f"{key}_rho"])
-            mesh = ax.pcolormesh(x, h, np.clip(rho, 0.0, 2.0).T, shading="nearest", cmap="cividis", vmin=0, vmax=2,
-                                 rasterized=True)
+            mesh = ax.pcolormesh(
+                x, h, np.clip(rho, 0.0, 2.0).T, shading="nearest", cmap="cividis", vmin=0, vmax=2, rasterized=True
+            )
             if x.size > 1 and np.min(rho) < 1 < np.max(rho):
                 ax.contour(x, h, rho.T, levels=[1.0], colors=["white"], linewidths=1.2)
             stab = finite_or_nan(data[f"{key}_stability"])
@@ -102,15 +130,19 @@ def phase_figure(data: dict):
             Line2D([], [], color="white", lw=1.2, label=r"$\rho = 1$"),
             Line2D([], [], color=C_MARK, lw=2.0, ls="--", path_effects=None, label="true stability threshold (exact)"),
             Line2D([], [], color=C_BAND, lw=1.6, ls=":", label="exact contraction threshold in $M(w)$"),
-            Line2D([], [], color=C_SGN, lw=2.2,
-                   label="certified SGN step (Euler $2\\alpha/\\beta^2$, RK4 $c_4\\alpha/\\beta^2$)"),
+            Line2D(
+                [],
+                [],
+                color=C_SGN,
+                lw=2.2,
+                label="certified SGN step (Euler $2\\alpha/\\beta^2$, RK4 $c_4\\alpha/\\beta^2$)",
+            ),
         ]
         if any(v is not None for v in (data.get("tight_euler") or [])):
             handles.append(Line2D([], [], color=C_TIGHT, lw=1.8, ls="-.", label="tight step (LMI metric, proved)"))
-        leg = axes[0, 1].legend(handles=handles, loc="upper right", facecolor="#3a3a3a", labelcolor="white",
-                                fontsize=7.5)
+        leg = axes[0, 1].legend(
+            handles=handles, loc="upper right", facecolor="#3a3a3a", labelcolor="white", fontsize=7.5
+        )
         leg.get_frame().set_alpha(0.9)
         fig.suptitle(f"{data['game']}: step-size phase diagram over {data['param']}")
     return fig, data
-
-

@@ -17,24 +17,45 @@ import numpy as np
 from ..errors import SpecError
 
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 C_EUCLID = OKABE_ITO["vermillion"]  # Euclidean quantities
-C_SGN = OKABE_ITO["blue"]           # SGN / M(w) quantities
-C_TRUE = OKABE_ITO["green"]         # exact / true quantities
+C_SGN = OKABE_ITO["blue"]  # SGN / M(w) quantities
+C_TRUE = OKABE_ITO["green"]  # exact / true quantities
 C_BAND = OKABE_ITO["sky"]
 C_MARK = OKABE_ITO["orange"]
-C_TIGHT = OKABE_ITO["purple"]        # tight (LMI-metric) steps
+C_TIGHT = OKABE_ITO["purple"]  # tight (LMI-metric) steps
 DPI = 150
 STYLE = {
-    "font.size": 9.5, "axes.titlesize": 10.5, "axes.labelsize": 10, "legend.fontsize": 8.5,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3,
-    "grid.linewidth": 0.6, "axes.spines.top": False, "axes.spines.right": False,
-    "figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
-    "lines.linewidth": 1.8, "legend.framealpha": 0.9, "image.cmap": "cividis",
-    "svg.hashsalt": "sgncert", "path.simplify": True, "font.family": "DejaVu Sans",
-    "mathtext.fontset": "dejavusans", "axes.prop_cycle": None,
+    "font.size": 9.5,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "lines.linewidth": 1.8,
+    "legend.framealpha": 0.9,
+    "image.cmap": "cividis",
+    "svg.hashsalt": "sgncert",
+    "path.simplify": True,
+    "font.family": "DejaVu Sans",
+    "mathtext.fontset": "dejavusans",
+    "axes.prop_cycle": None,
 }
 
 FORMATS = {
@@ -63,8 +84,9 @@ def style_context() -> Any:
     from cycler import cycler
 
     style = dict(STYLE)
-    style["axes.prop_cycle"] = cycler(color=[OKABE_ITO[k] for k in
-                                             ("blue", "vermillion", "green", "orange", "purple", "sky", "black")])
+    style["axes.prop_cycle"] = cycler(
+        color=[OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
+    )
     return matplotlib.rc_context(style)
 
 

@@ -3,13 +3,11 @@ both certification boundaries; a heatmap of the SGN margin for two parameters.""
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from ..errors import SpecError
 from ..analysis.sweep import boundaries
-from .style import (C_EUCLID, C_MARK, C_SGN, C_TRUE, finite_or_nan, fmt, new_figure,
-                    style_context)
+from ..errors import SpecError
+from .style import C_EUCLID, C_MARK, C_SGN, C_TRUE, finite_or_nan, fmt, new_figure, style_context
 
 
 def sweep_figure(doc: dict):
@@ -31,10 +29,16 @@ def _sweep_1d(doc: dict):
     has_true = any(r.get("alpha_true") is not None for r in rows)
     true = finite_or_nan(r.get("alpha_true") for r in rows) if has_true else None
     bnd = doc.get("boundaries") or boundaries(rows, name)
-    data = {"param": name, "x": x.tolist(), "euclidean_margin": gamma.tolist(), "sgn_margin": sgn.tolist(),
-            "alpha_true": None if true is None else true.tolist(),
-            "euclidean_boundary": bnd["euclidean"]["last_certified"], "sgn_boundary": bnd["sgn"]["last_certified"],
-            "failed": [r[name] for r in rows if r.get("error")]}
+    data = {
+        "param": name,
+        "x": x.tolist(),
+        "euclidean_margin": gamma.tolist(),
+        "sgn_margin": sgn.tolist(),
+        "alpha_true": None if true is None else true.tolist(),
+        "euclidean_boundary": bnd["euclidean"]["last_certified"],
+        "sgn_boundary": bnd["sgn"]["last_certified"],
+        "failed": [r[name] for r in rows if r.get("error")],
+    }
     fig, axes = new_figure(7.2, 4.4)
     ax = axes[0, 0]
     with style_context():
@@ -46,17 +50,29 @@ def _sweep_1d(doc: dict):
                 if v > left:  # shade each test's extra reach once (no overlapping tints)
                     ax.axvspan(left, v, color=colour, alpha=0.08, lw=0)
                     left = v
-                ax.axvline(v, color=colour, ls=":", lw=1.6,
-                           label=f"{label} certifies up to {name} = {fmt(v)}")
+                ax.axvline(v, color=colour, ls=":", lw=1.6, label=f"{label} certifies up to {name} = {fmt(v)}")
         ax.axhline(0.0, color="black", lw=0.9)
         ax.plot(x, gamma, color=C_EUCLID, marker="o", ms=2.5, label=r"Euclidean margin $\gamma$ (Rosen)")
         ax.plot(x, sgn, color=C_SGN, marker="s", ms=2.5, label=r"SGN margin $\alpha_*(w)$, Perron weights")
         if true is not None:
-            ax.plot(x, true, color=C_TRUE, ls="--", lw=1.6,
-                    label=r"true weighted margin $\alpha_{\mathrm{true}}(w)$ (exact)")
+            ax.plot(
+                x,
+                true,
+                color=C_TRUE,
+                ls="--",
+                lw=1.6,
+                label=r"true weighted margin $\alpha_{\mathrm{true}}(w)$ (exact)",
+            )
         if data["failed"]:
-            ax.plot(data["failed"], [0.0] * len(data["failed"]), "x", color="black", ms=7, ls="none",
-                    label="numerical failure")
+            ax.plot(
+                data["failed"],
+                [0.0] * len(data["failed"]),
+                "x",
+                color="black",
+                ms=7,
+                ls="none",
+                label="numerical failure",
+            )
         focus = np.concatenate([v[np.isfinite(v)] for v in (sgn, true if true is not None else sgn)] + [[0.0]])
         g_fin = gamma[np.isfinite(gamma)]
         lo = float(np.min(focus))
@@ -64,15 +80,25 @@ def _sweep_1d(doc: dict):
         span = max(hi - lo, 1e-3)
         ax.set_ylim(lo - 0.3 * span, hi + 0.15 * span)
         if g_fin.size and float(np.min(g_fin)) < lo - 0.3 * span:
-            ax.text(0.99, 0.02, r"$\gamma$ continues below the axis", transform=ax.transAxes, ha="right",
-                    va="bottom", color=C_EUCLID, fontsize=8)
+            ax.text(
+                0.99,
+                0.02,
+                r"$\gamma$ continues below the axis",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                color=C_EUCLID,
+                fontsize=8,
+            )
         if x.size > 1:
             ax.set_xlim(x0, float(np.max(x)))
         ax.set_xlabel(f"parameter {name}")
         ax.set_ylabel(r"margin  (1/time; > 0 certifies)")
         prov = doc.get("game", {}).get("provenance", "")
-        ax.set_title(f"{doc.get('game', {}).get('name', 'game')}: certification across {name} "
-                     f"({len(rows)} points, {prov} constants)")
+        ax.set_title(
+            f"{doc.get('game', {}).get('name', 'game')}: certification across {name} "
+            f"({len(rows)} points, {prov} constants)"
+        )
         ax.legend(loc="upper right")
     return fig, data
 
@@ -85,8 +111,13 @@ def _sweep_2d(doc: dict):
     ys = np.array([r[p2["name"]] for r in rows]).reshape(n1, n2)[0, :]
     sgn = finite_or_nan(r.get("sgn_margin") for r in rows).reshape(n1, n2)
     gamma = finite_or_nan(r.get("euclidean_margin") for r in rows).reshape(n1, n2)
-    data = {"params": [p1["name"], p2["name"]], "x": xs.tolist(), "y": ys.tolist(),
-            "sgn_margin": sgn.tolist(), "euclidean_margin": gamma.tolist()}
+    data = {
+        "params": [p1["name"], p2["name"]],
+        "x": xs.tolist(),
+        "y": ys.tolist(),
+        "sgn_margin": sgn.tolist(),
+        "euclidean_margin": gamma.tolist(),
+    }
     fig, axes = new_figure(6.6, 4.8)
     ax = axes[0, 0]
     with style_context():
@@ -111,5 +142,3 @@ def _sweep_2d(doc: dict):
         ax.set_ylabel(f"parameter {p2['name']}")
         ax.set_title(f"{doc.get('game', {}).get('name', 'game')}: SGN margin over ({p1['name']}, {p2['name']})")
     return fig, data
-
-

@@ -16,8 +16,8 @@ cheap.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -34,8 +34,9 @@ _ZERO_TOL = 1e-7
 
 
 # ----------------------------------------------------------------------- two players
-def band_two_player(mu: Sequence[float], L: Sequence[Sequence[float]],
-                    alpha: float = 0.0) -> tuple[float, float] | None:
+def band_two_player(
+    mu: Sequence[float], L: Sequence[Sequence[float]], alpha: float = 0.0
+) -> tuple[float, float] | None:
     """Closed-form band of ``r = w_2 / w_1`` for N = 2 (docs/theory.md §5).
 
     With ``m_i = mu_i - alpha``, ``p = m1 m2``, ``q = L12 L21`` (``L12 = L[0][1]``):
@@ -77,12 +78,12 @@ def band_two_player(mu: Sequence[float], L: Sequence[Sequence[float]],
 # ------------------------------------------------------------------------- general N
 def _strict_ok(mu, L, w, alpha) -> bool:
     return bool(np.all(np.asarray(w) > 0)) and psd_exact(
-        sgn_matrix_exact(mu, L, [float(v) for v in w], alpha), strict=True)
+        sgn_matrix_exact(mu, L, [float(v) for v in w], alpha), strict=True
+    )
 
 
 def _closed_ok(mu, L, w, alpha) -> bool:
-    return bool(np.all(np.asarray(w) >= 0)) and psd_exact(
-        sgn_matrix_exact(mu, L, [float(v) for v in w], alpha))
+    return bool(np.all(np.asarray(w) >= 0)) and psd_exact(sgn_matrix_exact(mu, L, [float(v) for v in w], alpha))
 
 
 def _ratio(wj: float, wi: float, direction: int) -> float:
@@ -128,14 +129,13 @@ def _find_interior(mu, L, m, Lm, alpha, E, n) -> np.ndarray | None:
     w = cp.Variable(n)
     s = cp.Variable()
     C = sum(w[k] * E[k] for k in range(n))
-    prob = cp.Problem(cp.Maximize(s), [w >= 0, cp.sum(w) == n, s <= 1,
-                                       C - s * np.eye(n) >> 0])
+    prob = cp.Problem(cp.Maximize(s), [w >= 0, cp.sum(w) == n, s <= 1, C - s * np.eye(n) >> 0])
     st = _solve(prob, "interior point")
     if st != "optimal":
         if st == "infeasible":  # cannot happen for this problem (w = 1, s = -big)
             return None
         raise NumericalError(f"band SDP (interior point) ended with status '{st}'")
-    sval = float(s.value)
+    sval = float(s.value)  # type: ignore[arg-type]  # set by an optimal solve
     wv = np.asarray(w.value, dtype=float)
     if sval <= 0:
         return None
@@ -144,8 +144,7 @@ def _find_interior(mu, L, m, Lm, alpha, E, n) -> np.ndarray | None:
         return wv / wv[0]
     if sval <= 1e-9:
         return None
-    raise NumericalError(f"band: the solver's interior weights (margin {sval:.3g}) "
-                         "failed the exact PD check")
+    raise NumericalError(f"band: the solver's interior weights (margin {sval:.3g}) failed the exact PD check")
 
 
 def _verified_endpoint(mu, L, alpha, w_end, w_int, i, j, direction):
@@ -169,8 +168,13 @@ def _clean(d: np.ndarray) -> np.ndarray:
     return np.where(d <= _ZERO_TOL * max(scale, 1.0), 0.0, d)
 
 
-def band_pairs(mu: Sequence[float], L: Sequence[Sequence[float]], alpha: float = 0.0, *,
-               interior_weights: Sequence[float] | None = None) -> list[dict]:
+def band_pairs(
+    mu: Sequence[float],
+    L: Sequence[Sequence[float]],
+    alpha: float = 0.0,
+    *,
+    interior_weights: Sequence[float] | None = None,
+) -> list[dict]:
     """Band of ``w_j / w_i`` for every pair ``i < j`` over ``K = {w > 0 : C(w, alpha) > 0}``.
 
     Returns a list of ``{"i", "j", "low", "high"}`` dicts (``high`` may be ``math.inf``,
@@ -215,8 +219,9 @@ def band_pairs(mu: Sequence[float], L: Sequence[Sequence[float]], alpha: float =
         if b is None:
             return []
         return [{"i": 0, "j": 1, "low": float(b[0]), "high": float(b[1])}]
-    return [{k: v for k, v in d.items() if k != "witnesses"}
-            for d in _band_general(mu_l, L_l, m, Lm, a, interior_weights)]
+    return [
+        {k: v for k, v in d.items() if k != "witnesses"} for d in _band_general(mu_l, L_l, m, Lm, a, interior_weights)
+    ]
 
 
 def _band_general(mu_l, L_l, m, Lm, a, interior_weights) -> list[dict]:
@@ -292,7 +297,8 @@ def _band_general(mu_l, L_l, m, Lm, a, interior_weights) -> list[dict]:
                 ei.value, ej.value = eye[i], eye[j]
                 st2 = _solve(rec, f"recession w_{j}/w_{i}")
                 if st2 == "optimal":
-                    for dd in (_clean(d.value), np.maximum(np.asarray(d.value, float), 0.0)):
+                    d_value = np.asarray(d.value, dtype=float)
+                    for dd in (_clean(d_value), np.maximum(d_value, 0.0)):
                         dd[i] = 0.0
                         if dd[j] > 0 and _closed_ok(mu_l, L_l, dd, a):
                             high = math.inf
@@ -306,6 +312,14 @@ def _band_general(mu_l, L_l, m, Lm, a, interior_weights) -> list[dict]:
                     high, verified = float(w_hi[j]) / float(w_hi[i]), False
             else:
                 raise NumericalError(f"band SDP (max w_{j}/w_{i}) ended with status '{st}'")
-            out.append({"i": i, "j": j, "low": float(low), "high": float(high),
-                        "verified": bool(verified), "witnesses": (wit_lo, wit_hi)})
+            out.append(
+                {
+                    "i": i,
+                    "j": j,
+                    "low": float(low),
+                    "high": float(high),
+                    "verified": bool(verified),
+                    "witnesses": (wit_lo, wit_hi),
+                }
+            )
     return out

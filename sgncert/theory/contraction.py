@@ -45,7 +45,7 @@ def blockdiag(blocks) -> np.ndarray:
     k = 0
     for b in blocks:
         n = np.asarray(b).shape[0]
-        M[k:k + n, k:k + n] = b
+        M[k : k + n, k : k + n] = b
         k += n
     return M
 
@@ -53,7 +53,7 @@ def blockdiag(blocks) -> np.ndarray:
 def split_blocks(M: np.ndarray, block_sizes) -> tuple:
     out, k = [], 0
     for n in block_sizes:
-        out.append(np.array(M[k:k + n, k:k + n]))
+        out.append(np.array(M[k : k + n, k : k + n]))
         k += n
     return tuple(out)
 
@@ -226,7 +226,7 @@ def pd_exact(Sq, *, ldl_max: int = 32) -> bool:
             be = B.entries()
             ok = True
             for i in range(n):
-                row = be[i * n:(i + 1) * n]
+                row = be[i * n : (i + 1) * n]
                 off = sum((abs(v) for j, v in enumerate(row) if j != i), flint.fmpq(0))
                 if not row[i] > off:
                     ok = False

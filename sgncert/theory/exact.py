@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from fractions import Fraction
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from ..errors import NumericalError, SpecError
@@ -66,8 +66,7 @@ def _matrix(S: Sequence[Sequence[object]]) -> list[list[Fraction]]:
         raise SpecError("matrix must be a sequence of sequences") from None
     n = len(rows)
     if any(len(r) != n for r in rows):
-        raise SpecError(f"matrix must be square, got {n} rows of lengths "
-                        f"{sorted({len(r) for r in rows})}")
+        raise SpecError(f"matrix must be square, got {n} rows of lengths {sorted({len(r) for r in rows})}")
     return [[to_fraction(v) for v in r] for r in rows]
 
 
@@ -119,13 +118,11 @@ def psd_exact(S: Sequence[Sequence[object]], *, strict: bool = False) -> bool:
     for i in range(n):
         for j in range(i + 1, n):
             if M[i][j] != M[j][i]:
-                raise SpecError(f"matrix is not symmetric: entry ({i},{j}) = {M[i][j]} "
-                                f"but ({j},{i}) = {M[j][i]}")
+                raise SpecError(f"matrix is not symmetric: entry ({i},{j}) = {M[i][j]} but ({j},{i}) = {M[j][i]}")
     return ldl_decide(M, strict=strict)
 
 
-def _game(mu: Sequence[object], L: Sequence[Sequence[object]]
-          ) -> tuple[list[Fraction], list[list[Fraction]]]:
+def _game(mu: Sequence[object], L: Sequence[Sequence[object]]) -> tuple[list[Fraction], list[list[Fraction]]]:
     m = [to_fraction(v) for v in mu]
     n = len(m)
     try:
@@ -134,8 +131,7 @@ def _game(mu: Sequence[object], L: Sequence[Sequence[object]]
         raise SpecError("L must be an N x N sequence of sequences") from None
     if len(rows) != n or any(len(r) != n for r in rows):
         raise SpecError(f"L must be {n} x {n} to match mu")
-    Lf = [[to_fraction(v) if i != j else Fraction(0) for j, v in enumerate(r)]
-          for i, r in enumerate(rows)]
+    Lf = [[to_fraction(v) if i != j else Fraction(0) for j, v in enumerate(r)] for i, r in enumerate(rows)]
     for i in range(n):
         for j in range(n):
             if i != j and Lf[i][j] < 0:
@@ -143,8 +139,9 @@ def _game(mu: Sequence[object], L: Sequence[Sequence[object]]
     return m, Lf
 
 
-def sgn_matrix_exact(mu: Sequence[object], L: Sequence[Sequence[object]],
-                     w: Sequence[object], alpha: object) -> list[list[Fraction]]:
+def sgn_matrix_exact(
+    mu: Sequence[object], L: Sequence[Sequence[object]], w: Sequence[object], alpha: object
+) -> list[list[Fraction]]:
     """Return ``C(w, alpha)`` exactly as a list of lists of Fractions.
 
     ``C_ii = 2 w_i (mu_i - alpha)``, ``C_ij = -(w_i L_ij + w_j L_ji)`` for i != j.
@@ -166,8 +163,9 @@ def sgn_matrix_exact(mu: Sequence[object], L: Sequence[Sequence[object]],
     return C
 
 
-def certified_margin(mu: Sequence[object], L: Sequence[Sequence[object]],
-                     w: Sequence[object], alpha_estimate: float) -> float:
+def certified_margin(
+    mu: Sequence[object], L: Sequence[Sequence[object]], w: Sequence[object], alpha_estimate: float
+) -> float:
     """Largest float ``alpha <= alpha_estimate`` on a fixed descending ladder with
     ``C(w, alpha) >= 0`` proved in exact arithmetic.
 
@@ -191,10 +189,9 @@ def certified_margin(mu: Sequence[object], L: Sequence[Sequence[object]],
     wf = [to_fraction(v) for v in w]
     if any(v <= 0 for v in wf):
         raise SpecError("weights must be positive")
-    base = abs(a) * 2.0 ** -48 + 2.0 ** -60
-    candidates = [a] + [a - base * 2.0 ** k for k in range(79)]
+    base = abs(a) * 2.0**-48 + 2.0**-60
+    candidates = [a] + [a - base * 2.0**k for k in range(79)]
     for cand in candidates:
         if psd_exact(sgn_matrix_exact(mu, L, wf, cand)):
             return float(cand)
-    raise NumericalError(
-        f"no margin at or below the estimate {a!r} could be proved by exact arithmetic")
+    raise NumericalError(f"no margin at or below the estimate {a!r} could be proved by exact arithmetic")

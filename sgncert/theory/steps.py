@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 RK4_B = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
 RK4_SPECTRAL_GUIDELINE = 2.5  # research code: h = 2.5 / beta (spectral, not contraction)
 
@@ -40,8 +39,12 @@ def rk4_stage_factors(q: float) -> tuple[float, float, float, float]:
 def rk4_a(q: float) -> float:
     """a(q) = sum b_i (1 - s_i)_+^2: monotonicity retained by the stages."""
     (b1, b2, b3, b4), (s1, s2, s3, s4) = RK4_B, rk4_stage_factors(q)
-    return (b1 * max(0.0, 1.0 - s1) ** 2 + b2 * max(0.0, 1.0 - s2) ** 2 + b3 * max(0.0, 1.0 - s3) ** 2
-            + b4 * max(0.0, 1.0 - s4) ** 2)
+    return (
+        b1 * max(0.0, 1.0 - s1) ** 2
+        + b2 * max(0.0, 1.0 - s2) ** 2
+        + b3 * max(0.0, 1.0 - s3) ** 2
+        + b4 * max(0.0, 1.0 - s4) ** 2
+    )
 
 
 def rk4_k(q: float) -> float:
@@ -98,6 +101,7 @@ def sgn_steps(alpha: float, beta: float) -> SgnSteps | None:
     alpha = min(alpha, beta)  # alpha <= beta always holds; guard rounding
     euler_best = alpha / beta**2
     rk4_max = C4 * alpha / beta**2
+
     # best RK4 step: minimise the proved factor over (0, rk4_max] (golden section; g is unimodal here)
     def g(h):
         return rk4_factor_bound(h, alpha, beta)

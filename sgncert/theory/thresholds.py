@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 def first_crossing(values_ok, h_hi: float, n_grid: int = 512) -> float:
     """End of the interval (0, h*) on which ``values_ok(h)`` (vectorised, bool) holds.
 
@@ -71,9 +72,9 @@ class ExactThresholds:
     """Exact step limits for constant J (None: no finite limit)."""
 
     euler_contraction: float  # largest h: ||I - hK||_2 < 1 (certified metric)
-    euler_stability: float    # largest h: rho(I - hH) < 1
-    rk4_contraction: float    # largest h: ||P(-hK)||_2 < 1
-    rk4_stability: float      # largest h: rho(P(-hH)) < 1
+    euler_stability: float  # largest h: rho(I - hH) < 1
+    rk4_contraction: float  # largest h: ||P(-hK)||_2 < 1
+    rk4_stability: float  # largest h: rho(P(-hH)) < 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def _rk4_abs_coefficients(lam: np.ndarray) -> np.ndarray:
     pc = p.conj()
     a = np.zeros((lam.shape[0], 9))
     for k in range(5):
-        a[:, k:k + 5] += (p[:, k:k + 1] * pc).real
+        a[:, k : k + 5] += (p[:, k : k + 1] * pc).real
     return a[:, 1:]
 
 
@@ -282,14 +283,15 @@ def _rk4_contraction_threshold(K: np.ndarray, mu: np.ndarray, h_hi: float) -> fl
             return False
 
     e_norm = float(np.linalg.norm(K - K.T)) / 2.0  # ||E||_F, E = K - S
-    nu = float(np.max(np.abs(mu))) + e_norm       # >= ||K||_2, ||S||_2
+    nu = float(np.max(np.abs(mu))) + e_norm  # >= ||K||_2, ||S||_2
     if e_norm > 1e-12 * nu:  # general K: the grid scan and bisection of first_crossing
         return first_crossing(lambda hs: np.array([contracts(float(h)) for h in hs]), h_hi, 96)
     # K = S + E, E of rounding size: ||P(-hK)||_2 is within h (||E|| + err mu) P'(h nu) of
     # max_j |P(-h mu_j)|, as ||K^k - S^k|| <= k nu^(k-1) ||E||; eigvalsh's error in mu is
     # below 1e-13 nu
-    return _spectral_threshold(mu, h_hi, 96, nu, contracts,
-                               extra=lambda grid: grid * (e_norm + 1e-13 * nu) * _p3(grid * nu))
+    return _spectral_threshold(
+        mu, h_hi, 96, nu, contracts, extra=lambda grid: grid * (e_norm + 1e-13 * nu) * _p3(grid * nu)
+    )
 
 
 def generalized_max_eigenvalue(A: np.ndarray, S: np.ndarray) -> float:

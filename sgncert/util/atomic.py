@@ -6,10 +6,12 @@ temporary file behind; an existing file keeps its permissions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 
 def write_atomic(path: str | Path, content: str | bytes | Callable[[BinaryIO], None]) -> Path:
@@ -33,9 +35,7 @@ def write_atomic(path: str | Path, content: str | bytes | Callable[[BinaryIO], N
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return path

@@ -80,12 +80,10 @@ def configure_process() -> None:
     global _configured
     _configured = True
 
-    try:
+    with contextlib.suppress(AttributeError, KeyError, ValueError):  # an option this JAX may not have
         jax.config.update("jax_cpu_enable_async_dispatch", False)
-    except (AttributeError, KeyError, ValueError):  # an option this JAX does not have
-        pass
     cache = os.environ.get("SGNCERT_JAX_CACHE")
-    if cache and jax.config.jax_compilation_cache_dir != cache:
+    if cache and jax.config.jax_compilation_cache_dir != cache:  # type: ignore[attr-defined]
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

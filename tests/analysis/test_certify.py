@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from conftest import GAMES
-
 from sgncert.analysis.certify import certify
 from sgncert.games.spec import load_game
 

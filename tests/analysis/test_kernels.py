@@ -39,8 +39,7 @@ SCRIPT = textwrap.dedent("""
 def test_compiled_programs_have_no_lapack_calls(tmp_path):
     dump = tmp_path / "xla"
     env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={dump} --xla_dump_hlo_as_text", SGNCERT_JAX_CACHE="")
-    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "done" in out.stdout, out.stderr[-3000:]
     texts = list(dump.glob("*.txt"))
     assert len(texts) > 10  # the dump worked: every compiled program is there

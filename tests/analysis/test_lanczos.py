@@ -51,11 +51,18 @@ def _ring(players, dims, samples, seed=0):
         j = (i + 1) % len(dims)
         params[f"A{i}"] = (0.4 * rng.standard_normal((d, dims[j]))).tolist()
         params[f"P{i}"] = (0.3 * rng.standard_normal((d, d))).tolist()
-        costs[n] = f"0.5 * {n} @ {n} + 0.5 * norm2(P{i} @ {n}) + 0.2 * sum(logcosh({n})) + tanh({n}) @ (A{i} @ {names[j]})"
-    return {"sgncert": 1, "name": "ring-test", "params": params,
-            "players": [{"name": n, "dim": d} for n, d in zip(names, dims)], "costs": costs,
-            "region": {"center": "zeros", "radius": 0.5, "norm": "inf"},
-            "sampling": {"method": "sobol", "samples": samples, "seed": seed}}
+        costs[n] = (
+            f"0.5 * {n} @ {n} + 0.5 * norm2(P{i} @ {n}) + 0.2 * sum(logcosh({n})) + tanh({n}) @ (A{i} @ {names[j]})"
+        )
+    return {
+        "sgncert": 1,
+        "name": "ring-test",
+        "params": params,
+        "players": [{"name": n, "dim": d} for n, d in zip(names, dims)],
+        "costs": costs,
+        "region": {"center": "zeros", "radius": 0.5, "norm": "inf"},
+        "sampling": {"method": "sobol", "samples": samples, "seed": seed},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +113,11 @@ def test_spectral_norm_bound_on_random_matrices(seed):
     dense = C.pointwise_statistics(game, pts, w, block_stats=False, keep_jacobians=True)
     K = dense["jacobians"][0]
     s = C.weight_scaling(game, w)
-    dense = {"beta": [np.linalg.norm(s[:, None] * K / s[None, :], 2)],
-             "gamma": [np.linalg.eigvalsh(0.5 * (K + K.T))[0]], "alpha_true": dense["alpha_true"]}
+    dense = {
+        "beta": [np.linalg.norm(s[:, None] * K / s[None, :], 2)],
+        "gamma": [np.linalg.eigvalsh(0.5 * (K + K.T))[0]],
+        "alpha_true": dense["alpha_true"],
+    }
     assert np.all(st["beta"] >= dense["beta"][0] * (1 - 1e-15))
     assert np.all(st["beta"] <= dense["beta"][0] * (1 + 1e-9))
     for key in ("gamma", "alpha_true"):
@@ -137,10 +147,15 @@ def test_dead_code_elimination_keeps_F_and_J():
     F_small = jax.jit(kernels.dce_pseudo_gradient(game))
     x = jnp.asarray(np.linspace(-0.3, 0.4, game.dim))
     p = game.jax_params()
-    np.testing.assert_allclose(np.asarray(F_small(x, p)), np.asarray(jax.jit(game.pseudo_gradient)(x, p)),
-                               rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(np.asarray(jax.jit(jax.jacfwd(F_small))(x, p)),
-                               np.asarray(jax.jit(jax.jacfwd(game.pseudo_gradient))(x, p)), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        np.asarray(F_small(x, p)), np.asarray(jax.jit(game.pseudo_gradient)(x, p)), rtol=1e-13, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jax.jacfwd(F_small))(x, p)),
+        np.asarray(jax.jit(jax.jacfwd(game.pseudo_gradient))(x, p)),
+        rtol=1e-13,
+        atol=1e-15,
+    )
     n_small = len(jax.make_jaxpr(kernels.dce_pseudo_gradient(game))(x, p).jaxpr.eqns)
     n_full = len(jax.make_jaxpr(game.pseudo_gradient)(x, p).jaxpr.eqns)
     assert n_small <= n_full
@@ -148,7 +163,7 @@ def test_dead_code_elimination_keeps_F_and_J():
 
 @pytest.mark.parametrize("dim", [2, 64, 128, 129, 256, 1024, 4096])
 def test_batch_size_follows_the_memory_budget(dim):
-    size = C.batch_size(10 ** 6, dim)
+    size = C.batch_size(10**6, dim)
     assert size == C.batch_size(10, dim)  # fixed: one compilation per game
     assert 1 <= size <= C.BATCH_POINTS
     if dim > 1:

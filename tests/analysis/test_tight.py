@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 
 from conftest import GAMES
-
+from sgncert.analysis.tight import tight_rate, tight_step, tight_step_sampled
+from sgncert.theory.contraction import (
+    check_contraction,
+    check_rate,
+    contraction_factor,
+    sampled_factor,
+    spectral_step_limit,
+    step_matrix,
+)
 from sgncert.theory.smallgain import perron_weights, sgn_margin
 from sgncert.theory.thresholds import exact_thresholds
-from sgncert.theory.contraction import check_contraction, check_rate, contraction_factor, sampled_factor, spectral_step_limit, step_matrix
-from sgncert.analysis.tight import tight_rate, tight_step, tight_step_sampled
 
 SCALAR_H = np.array([[1.0, 10.0], [0.05, 1.0]])  # SPEC 10 at lam = 1
 EULER_TRUE, RK4_TRUE = 1.171573, 1.631587
@@ -38,10 +44,20 @@ def random_lq(seed: int, n: int = 3, lam: float = 0.83, independent: bool = True
 def block_constants(H, bs):
     off = np.concatenate([[0], np.cumsum(bs)])
     N = len(bs)
-    mu = np.array([np.linalg.eigvalsh(0.5 * (H[off[i]:off[i + 1], off[i]:off[i + 1]]
-                                             + H[off[i]:off[i + 1], off[i]:off[i + 1]].T))[0] for i in range(N)])
-    L = np.array([[0.0 if i == j else np.linalg.norm(H[off[i]:off[i + 1], off[j]:off[j + 1]], 2)
-                   for j in range(N)] for i in range(N)])
+    mu = np.array(
+        [
+            np.linalg.eigvalsh(
+                0.5 * (H[off[i] : off[i + 1], off[i] : off[i + 1]] + H[off[i] : off[i + 1], off[i] : off[i + 1]].T)
+            )[0]
+            for i in range(N)
+        ]
+    )
+    L = np.array(
+        [
+            [0.0 if i == j else np.linalg.norm(H[off[i] : off[i + 1], off[j] : off[j + 1]], 2) for j in range(N)]
+            for i in range(N)
+        ]
+    )
     return mu, L
 
 

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from conftest import GAMES, ROOT
-
 from sgncert.cert.load import load_certificate
 from sgncert.cert.verify import verify_certificate
 
@@ -31,6 +30,10 @@ def test_shipped_certificate_verifies(path):
     from sgncert.games.spec import load_game
 
     sampling = doc["game"]["spec"]["sampling"]
-    assert load_game(ROOT / "certificates" / doc["game"]["source"], samples=sampling["samples"],
-                     seed=sampling["seed"]).sha256 == doc["game"]["sha256"]
+    assert (
+        load_game(
+            ROOT / "certificates" / doc["game"]["source"], samples=sampling["samples"], seed=sampling["seed"]
+        ).sha256
+        == doc["game"]["sha256"]
+    )
     assert json.loads(path.read_text())["provenance"]["created"].startswith("1970-01-01")  # SOURCE_DATE_EPOCH=0

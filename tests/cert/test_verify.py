@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sgncert.cert.build import build_certificate, dumps
+from conftest import GAMES, ROOT
 from sgncert.analysis.certify import certify
+from sgncert.cert.algebra import rk4_constant
+from sgncert.cert.build import build_certificate, dumps
+from sgncert.cert.load import load_certificate, parse_certificate
+from sgncert.cert.verify import verify_certificate
 from sgncert.cli import main
 from sgncert.games.spec import load_game
-from sgncert.cert.load import load_certificate, parse_certificate
-from sgncert.cert.algebra import rk4_constant
-from sgncert.cert.verify import verify_certificate
-
-from conftest import GAMES, ROOT
 
 CREATED = "2026-01-01T00:00:00+00:00"
 
@@ -87,8 +86,17 @@ def test_json_report(certdir):
     rep = json.loads(result.stdout)
     assert rep["verdict"] == "valid" and rep["exit_code"] == 0
     names = {c["name"] for c in rep["checks"]}
-    assert {"game.sha256", "sgn.margin", "rate", "steps.euler.max", "steps.rk4.max", "band[0]",
-            "constants.L", "constants.beta", "game.spec"} <= names
+    assert {
+        "game.sha256",
+        "sgn.margin",
+        "rate",
+        "steps.euler.max",
+        "steps.rk4.max",
+        "band[0]",
+        "constants.L",
+        "constants.beta",
+        "game.spec",
+    } <= names
     assert all(c["status"] == "ok" for c in rep["checks"])
 
 
@@ -119,6 +127,7 @@ def _scale(path, factor):
         for key in head:
             cur = cur[key]
         cur[last] = cur[last] * factor
+
     return edit
 
 
@@ -129,6 +138,7 @@ def _set(path, value):
         for key in head:
             cur = cur[key]
         cur[last] = value
+
     return edit
 
 
@@ -334,8 +344,14 @@ def test_malformed_certificate_exit_2(certs, tmp_path, case):
     if isinstance(data, bytes):
         path.write_bytes(data)
     else:
-        assert case in ("not json", "json list", "empty", "deep nesting", "deep inside object", "duplicate key") \
-            or data != dumps(certs["scalar"]), case
+        assert case in (
+            "not json",
+            "json list",
+            "empty",
+            "deep nesting",
+            "deep inside object",
+            "duplicate key",
+        ) or data != dumps(certs["scalar"]), case
         path.write_text(data, encoding="utf-8")
     result = run(path)
     assert result.exit_code == 2, (case, result.output)
@@ -377,8 +393,9 @@ def test_several_files_as_pre_commit_passes_them(certdir, tmp_path):
 def test_deep_nesting_in_a_real_process(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text(_deep(200000))
-    proc = subprocess.run([sys.executable, "-m", "sgncert", "verify", str(path)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sgncert", "verify", str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "nesting" in proc.stderr

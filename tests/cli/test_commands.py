@@ -11,11 +11,32 @@ import pytest
 from conftest import GAMES, ROOT
 
 REQUIRED_PATHS = [
-    "schema_version", "kind", "certified", "game.name", "game.sha256", "game.players", "region",
-    "constants.mu", "constants.L", "constants.beta", "constants.provenance", "constants.samples",
-    "constants.seed", "euclidean.margin", "metric.weights", "sgn.margin", "sgn.tau", "sgn.gain", "rate",
-    "steps.euler.max", "steps.euler.best", "steps.euler.factor", "steps.rk4.max", "band",
-    "provenance.tool_version", "provenance.x64",
+    "schema_version",
+    "kind",
+    "certified",
+    "game.name",
+    "game.sha256",
+    "game.players",
+    "region",
+    "constants.mu",
+    "constants.L",
+    "constants.beta",
+    "constants.provenance",
+    "constants.samples",
+    "constants.seed",
+    "euclidean.margin",
+    "metric.weights",
+    "sgn.margin",
+    "sgn.tau",
+    "sgn.gain",
+    "rate",
+    "steps.euler.max",
+    "steps.euler.best",
+    "steps.euler.factor",
+    "steps.rk4.max",
+    "band",
+    "provenance.tool_version",
+    "provenance.x64",
 ]
 
 
@@ -37,8 +58,9 @@ def run(*args, env=None):
 
 
 def run_subprocess(*args):
-    return subprocess.run([sys.executable, "-m", "sgncert", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sgncert", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def get(doc, path):
@@ -48,9 +70,11 @@ def get(doc, path):
 
 
 def test_help_imports_neither_jax_nor_cvxpy():
-    code = ("import sys, time; t = time.perf_counter(); from sgncert.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('HEAVY', [m for m in ('jax', 'cvxpy', 'numpy', 'scipy') if m in sys.modules])")
+    code = (
+        "import sys, time; t = time.perf_counter(); from sgncert.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('jax', 'cvxpy', 'numpy', 'scipy') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert "HEAVY []" in out.stdout
 
@@ -109,24 +133,39 @@ BAD_SPECS = {
     "wrong version": ("sgncert: 2\nplayers: [{name: x}]\ncosts: {x: 'x @ x'}\n", "schema version"),
     "unknown key": ("sgncert: 1\nplayrs: []\n", "did you mean 'players'"),
     "bad expression": ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '__import__(\"os\")'}\n", "column"),
-    "unknown name": ("sgncert: 1\nparams: {lam: 1}\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'lamb * x @ x'}\n",
-                     "did you mean 'lam'"),
-    "missing cost": ("sgncert: 1\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\ncosts: {x: 'x @ x'}\n",
-                     "no cost given for player 'y'"),
+    "unknown name": (
+        "sgncert: 1\nparams: {lam: 1}\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'lamb * x @ x'}\n",
+        "did you mean 'lam'",
+    ),
+    "missing cost": (
+        "sgncert: 1\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\ncosts: {x: 'x @ x'}\n",
+        "no cost given for player 'y'",
+    ),
     "vector cost": ("sgncert: 1\nplayers: [{name: x, dim: 2}]\ncosts: {x: 'x * x'}\n", "expected a scalar"),
-    "shape mismatch": ("sgncert: 1\nplayers: [{name: x, dim: 2}, {name: y, dim: 3}]\n"
-                       "costs: {x: 'x @ y', y: 'y @ y'}\n", "costs"),
-    "bad block shape": ("sgncert: 1\nparams: {B: [[1, 2]]}\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\n"
-                        "pseudo_gradient: {blocks: {x: {x: 1, y: B}, y: {y: 1}}}\n", "expected (1, 1)"),
+    "shape mismatch": (
+        "sgncert: 1\nplayers: [{name: x, dim: 2}, {name: y, dim: 3}]\ncosts: {x: 'x @ y', y: 'y @ y'}\n",
+        "costs",
+    ),
+    "bad block shape": (
+        "sgncert: 1\nparams: {B: [[1, 2]]}\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\n"
+        "pseudo_gradient: {blocks: {x: {x: 1, y: B}, y: {y: 1}}}\n",
+        "expected (1, 1)",
+    ),
     "nan param": ("sgncert: 1\nparams: {a: .nan}\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'a * x @ x'}\n", "NaN"),
     "bad radius": ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nregion: {radius: -1}\n", "radius"),
-    "center length": ("sgncert: 1\nplayers: [{name: x, dim: 2}]\ncosts: {x: 'x @ x'}\nregion: {center: [1]}\n",
-                      "dimension 2"),
-    "bad sampler": ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nsampling: {method: sobl}\n",
-                    "did you mean 'sobol'"),
+    "center length": (
+        "sgncert: 1\nplayers: [{name: x, dim: 2}]\ncosts: {x: 'x @ x'}\nregion: {center: [1]}\n",
+        "dimension 2",
+    ),
+    "bad sampler": (
+        "sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nsampling: {method: sobl}\n",
+        "did you mean 'sobol'",
+    ),
     "missing hook": ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {python: nothere.py:costs}\n", "cannot read"),
-    "duplicate player": ("sgncert: 1\nplayers: [{name: x, dim: 1}, {name: x, dim: 1}]\ncosts: {x: 'x @ x'}\n",
-                         "already used"),
+    "duplicate player": (
+        "sgncert: 1\nplayers: [{name: x, dim: 1}, {name: x, dim: 1}]\ncosts: {x: 'x @ x'}\n",
+        "already used",
+    ),
 }
 
 
@@ -166,10 +205,12 @@ def test_python_hook_game(tmp_path):
         "import jax.numpy as jnp\n"
         "def costs(x, p):\n"
         "    a, b = x['a'], x['b']\n"
-        "    return {'a': 0.5 * a @ a + p['k'] * jnp.tanh(a) @ b, 'b': 0.5 * b @ b + 0.1 * b @ a}\n")
+        "    return {'a': 0.5 * a @ a + p['k'] * jnp.tanh(a) @ b, 'b': 0.5 * b @ b + 0.1 * b @ a}\n"
+    )
     (tmp_path / "g.yaml").write_text(
         "sgncert: 1\nname: hooked\nparams: {k: 0.5}\nplayers: [{name: a, dim: 2}, {name: b, dim: 2}]\n"
-        "costs: {python: hook.py:costs}\nregion: {center: zeros, radius: 0.5}\nsampling: {samples: 128}\n")
+        "costs: {python: hook.py:costs}\nregion: {center: zeros, radius: 0.5}\nsampling: {samples: 128}\n"
+    )
     r = run("certify", str(tmp_path / "g.yaml"), "--json", "--no-write")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -177,5 +218,3 @@ def test_python_hook_game(tmp_path):
     import hashlib
 
     assert doc["game"]["spec"]["costs"]["sha256"] == hashlib.sha256((tmp_path / "hook.py").read_bytes()).hexdigest()
-
-

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import GAMES, ROOT
-
 from sgncert.errors import NumericalError, SpecError
 from sgncert.games.spec import game_from_dict
 
@@ -38,19 +38,28 @@ def one_line_error(r, code=2):
 
 
 # --------------------------------------------------------------------------- spec errors
-@pytest.mark.parametrize("text, needle", [
-    ("sgncert: 1\nplayers:\n  - {name: x, dim: 1}\n  - {name: y, dim: 0}\ncosts: {x: 'x @ x', y: 'y @ y'}\n",
-     "bad.yaml:4: players[1].dim"),
-    ("sgncert: 1\nparams: {lam: 1}\nplayers: [{name: x, dim: 1}]\ncosts:\n  x: 'lamb * x @ x'\n",
-     "bad.yaml:5: costs.x: unknown name 'lamb' (did you mean 'lam'?)"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nregion:\n  radius: 1\n  centre: [0]\n",
-     "bad.yaml:6: region: unknown key 'centre' (did you mean 'center'?)"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nregion: {center: [.inf]}\n", "NaN or Inf"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x.__class__'}\n", "dunder"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '(lambda: x)()'}\n", "column"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '[v for v in x][0]'}\n", "column"),
-    ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x * 1' }\nregion: {radius: 0}\n", "radius"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            "sgncert: 1\nplayers:\n  - {name: x, dim: 1}\n  - {name: y, dim: 0}\ncosts: {x: 'x @ x', y: 'y @ y'}\n",
+            "bad.yaml:4: players[1].dim",
+        ),
+        (
+            "sgncert: 1\nparams: {lam: 1}\nplayers: [{name: x, dim: 1}]\ncosts:\n  x: 'lamb * x @ x'\n",
+            "bad.yaml:5: costs.x: unknown name 'lamb' (did you mean 'lam'?)",
+        ),
+        (
+            "sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nregion:\n  radius: 1\n  centre: [0]\n",
+            "bad.yaml:6: region: unknown key 'centre' (did you mean 'center'?)",
+        ),
+        ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x'}\nregion: {center: [.inf]}\n", "NaN or Inf"),
+        ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x.__class__'}\n", "dunder"),
+        ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '(lambda: x)()'}\n", "column"),
+        ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '[v for v in x][0]'}\n", "column"),
+        ("sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'x @ x * 1' }\nregion: {radius: 0}\n", "radius"),
+    ],
+)
 def test_spec_errors_name_file_line_and_field(tmp_path, text, needle):
     (tmp_path / "bad.yaml").write_text(text)
     line = one_line_error(cli("certify", str(tmp_path / "bad.yaml"), "--no-write"))
@@ -69,26 +78,81 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
 
 def test_sizes_beyond_the_limit_need_force(tmp_path):
     (tmp_path / "big.yaml").write_text(
-        "sgncert: 1\nplayers: [{name: x, dim: 5000}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 4}\n")
+        "sgncert: 1\nplayers: [{name: x, dim: 5000}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 4}\n"
+    )
     line = one_line_error(cli("certify", str(tmp_path / "big.yaml"), "--no-write"))
     assert "sane limit" in line and "--force" in line
     (tmp_path / "many.yaml").write_text(
-        "sgncert: 1\nplayers: [{name: x, dim: 200}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 1000000}\n")
+        "sgncert: 1\nplayers: [{name: x, dim: 200}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 1000000}\n"
+    )
     assert "--force" in one_line_error(cli("certify", str(tmp_path / "many.yaml"), "--no-write"))
 
 
-VOCAB = ["sgncert", "name", "params", "players", "costs", "pseudo_gradient", "region", "sampling", "weights",
-         "markov", "normal_form", "geometry", "center", "radius", "norm", "method", "samples", "seed", "dim",
-         "x", "y", "blocks", "offset", "eye", "random_orthogonal", "file", "python", "states", "actions"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 5), st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from(["x @ x", "0.5 * x @ x + y @ x", "zeros", "equilibrium", "inf", "sobol", "x",
-                                     "exp(", "__import__", "1e999", "lam * x @ x", "hook.py:costs"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.sampled_from(VOCAB), inner, max_size=4)),
-                      max_leaves=12)
-specs = st.fixed_dictionaries({"sgncert": st.sampled_from([1, 1, 1, 2])},
-                              optional={k: values for k in ("players", "costs", "region", "params", "sampling",
-                                                            "pseudo_gradient", "weights", "name", "markov")})
+VOCAB = [
+    "sgncert",
+    "name",
+    "params",
+    "players",
+    "costs",
+    "pseudo_gradient",
+    "region",
+    "sampling",
+    "weights",
+    "markov",
+    "normal_form",
+    "geometry",
+    "center",
+    "radius",
+    "norm",
+    "method",
+    "samples",
+    "seed",
+    "dim",
+    "x",
+    "y",
+    "blocks",
+    "offset",
+    "eye",
+    "random_orthogonal",
+    "file",
+    "python",
+    "states",
+    "actions",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            "x @ x",
+            "0.5 * x @ x + y @ x",
+            "zeros",
+            "equilibrium",
+            "inf",
+            "sobol",
+            "x",
+            "exp(",
+            "__import__",
+            "1e999",
+            "lam * x @ x",
+            "hook.py:costs",
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(VOCAB), inner, max_size=4)),
+    max_leaves=12,
+)
+specs = st.fixed_dictionaries(
+    {"sgncert": st.sampled_from([1, 1, 1, 2])},
+    optional={
+        k: values
+        for k in ("players", "costs", "region", "params", "sampling", "pseudo_gradient", "weights", "name", "markov")
+    },
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -101,9 +165,10 @@ def test_fuzzed_specs_raise_only_spec_errors(spec):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(), st.text(max_size=8)),
+    st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=8)),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -132,7 +197,8 @@ def test_fuzzed_certificates_raise_only_spec_errors(tmp_path_factory, data):
 # ------------------------------------------------------------------------- failure paths
 def test_non_finite_jacobian_exits_3(tmp_path):
     (tmp_path / "g.yaml").write_text(
-        "sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'sqrt(x @ x) + log(x @ x)'}\nsampling: {samples: 8}\n")
+        "sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: 'sqrt(x @ x) + log(x @ x)'}\nsampling: {samples: 8}\n"
+    )
     line = one_line_error(cli("certify", str(tmp_path / "g.yaml"), "-o", str(tmp_path / "c.json")), code=3)
     assert "not finite" in line and not (tmp_path / "c.json").exists()
 
@@ -140,7 +206,8 @@ def test_non_finite_jacobian_exits_3(tmp_path):
 def test_non_convergent_equilibrium_exits_3(tmp_path):
     (tmp_path / "g.yaml").write_text(  # F = (e^x, e^y) never vanishes
         "sgncert: 1\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\n"
-        "costs: {x: 'sum(exp(x))', y: 'sum(exp(y))'}\nregion: {center: equilibrium}\n")
+        "costs: {x: 'sum(exp(x))', y: 'sum(exp(y))'}\nregion: {center: equilibrium}\n"
+    )
     line = one_line_error(cli("certify", str(tmp_path / "g.yaml"), "--no-write"), code=3)
     assert "equilibrium" in line and "did not converge" in line
 
@@ -148,7 +215,8 @@ def test_non_convergent_equilibrium_exits_3(tmp_path):
 def test_singular_jacobian_is_not_certified_with_reason(tmp_path):
     (tmp_path / "g.yaml").write_text(  # own curvature 0 for player y
         "sgncert: 1\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\n"
-        "pseudo_gradient: {blocks: {x: {x: 1.0, y: 0.5}, y: {x: 0.5, y: 0.0}}}\n")
+        "pseudo_gradient: {blocks: {x: {x: 1.0, y: 0.5}, y: {x: 0.5, y: 0.0}}}\n"
+    )
     r = cli("certify", str(tmp_path / "g.yaml"), "-o", str(tmp_path / "c.json"))
     assert r.exit_code == 1
     doc = json.loads((tmp_path / "c.json").read_text())
@@ -194,13 +262,20 @@ def costs(x, p):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_previous_certificate(tmp_path, sig):
     (tmp_path / "slow.py").write_text(SLOW_HOOK)
-    (tmp_path / "g.yaml").write_text("sgncert: 1\nplayers: [{name: a, dim: 2}, {name: b, dim: 2}]\n"
-                                     "costs: {python: slow.py:costs}\nsampling: {samples: 16}\n")
+    (tmp_path / "g.yaml").write_text(
+        "sgncert: 1\nplayers: [{name: a, dim: 2}, {name: b, dim: 2}]\n"
+        "costs: {python: slow.py:costs}\nsampling: {samples: 16}\n"
+    )
     out = tmp_path / "c.json"
     out.write_text("previous certificate\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sgncert", "certify", str(tmp_path / "g.yaml"), "-o", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, SGNCERT_JAX_CACHE=""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sgncert", "certify", str(tmp_path / "g.yaml"), "-o", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, SGNCERT_JAX_CACHE=""),
+    )
     time.sleep(8.0)  # inside the certification (the hook sleeps for a minute there)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
@@ -235,8 +310,8 @@ def test_internal_errors_are_one_line_and_debug_shows_traceback(monkeypatch, tmp
 # ------------------------------------------------------------------------ reproducibility
 def test_certificate_independent_of_batch_size(monkeypatch):
     import sgncert.analysis.constants as constants
-    from sgncert.cert.build import build_certificate
     from sgncert.analysis.certify import certify
+    from sgncert.cert.build import build_certificate
     from sgncert.games.spec import load_game
 
     def make():
@@ -250,11 +325,23 @@ def test_certificate_independent_of_batch_size(monkeypatch):
 def test_certificate_independent_of_thread_count(tmp_path):
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    base = [sys.executable, "-m", "sgncert", "certify", str(GAMES / "logistic_duel.yaml"), "--samples", "300",
-            "--no-tight"]
+    base = [
+        sys.executable,
+        "-m",
+        "sgncert",
+        "certify",
+        str(GAMES / "logistic_duel.yaml"),
+        "--samples",
+        "300",
+        "--no-tight",
+    ]
     subprocess.run(base + ["-o", str(a)], cwd=ROOT, env=env, check=True, capture_output=True)
-    one = dict(env, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    one = dict(
+        env,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    )
     subprocess.run(base + ["-o", str(b)], cwd=ROOT, env=one, check=True, capture_output=True)
     assert a.read_bytes() == b.read_bytes()
     assert np.isfinite(json.loads(a.read_text())["rate"])

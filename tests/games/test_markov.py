@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from conftest import GAMES, ROOT
-
 from sgncert.analysis.certify import certify
 from sgncert.errors import SpecError
 from sgncert.games.markov import gauge_basis, natural_gradient
 from sgncert.games.nfg import parse_nfg
 from sgncert.games.spec import game_from_dict, load_game
-
 
 TABULAR = ["markov_coordination", "markov_general_sum", "rps", "three_firms"]
 
@@ -57,14 +54,14 @@ def test_fisher_constants_against_finite_differences(reference):
     U = gauge_basis(2)
     Es = []
     for i in range(2):
-        th = x[4 * i:4 * i + 4].reshape(2, 2)
+        th = x[4 * i : 4 * i + 4].reshape(2, 2)
         pi = np.exp(th) / np.exp(th).sum(axis=1, keepdims=True)
         blocks = []
         for s in range(2):
             G = np.diag(pi[s]) - np.outer(pi[s], pi[s])
             Gr = U.T @ G @ U
             w, V = np.linalg.eigh(Gr)
-            blocks.append(U @ V @ np.diag(w ** -0.5) @ V.T)
+            blocks.append(U @ V @ np.diag(w**-0.5) @ V.T)
         Es.append(np.block([[blocks[0], np.zeros((2, 1))], [np.zeros((2, 1)), blocks[1]]]))
     E = np.block([[Es[0], np.zeros((4, 2))], [np.zeros((4, 2)), Es[1]]])
     K_fd = E.T @ J_fd @ E
@@ -80,8 +77,9 @@ def npg_pair_ratio(c, h, n_pairs=32, n_steps=25, seed=0):
     """Max per-step ratio of Fisher-metric distances for natural policy gradient pairs."""
     g = c.game
     p = g.jax_params()
-    field = natural_gradient(g.extras["model"], tuple(pl.offset for pl in g.players),
-                             jax.jit(jax.vmap(g.pseudo_gradient, in_axes=(0, None))))
+    field = natural_gradient(
+        g.extras["model"], tuple(pl.offset for pl in g.players), jax.jit(jax.vmap(g.pseudo_gradient, in_axes=(0, None)))
+    )
     rng = np.random.default_rng(seed)
     r = g.region.radius * 0.9
     x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
@@ -125,8 +123,7 @@ def test_nfg_parser_payoff_and_outcome_versions():
     # profiles (1,1), (2,1), (1,2), (2,2): player 1 varies fastest
     np.testing.assert_array_equal(A, [[3, 5], [0, 0.5]])
     np.testing.assert_array_equal(B, [[3, 0], [5, 1]])
-    text = ('NFG 1 R "x" { "P1" "P2" } { { "U" "D" } { "L" "R" } }\n""\n'
-            '{ { "o1" 1, 2 } { "o2" 3 4 } }\n1 2 0 1')
+    text = 'NFG 1 R "x" { "P1" "P2" } { { "U" "D" } { "L" "R" } }\n""\n{ { "o1" 1, 2 } { "o2" 3 4 } }\n1 2 0 1'
     _, (A, B) = parse_nfg(text)
     np.testing.assert_array_equal(A, [[1, 0], [3, 1]])
     np.testing.assert_array_equal(B, [[2, 0], [4, 2]])
@@ -140,24 +137,37 @@ def test_nfg_parser_payoff_and_outcome_versions():
 
 
 def _markov_spec(**changes):
-    spec = {"sgncert": 1, "name": "m", "params": {},
-            "markov": {"states": 1, "actions": {"a": 2, "b": 2}, "discount": 0.5, "entropy": 1.0,
-                       "initial": [1.0], "transitions": [[[[1.0], [1.0]], [[1.0], [1.0]]]],
-                       "rewards": {"a": [[[1, 0], [0, 1]]], "b": [[[0, 1], [1, 0]]]}},
-            "region": {"center": "zeros", "radius": 0.1}}
+    spec = {
+        "sgncert": 1,
+        "name": "m",
+        "params": {},
+        "markov": {
+            "states": 1,
+            "actions": {"a": 2, "b": 2},
+            "discount": 0.5,
+            "entropy": 1.0,
+            "initial": [1.0],
+            "transitions": [[[[1.0], [1.0]], [[1.0], [1.0]]]],
+            "rewards": {"a": [[[1, 0], [0, 1]]], "b": [[[0, 1], [1, 0]]]},
+        },
+        "region": {"center": "zeros", "radius": 0.1},
+    }
     spec["markov"].update(changes)
     return spec
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"transitions": [[[[0.5], [1.0]], [[1.0], [1.0]]]]}, "sums to 0.5"),
-    ({"transitions": [[[1.0, 1.0], [1.0, 1.0]]]}, "shape"),
-    ({"discount": 1.0}, "discount"),
-    ({"entropy": 0.0}, "entropy"),
-    ({"initial": [0.5]}, "initial"),
-    ({"rewards": {"a": [[1, 0], [0, 1]], "b": [[[0, 1], [1, 0]]]}}, "rewards.a"),
-    ({"actions": {"a": 1, "b": 2}}, "action count"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"transitions": [[[[0.5], [1.0]], [[1.0], [1.0]]]]}, "sums to 0.5"),
+        ({"transitions": [[[1.0, 1.0], [1.0, 1.0]]]}, "shape"),
+        ({"discount": 1.0}, "discount"),
+        ({"entropy": 0.0}, "entropy"),
+        ({"initial": [0.5]}, "initial"),
+        ({"rewards": {"a": [[1, 0], [0, 1]], "b": [[[0, 1], [1, 0]]]}}, "rewards.a"),
+        ({"actions": {"a": 1, "b": 2}}, "action count"),
+    ],
+)
 def test_markov_validation(change, needle):
     game_from_dict(_markov_spec(), ROOT)  # the unchanged spec loads
     with pytest.raises(SpecError, match=needle):
@@ -204,9 +214,9 @@ def test_fisher_frames_batch_equal_points_and_invert_the_reduced_fisher_matrix()
         o = 0
         for a in model.actions:
             for s in range(model.states):
-                th = X[b, o + s * a:o + (s + 1) * a]
+                th = X[b, o + s * a : o + (s + 1) * a]
                 pi = np.exp(th - th.max()) / np.exp(th - th.max()).sum()
                 G = np.diag(pi) - np.outer(pi, pi)
-                blk = E[b, o + s * a:o + (s + 1) * a]
+                blk = E[b, o + s * a : o + (s + 1) * a]
                 np.testing.assert_allclose(G @ blk @ blk.T @ G, G, atol=1e-12)
             o += model.states * a

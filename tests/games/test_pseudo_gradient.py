@@ -38,12 +38,20 @@ def test_random_affine_games_agree_with_jacfwd(seed):
 
 
 def test_parameter_changes_and_functions_reach_the_numpy_blocks():
-    spec = {"sgncert": 1, "name": "fn-blocks", "params": {"lam": 0.5, "R": [[1.0, 2.0], [0.0, -1.0]]},
-            "players": [{"name": "u", "dim": 2}, {"name": "v", "dim": 2}],
-            "pseudo_gradient": {"blocks": {"u": {"u": "1 + sigmoid(lam)", "v": "exp(lam) * R"},
-                                           "v": {"u": "-logsumexp(R) * R.T", "v": "eye(2) * softplus(lam)"}},
-                                "offset": {"v": "tanh(lam)"}},
-            "region": {"center": "zeros", "radius": 1.0, "norm": "inf"}}
+    spec = {
+        "sgncert": 1,
+        "name": "fn-blocks",
+        "params": {"lam": 0.5, "R": [[1.0, 2.0], [0.0, -1.0]]},
+        "players": [{"name": "u", "dim": 2}, {"name": "v", "dim": 2}],
+        "pseudo_gradient": {
+            "blocks": {
+                "u": {"u": "1 + sigmoid(lam)", "v": "exp(lam) * R"},
+                "v": {"u": "-logsumexp(R) * R.T", "v": "eye(2) * softplus(lam)"},
+            },
+            "offset": {"v": "tanh(lam)"},
+        },
+        "region": {"center": "zeros", "radius": 1.0, "norm": "inf"},
+    }
     game = game_from_dict(spec, GAMES)
     x = np.array([0.3, -0.2, 1.0, 0.5])
     for lam in (0.5, -2.0, 3.0):

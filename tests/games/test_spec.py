@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import GAMES
-
+from sgncert.analysis.sampling import sample_region
 from sgncert.errors import SpecError
 from sgncert.games.model import Region, Sampling
 from sgncert.games.params import random_orthogonal, resolve_params
-from sgncert.analysis.sampling import sample_region
 from sgncert.games.spec import game_from_dict, load_game
 
 BASE = {"sgncert": 1, "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 1}]}
@@ -20,10 +19,18 @@ BASE = {"sgncert": 1, "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 
 
 def test_param_generators(tmp_path):
     np.save(tmp_path / "B.npy", np.arange(6.0).reshape(2, 3))
-    values, hashes = resolve_params({
-        "a": 2, "M": [[1, 2], [3, 4]], "I": {"eye": 3}, "B": {"file": "B.npy"},
-        "Q": {"random_orthogonal": 5, "seed": 3}, "G": {"random_normal": [4, 2], "seed": 1, "scale": 0.1},
-    }, tmp_path, "spec: params")
+    values, hashes = resolve_params(
+        {
+            "a": 2,
+            "M": [[1, 2], [3, 4]],
+            "I": {"eye": 3},
+            "B": {"file": "B.npy"},
+            "Q": {"random_orthogonal": 5, "seed": 3},
+            "G": {"random_normal": [4, 2], "seed": 1, "scale": 0.1},
+        },
+        tmp_path,
+        "spec: params",
+    )
     assert values["a"].shape == () and values["a"] == 2.0
     assert np.array_equal(values["I"], np.eye(3))
     assert np.array_equal(values["B"], np.arange(6.0).reshape(2, 3)) and "B.npy" in hashes
@@ -32,14 +39,17 @@ def test_param_generators(tmp_path):
     np.testing.assert_allclose(values["G"], 0.1 * np.random.default_rng(1).standard_normal((4, 2)))
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ({"a": {"eye": 0}}, "positive integer"),
-    ({"a": {"random_orthogonal": 3, "sed": 1}}, "did you mean 'seed'"),
-    ({"a": [[1, 2], [3]]}, "rectangular"),
-    ({"a": "x"}, "expected a number"),
-    ({"a": {"file": "missing.npy"}}, "cannot read"),
-    ({"1a": 1}, "identifier"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ({"a": {"eye": 0}}, "positive integer"),
+        ({"a": {"random_orthogonal": 3, "sed": 1}}, "did you mean 'seed'"),
+        ({"a": [[1, 2], [3]]}, "rectangular"),
+        ({"a": "x"}, "expected a number"),
+        ({"a": {"file": "missing.npy"}}, "cannot read"),
+        ({"1a": 1}, "identifier"),
+    ],
+)
 def test_bad_params(tmp_path, bad, needle):
     with pytest.raises(SpecError, match=needle):
         resolve_params(bad, tmp_path, "spec: params")

@@ -12,33 +12,48 @@ import pytest
 from conftest import GAMES, random_nonlinear_spec
 from sgncert.analysis import constants as C
 from sgncert.analysis import kernels, statistics
-from sgncert.games.pseudo_gradient import pseudo_gradient_from_costs
 from sgncert.analysis.sampling import sample_region
+from sgncert.games.pseudo_gradient import pseudo_gradient_from_costs
 from sgncert.games.spec import game_from_dict
 
 
 def _spec(players, costs, params=None, samples=16):
-    return {"sgncert": 1, "name": "structure-test", "params": params or {},
-            "players": [{"name": n, "dim": d} for n, d in players], "costs": costs,
-            "region": {"center": "zeros", "radius": 0.6, "norm": "inf"},
-            "sampling": {"method": "sobol", "samples": samples, "seed": 3}}
+    return {
+        "sgncert": 1,
+        "name": "structure-test",
+        "params": params or {},
+        "players": [{"name": n, "dim": d} for n, d in players],
+        "costs": costs,
+        "region": {"center": "zeros", "radius": 0.6, "norm": "inf"},
+        "sampling": {"method": "sobol", "samples": samples, "seed": 3},
+    }
 
 
 def _ring_spec(n=6, dim=3):
     names = [f"q{i}" for i in range(n)]
-    costs = {me: f"0.5 * {me} @ {me} + 0.1 * sum(logcosh({me})) + a * tanh({me}) @ (R @ {names[(i + 1) % n]})"
-                 f" + b * tanh({me}) @ (R.T @ {names[(i - 1) % n]})" for i, me in enumerate(names)}
+    costs = {
+        me: f"0.5 * {me} @ {me} + 0.1 * sum(logcosh({me})) + a * tanh({me}) @ (R @ {names[(i + 1) % n]})"
+        f" + b * tanh({me}) @ (R.T @ {names[(i - 1) % n]})"
+        for i, me in enumerate(names)
+    }
     rng = np.random.default_rng(0)
-    return _spec([(m, dim) for m in names], costs,
-                 {"a": 0.3, "b": 0.2, "R": np.linalg.qr(rng.standard_normal((dim, dim)))[0].tolist()})
+    return _spec(
+        [(m, dim) for m in names],
+        costs,
+        {"a": 0.3, "b": 0.2, "R": np.linalg.qr(rng.standard_normal((dim, dim)))[0].tolist()},
+    )
 
 
-MIXED = _spec([("a", 2), ("b", 3), ("c", 1), ("e", 2)], {
-    "a": "sum(logcosh(a)) + 0.5 * a @ a + k * tanh(a) @ (A @ b)",
-    "b": "0.5 * b @ b + 0.1 * sum(b ** 4) + k * sum(tanh(b)) * sum(c) * sum(c)",  # c twice: one slot
-    "c": "sum(softplus(e)) * 0.0 + 0.3 * sum(e) ** 2",  # does not mention itself: F_c = 0
-    "e": "sum(logcosh(e)) + 0.5 * e @ e + k * tanh(e) @ (A @ b)",
-}, {"A": np.eye(3)[:2].tolist(), "k": 0.3, "_s0": 1.0})
+MIXED = _spec(
+    [("a", 2), ("b", 3), ("c", 1), ("e", 2)],
+    {
+        "a": "sum(logcosh(a)) + 0.5 * a @ a + k * tanh(a) @ (A @ b)",
+        "b": "0.5 * b @ b + 0.1 * sum(b ** 4) + k * sum(tanh(b)) * sum(c) * sum(c)",  # c twice: one slot
+        "c": "sum(softplus(e)) * 0.0 + 0.3 * sum(e) ** 2",  # does not mention itself: F_c = 0
+        "e": "sum(logcosh(e)) + 0.5 * e @ e + k * tanh(e) @ (A @ b)",
+    },
+    {"A": np.eye(3)[:2].tolist(), "k": 0.3, "_s0": 1.0},
+)
 
 
 def _dense_jacobians(game, X):
@@ -56,8 +71,10 @@ def _compiled(game):
     from sgncert.games.expressions import compile_expression
 
     names = [pl.name for pl in game.players]
-    return {n: compile_expression(game.canonical["costs"][n], players=names, params=list(game.params), where=n)
-            for n in names}
+    return {
+        n: compile_expression(game.canonical["costs"][n], players=names, params=list(game.params), where=n)
+        for n in names
+    }
 
 
 def test_ring_is_one_group_with_neighbour_slots():

@@ -56,11 +56,14 @@ def assert_nonblank(path):
 
 
 # ------------------------------------------------------------------------------ sweeps
-@pytest.mark.parametrize("text, expected", [
-    ("lam=0:2.5:61", ("lam", 0.0, 2.5, 61)),
-    ("b=0.5:0.5:1", ("b", 0.5, 0.5, 1)),
-    (" k = -1e-1:2:3", ("k", -0.1, 2.0, 3)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("lam=0:2.5:61", ("lam", 0.0, 2.5, 61)),
+        ("b=0.5:0.5:1", ("b", 0.5, 0.5, 1)),
+        (" k = -1e-1:2:3", ("k", -0.1, 2.0, 3)),
+    ],
+)
 def test_parse_param_range(text, expected):
     from sgncert.analysis.sweep import parse_param_range
 
@@ -69,11 +72,13 @@ def test_parse_param_range(text, expected):
     assert len(r.values) == r.num and r.values[0] == r.start and r.values[-1] == r.stop
 
 
-@pytest.mark.parametrize("text", ["lam", "lam=0:1", "lam=0:1:0", "lam=a:1:3", "lam=0:inf:3", "lam=0:1:2.5",
-                                  "1x=0:1:3", "lam=0:1:3:4", "=0:1:3"])
+@pytest.mark.parametrize(
+    "text",
+    ["lam", "lam=0:1", "lam=0:1:0", "lam=a:1:3", "lam=0:inf:3", "lam=0:1:2.5", "1x=0:1:3", "lam=0:1:3:4", "=0:1:3"],
+)
 def test_parse_param_range_rejects(text):
-    from sgncert.errors import SpecError
     from sgncert.analysis.sweep import parse_param_range
+    from sgncert.errors import SpecError
 
     with pytest.raises(SpecError, match="--param"):
         parse_param_range(text)
@@ -81,8 +86,8 @@ def test_parse_param_range_rejects(text):
 
 @pytest.fixture(scope="module")
 def scalar_sweep():
-    from sgncert.games.spec import load_game
     from sgncert.analysis.sweep import run_sweep
+    from sgncert.games.spec import load_game
 
     calls = []
     doc = run_sweep(load_game(GAMES / "scalar.yaml"), ["lam=0:2.5:61"], progress=lambda *a: calls.append(a))
@@ -100,8 +105,10 @@ def test_scalar_sweep_boundaries(scalar_sweep):
     assert max(sgn) == pytest.approx(1.375, abs=1e-12) and len(sgn) == 34
     assert max(euc) == pytest.approx(4 * 2.5 / 60, abs=1e-12) and len(euc) == 5
     assert sgn == [r["lam"] for r in rows[:34]] and euc == [r["lam"] for r in rows[:5]]
-    assert doc["boundaries"]["sgn"] == {"last_certified": pytest.approx(1.375),
-                                        "first_failure": pytest.approx(2.5 * 34 / 60)}
+    assert doc["boundaries"]["sgn"] == {
+        "last_certified": pytest.approx(1.375),
+        "first_failure": pytest.approx(2.5 * 34 / 60),
+    }
     assert doc["boundaries"]["euclidean"]["last_certified"] == pytest.approx(2.5 * 4 / 60)
 
 
@@ -142,9 +149,9 @@ def test_rows_to_csv(scalar_sweep):
 
 def test_sweep_failed_point_becomes_row(monkeypatch):
     import sgncert.analysis.sweep as sweep_module
+    from sgncert.analysis.sweep import run_sweep
     from sgncert.errors import NumericalError
     from sgncert.games.spec import load_game
-    from sgncert.analysis.sweep import run_sweep
 
     real = sweep_module.certify
 
@@ -193,8 +200,18 @@ def test_sweep_figure_data(scalar_sweep):
 
 def test_two_parameter_sweep_heatmap(tmp_path):
     png = tmp_path / "grid.png"
-    r = invoke("sweep", GAMES / "scalar.yaml", "--param", "lam=0:2:4", "--param", "b=0.01:0.2:3",
-               "-o", tmp_path / "grid.json", "--plot", png)
+    r = invoke(
+        "sweep",
+        GAMES / "scalar.yaml",
+        "--param",
+        "lam=0:2:4",
+        "--param",
+        "b=0.01:0.2:3",
+        "-o",
+        tmp_path / "grid.json",
+        "--plot",
+        png,
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads((tmp_path / "grid.json").read_text())["rows"]
     assert len(rows) == 12 and {"lam", "b"} <= set(rows[0])
@@ -286,8 +303,8 @@ def test_figures_are_deterministic(tmp_path):
 
 # ------------------------------------------------------------------------------- phase
 def test_phase_data_thresholds():
-    from sgncert.plots import phase_data
     from sgncert.games.spec import load_game
+    from sgncert.plots import phase_data
 
     data = phase_data(load_game(GAMES / "scalar.yaml"), "lam=0:2.5:61")
     k = data["x"].index(1.0)

@@ -10,10 +10,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sgncert.theory.band import _band_general, band_pairs, band_two_player
-from sgncert.theory.smallgain import sgn_margin, sgn_matrix
 from sgncert.errors import SpecError
+from sgncert.theory.band import _band_general, band_pairs, band_two_player
 from sgncert.theory.exact import psd_exact, sgn_matrix_exact
+from sgncert.theory.smallgain import sgn_margin, sgn_matrix
 
 SQRT_HALF = math.sqrt(0.5)
 
@@ -41,7 +41,7 @@ def test_sgn_margin_reference_values():
     mu, L = scalar_game(1.0)
     w = np.array([1.0, 37.0])
     C = sgn_matrix(mu, L, w, 0.0)
-    Wm = np.diag(w ** -0.5)
+    Wm = np.diag(w**-0.5)
     half = 0.5 * np.linalg.eigvalsh(Wm @ C @ Wm)[0]
     assert sgn_margin(mu, L, w) == pytest.approx(half, abs=1e-12)
     # Perron weights are margin-optimal
@@ -57,8 +57,14 @@ def test_scalar_reference_band():
     assert lo * hi == pytest.approx(40000.0, rel=1e-12)  # (L12/L21)^2
     assert math.sqrt(lo * hi) == pytest.approx(200.0, rel=1e-12)  # margin-optimal L12/L21
     # the interval is exactly where C > 0
-    for r, inside in ((lo * 1.001, True), (hi * 0.999, True), (lo * 0.999, False),
-                      (hi * 1.001, False), (200.0, True), (1.0, False)):
+    for r, inside in (
+        (lo * 1.001, True),
+        (hi * 0.999, True),
+        (lo * 0.999, False),
+        (hi * 1.001, False),
+        (200.0, True),
+        (1.0, False),
+    ):
         assert bool(np.linalg.eigvalsh(sgn_matrix(mu, L, [1.0, r]))[0] > 0) is inside
 
 
@@ -227,8 +233,7 @@ def test_three_player_interior_weights_and_empty_cone():
     mu, L = random_game(0)
     ref = band_pairs(mu, L)
     # supplying Perron-like interior weights gives the same band
-    wint = ref and [1.0, math.sqrt(ref[0]["low"] * ref[0]["high"]),
-                    math.sqrt(ref[1]["low"] * ref[1]["high"])]
+    wint = ref and [1.0, math.sqrt(ref[0]["low"] * ref[0]["high"]), math.sqrt(ref[1]["low"] * ref[1]["high"])]
     if np.linalg.eigvalsh(sgn_matrix(mu, L, wint))[0] > 0:
         got = band_pairs(mu, L, interior_weights=wint)
         for a, b in zip(got, ref):
@@ -245,7 +250,5 @@ def test_three_player_interior_weights_and_empty_cone():
 
 
 def test_band_module_import_is_cheap():
-    code = ("import sys, sgncert.theory.band; "
-            "assert 'cvxpy' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   cwd=__file__.rsplit("/tests/", 1)[0])
+    code = "import sys, sgncert.theory.band; assert 'cvxpy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=__file__.rsplit("/tests/", 1)[0])

@@ -72,7 +72,7 @@ def test_zero_pivot_cases():
 
 def test_tiny_negative_eigenvalue_from_floats_rejected():
     # det = (1 - 2^-50) - 1 < 0: one eigenvalue is about -2^-51 = -4.4e-16
-    S = [[1.0, 1.0], [1.0, 1.0 - 2.0 ** -50]]
+    S = [[1.0, 1.0], [1.0, 1.0 - 2.0**-50]]
     assert abs(np.linalg.eigvalsh(np.array(S))[0]) < 1e-14  # floats cannot tell
     assert not psd_exact(S)
     # float(1 - 1e-15) < 1, so the 2x2 block has a negative determinant (~ -1e-15)
@@ -86,10 +86,10 @@ def test_tiny_negative_eigenvalue_from_floats_rejected():
 def test_rational_rotation_with_eigenvalue_minus_1e15():
     # Q = rotation with rational entries (3-4-5), S = Q diag(1, -1e-15) Q^T exactly
     Q = [[Fraction(3, 5), Fraction(-4, 5)], [Fraction(4, 5), Fraction(3, 5)]]
-    D = [Fraction(1), Fraction(-1, 10 ** 15)]
+    D = [Fraction(1), Fraction(-1, 10**15)]
     S = [[sum(Q[i][k] * D[k] * Q[j][k] for k in range(2)) for j in range(2)] for i in range(2)]
     assert not psd_exact(S)
-    D2 = [Fraction(1), Fraction(1, 10 ** 15)]
+    D2 = [Fraction(1), Fraction(1, 10**15)]
     S2 = [[sum(Q[i][k] * D2[k] * Q[j][k] for k in range(2)) for j in range(2)] for i in range(2)]
     assert psd_exact(S2, strict=True)
 
@@ -116,8 +116,7 @@ def test_random_gram_matrices_accepted(n, k, data):
         assert not psd_exact(G, strict=True)
     # shifting by a tiny negative multiple of a null-ish direction breaks PSD when singular
     if not psd_exact(G, strict=True):
-        shifted = [[G[i][j] - (Fraction(1, 10 ** 30) if i == j else 0) for j in range(n)]
-                   for i in range(n)]
+        shifted = [[G[i][j] - (Fraction(1, 10**30) if i == j else 0) for j in range(n)] for i in range(n)]
         assert not psd_exact(shifted)
 
 
@@ -205,8 +204,9 @@ def test_certified_margin_negative_margin():
 
 
 def test_module_is_standard_library_only():
-    code = ("import sys, sgncert.theory.exact; "
-            "bad = [m for m in ('numpy', 'jax', 'cvxpy') if m in sys.modules]; "
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True,
-                   cwd=__file__.rsplit("/tests/", 1)[0])
+    code = (
+        "import sys, sgncert.theory.exact; "
+        "bad = [m for m in ('numpy', 'jax', 'cvxpy') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=__file__.rsplit("/tests/", 1)[0])

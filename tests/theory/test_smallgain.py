@@ -6,13 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import certify_spec, random_affine_spec
-
-from sgncert.theory.smallgain import sgn_matrix
 from sgncert.theory.exact import psd_exact, sgn_matrix_exact
-from sgncert.theory.smallgain import comparison_matrix, perron_weights, sgn_margin, small_gain_radius, tau
+from sgncert.theory.smallgain import comparison_matrix, perron_weights, sgn_margin, sgn_matrix, small_gain_radius, tau
 
 
 def random_mu_L(rng, n, scale=0.5):
@@ -74,7 +73,7 @@ def test_margin_definition_matches_half_eigenvalue_of_scaled_C():
     rng = np.random.default_rng(5)
     mu, L = random_mu_L(rng, 4)
     w = np.exp(rng.normal(size=4))
-    Wm = np.diag(w ** -0.5)
+    Wm = np.diag(w**-0.5)
     expected = 0.5 * np.linalg.eigvalsh(Wm @ sgn_matrix(mu, L, w, 0.0) @ Wm)[0]
     assert sgn_margin(mu, L, w) == pytest.approx(expected, rel=1e-12)
 
@@ -105,7 +104,7 @@ def test_true_weighted_margin_dominates_sgn_margin(seed, coupling):
     assert c.weighted.alpha_true >= c.margin_float - 1e-9
     # and for arbitrary weights too
     rng = np.random.default_rng(seed)
-    from sgncert.analysis.constants import weighted_constants, value_and_jacobian
+    from sgncert.analysis.constants import value_and_jacobian, weighted_constants
 
     _, J = value_and_jacobian(c.game, c.center)
     for _ in range(3):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from conftest import certify_spec, random_affine_spec, random_nonlinear_spec
-
 from sgncert.analysis.constants import weight_scaling
 from sgncert.theory.steps import C4, rk4_a, rk4_factor_bound, rk4_k, sgn_steps
 from sgncert.theory.thresholds import exact_thresholds, rk4_polynomial
@@ -112,10 +111,12 @@ def max_pair_ratio(certification, step_factory, h, n_pairs=64, n_steps=30, seed=
     rng = np.random.default_rng(seed)
     # starts inside the largest M-ball about the centre that lies in R (so trajectories stay in R)
     radius_M = 0.9 * c.game.region.radius * math.sqrt(float(np.min(c.weights)))
+
     def starts():
         g = rng.standard_normal((n_pairs, c.game.dim))
         g *= (radius_M * rng.random((n_pairs, 1)) ** (1 / c.game.dim)) / np.linalg.norm(g, axis=1, keepdims=True)
         return c.center + g / s
+
     x, y = jnp.asarray(starts()), jnp.asarray(starts())
     worst = 0.0
     for _ in range(n_steps):
@@ -130,7 +131,8 @@ def max_pair_ratio(certification, step_factory, h, n_pairs=64, n_steps=30, seed=
 
 
 AFFINE = [random_affine_spec(seed, dims=(2, 3), coupling=0.5) for seed in (18, 19)] + [
-    random_affine_spec(seed, dims=(1, 2, 2), coupling=0.5) for seed in (0, 2)]
+    random_affine_spec(seed, dims=(1, 2, 2), coupling=0.5) for seed in (0, 2)
+]
 NONLINEAR = [random_nonlinear_spec(seed) for seed in (21, 23)]
 
 
@@ -140,8 +142,11 @@ def test_trajectory_pairs_contract_at_the_certified_steps(spec):
     assert c.certified, c.reason
     st = c.steps
     for factory, h, bound in (
-        (euler_step, 0.99 * st.euler_max, math.sqrt(1 - 2 * 0.99 * st.euler_max * c.margin
-                                                    + (0.99 * st.euler_max * c.weighted.beta) ** 2)),
+        (
+            euler_step,
+            0.99 * st.euler_max,
+            math.sqrt(1 - 2 * 0.99 * st.euler_max * c.margin + (0.99 * st.euler_max * c.weighted.beta) ** 2),
+        ),
         (euler_step, st.euler_best, st.euler_factor),
         (rk4_step, 0.99 * st.rk4_max, rk4_factor_bound(0.99 * st.rk4_max, c.margin, c.weighted.beta)),
         (rk4_step, st.rk4_best, st.rk4_factor),

@@ -23,8 +23,9 @@ REL = 1e-9
 
 
 def _reference_first_crossing(values_ok, h_hi: float, n_grid: int = 512) -> float:
-    grid = np.unique(np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2),
-                                     np.linspace(h_hi / n_grid, h_hi, n_grid)]))
+    grid = np.unique(
+        np.concatenate([np.geomspace(h_hi * 1e-6, h_hi, n_grid // 2), np.linspace(h_hi / n_grid, h_hi, n_grid)])
+    )
     ok = values_ok(grid)
     if ok.all():
         return math.inf
@@ -170,12 +171,15 @@ def test_lq64_has_the_known_rk4_numbers():
     assert t.rk4_contraction == pytest.approx(z / (1 + np.sqrt(0.5)), rel=1e-12)  # K is symmetric
 
 
-@pytest.mark.parametrize("H, zero", [
-    (np.array([[-0.1, 1.0], [0.0, 2.0]]), ("rk4_contraction", "rk4_stability")),  # Re lambda < 0
-    (np.array([[0.0, 1.0], [-1.0, 0.0]]), ("rk4_stability",)),  # imaginary: |P(ih)| rounds to 1
-    (np.array([[1.0, 6.0], [0.0, 1.0]]), ("rk4_contraction",)),  # sym part indefinite
-    (np.diag([1.0, 0.0, 2.0]), ("rk4_contraction", "rk4_stability")),  # |P(0)| = 1
-])
+@pytest.mark.parametrize(
+    "H, zero",
+    [
+        (np.array([[-0.1, 1.0], [0.0, 2.0]]), ("rk4_contraction", "rk4_stability")),  # Re lambda < 0
+        (np.array([[0.0, 1.0], [-1.0, 0.0]]), ("rk4_stability",)),  # imaginary: |P(ih)| rounds to 1
+        (np.array([[1.0, 6.0], [0.0, 1.0]]), ("rk4_contraction",)),  # sym part indefinite
+        (np.diag([1.0, 0.0, 2.0]), ("rk4_contraction", "rk4_stability")),  # |P(0)| = 1
+    ],
+)
 def test_failing_at_once_gives_zero(H, zero):
     s = np.ones(H.shape[0])
     got, want = exact_thresholds(H, s), _reference_exact_thresholds(H, s)
