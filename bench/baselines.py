@@ -70,7 +70,7 @@ def naive_sampled(game, points: np.ndarray, batch: int = 64) -> dict:
     N = len(sizes)
     jac = jax.jit(jax.vmap(jax.jacfwd(F), in_axes=(0, None)))
     # one LAPACK call per compiled program: jaxlib's batched LAPACK kernels wait on XLA's
-    # thread pool, and two in one program can deadlock it (tests/test_no_lapack_in_xla.py)
+    # thread pool, and two in one program can deadlock it (tests/analysis/test_kernels.py)
     eig_min = jax.jit(lambda A: jnp.linalg.eigvalsh(0.5 * (A + A.swapaxes(1, 2)))[:, 0])
     norm2 = jax.jit(lambda A: jnp.linalg.norm(A, ord=2, axis=(1, 2)))
 

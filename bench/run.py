@@ -1,4 +1,4 @@
-"""Performance harness (issue 6): sgncert against same-run baselines, and scaling.
+"""Performance harness: sgncert against same-run baselines, and scaling.
 
     python bench/run.py                 # everything (~10 min on 2 cores); writes bench/results.json
     python bench/run.py --only sweep    # one group: sweep | sampled | large | scaling

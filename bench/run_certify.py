@@ -1,4 +1,4 @@
-"""Wall-clock measurements of the command line (issue 2 targets), with same-run baselines.
+"""Wall-clock measurements of the command line with same-run baselines.
 
     python bench/run_certify.py [--repeat 3]
 

@@ -1,4 +1,4 @@
-"""Wall-clock time of a 61-point sweep of the 64-dimensional LQ game, end to end (issue 5).
+"""Wall-clock time of a 61-point sweep of the 64-dimensional LQ game, end to end.
 
     python bench/run_sweep.py [--repeat 3] [--profile]
 

@@ -1,4 +1,4 @@
-"""Tight certified steps on random two-player LQ games (issue 7 targets).
+"""Tight certified steps on random two-player LQ games (against the true limits).
 
     python bench/run_tight.py [--games 30] [--n 32] [--lam 0.83] [--independent-games 10]
 
@@ -8,7 +8,7 @@ Target: median certified / true Euler step >= 0.9 with the block family. Also ru
 scalar family, RK4, and (second table) games whose two couplings are *independent*
 random matrices (S instead of R^T), where scalar weights cannot symmetrise the Jacobian
 and block metrics matter (n = 8 per player by default: LMI search; the d = 64 descent
-is slow on those, see the module notes in sgncert/tight.py). Writes bench/results_tight.json.
+is slow on those, see the module notes in sgncert/analysis/tight.py). Writes bench/results_tight.json.
 """
 
 from __future__ import annotations

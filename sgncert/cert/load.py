@@ -45,19 +45,19 @@ def _nesting_too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
 def _finite_float(text: str) -> float:
     v = float(text)
     if not math.isfinite(v):
-        raise ValueError(f"number {text[:40]} is out of the float range")
+        raise SpecError(f"number {text[:40]} is out of the float range")
     return v
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed (write unbounded values as null)")
+    raise SpecError(f"{name} is not allowed (write unbounded values as null)")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise ValueError(f"duplicate key {k[:60]!r}")
+            raise SpecError(f"duplicate key {k[:60]!r}")
         out[k] = v
     return out
 

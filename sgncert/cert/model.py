@@ -615,7 +615,7 @@ def _type_schema(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
         )
     if origin in (typing.Union, types.UnionType):
         return {"anyOf": [_type_schema(a, meta) for a in typing.get_args(tp)]}
-    raise TypeError(f"no schema for the type {tp!r}")  # a declaration error in this module
+    raise AssertionError(f"no schema for the type {tp!r}")  # a declaration error in this module
 
 
 def _field_schema(tp: Any, meta: dict[str, Any]) -> dict[str, Any]:
@@ -757,7 +757,7 @@ class _Validator:
                     continue
             raise self.error(path, f"unexpected value {show(value)}")
         else:  # pragma: no cover - a declaration error in this module
-            raise TypeError(f"cannot validate the type {inner!r}")
+            raise AssertionError(f"cannot validate the type {inner!r}")
 
     def section(self, value: Any, cls: type, path: str) -> None:
         if not isinstance(value, dict):

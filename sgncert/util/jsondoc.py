@@ -13,6 +13,8 @@ import math
 import numbers
 from typing import Any
 
+from ..errors import NumericalError
+
 
 def canonical_json(obj: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, shortest round-trip floats, UTF-8."""
@@ -37,7 +39,7 @@ def jsonable(value: Any) -> Any:
     unbounded value of a document is written as ``null``).
 
     Raises:
-        ValueError: ``value`` contains a NaN (a document never claims an undefined number).
+        NumericalError: ``value`` contains a NaN (a document never claims an undefined number).
     """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -52,7 +54,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         v = float(value)
         if math.isnan(v):
-            raise ValueError("NaN in a JSON document")
+            raise NumericalError("a computed number is NaN; no document is written with it")
         return v if math.isfinite(v) else None
     return value
 

@@ -1,4 +1,4 @@
-"""SPEC 10 reference values for the scalar game and the 64-dim LQ game."""
+"""Reference values (those of the SGN paper) for the scalar game and the 64-dim LQ game."""
 
 from __future__ import annotations
 

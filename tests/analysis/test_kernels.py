@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import ROOT
 
 SCRIPT = textwrap.dedent("""
@@ -36,6 +38,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_compiled_programs_have_no_lapack_calls(tmp_path):
     dump = tmp_path / "xla"
     env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={dump} --xla_dump_hlo_as_text", SGNCERT_JAX_CACHE="")

@@ -71,6 +71,7 @@ def ring_game():
     return game_from_dict(_ring(len(dims), dims, 12), GAMES)
 
 
+@pytest.mark.slow
 def test_large_path_agrees_with_dense_on_a_ring(ring_game, monkeypatch):
     game = ring_game
     pts = sample_region(game.region, game.sampling)
@@ -80,6 +81,7 @@ def test_large_path_agrees_with_dense_on_a_ring(ring_game, monkeypatch):
     assert np.all(large["L"][:, 0, 2] == 0.0)  # a structurally zero block: exactly 0
 
 
+@pytest.mark.slow
 def test_large_path_agrees_on_a_nonlinear_two_player_game(monkeypatch):
     game = game_from_dict(random_nonlinear_spec(3, samples=31), GAMES)
     c = certify(game, tight=False, bands=False)
@@ -88,6 +90,7 @@ def test_large_path_agrees_on_a_nonlinear_two_player_game(monkeypatch):
     _check_safe(large, dense)
 
 
+@pytest.mark.slow
 def test_fisher_geometry_on_the_large_path(monkeypatch):
     import json
 
@@ -99,6 +102,7 @@ def test_fisher_geometry_on_the_large_path(monkeypatch):
     _check_safe(large, dense)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_spectral_norm_bound_on_random_matrices(seed):
     """A constant random J of dimension 150 (> DENSE_MAX_DIM) forced through the sampled

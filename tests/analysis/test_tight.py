@@ -1,4 +1,4 @@
-"""Tight certificates (issue 7): searched metrics, exact re-checks, bisection on h."""
+"""Tight certificates (docs/theory.md §9): searched metrics, exact re-checks, bisection on h."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sgncert.theory.contraction import (
 from sgncert.theory.smallgain import perron_weights, sgn_margin
 from sgncert.theory.thresholds import exact_thresholds
 
-SCALAR_H = np.array([[1.0, 10.0], [0.05, 1.0]])  # SPEC 10 at lam = 1
+SCALAR_H = np.array([[1.0, 10.0], [0.05, 1.0]])  # the scalar reference game at lam = 1
 EULER_TRUE, RK4_TRUE = 1.171573, 1.631587
 
 

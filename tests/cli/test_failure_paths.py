@@ -259,6 +259,7 @@ def costs(x, p):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_keeps_previous_certificate(tmp_path, sig):
     (tmp_path / "slow.py").write_text(SLOW_HOOK)
@@ -322,6 +323,7 @@ def test_certificate_independent_of_batch_size(monkeypatch):
     assert make() == a
 
 
+@pytest.mark.slow
 def test_certificate_independent_of_thread_count(tmp_path):
     env = dict(os.environ, SOURCE_DATE_EPOCH="0")
     a, b = tmp_path / "a.json", tmp_path / "b.json"

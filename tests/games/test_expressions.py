@@ -1,4 +1,4 @@
-"""Tests for the safe expression compiler (SPEC 8)."""
+"""Tests for the safe expression compiler (sgncert.games.expressions)."""
 
 from __future__ import annotations
 

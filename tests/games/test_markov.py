@@ -1,4 +1,4 @@
-"""Markov and normal-form games in the Fisher geometry (SPEC 6, 10)."""
+"""Markov and normal-form games in the Fisher geometry (docs/theory.md §8), reference values included."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def reference(certified):
     return certified["markov_coordination"]
 
 
+@pytest.mark.slow
 def test_reference_markov_numbers(reference):
-    """SPEC 10: mu ~ 0.9344, L ~ 0.6009, alpha ~ 0.3335 at r = 1, beta ~ 1.572, step ~ 0.270 (3%)."""
+    """Reference values: mu ~ 0.9344, L ~ 0.6009, alpha ~ 0.3335 at r = 1, beta ~ 1.572, step ~ 0.270 (3%)."""
     c = reference
     assert c.constants.provenance == "sampled" and c.constants.samples == 2**8 + 1
     np.testing.assert_allclose(c.constants.mu, [0.9344, 0.9344], rtol=0.03)
@@ -41,6 +42,7 @@ def test_reference_markov_numbers(reference):
     assert c.game.geometry == "fisher" and c.game.metric_block_sizes == (2, 2)
 
 
+@pytest.mark.slow
 def test_fisher_constants_against_finite_differences(reference):
     """K = E^T J E at a sample point vs. central finite differences of F and an explicit
     G^{-1/2} built from the policies."""

@@ -122,6 +122,7 @@ def test_block_rows_equal_the_dense_jacobian(spec):
     np.testing.assert_allclose(np.asarray(F_game), F_ref, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_large_path_from_block_rows_equals_the_unstructured_one(monkeypatch):
     game = game_from_dict(dict(MIXED, sampling={"method": "sobol", "samples": 20, "seed": 2}), GAMES)
     pts = sample_region(game.region, game.sampling)

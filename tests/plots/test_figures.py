@@ -1,4 +1,4 @@
-"""Plots and sweeps (issue 5): figure files, sweep rows and the numbers the plots draw."""
+"""Plots and sweeps: figure files, sweep rows and the numbers the plots draw."""
 
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ def test_band_cli_game_and_certificate(tmp_path):
 
 
 def test_alpha_true_curve_lq64_blocks():
-    """alpha_true(r) of the 64-dim LQ game (blocks of 32) peaks at r = 200 with tau (SPEC 10)."""
+    """alpha_true(r) of the 64-dim LQ game (blocks of 32) peaks at r = 200 with tau (the reference values)."""
     from scipy.stats import ortho_group
 
     from sgncert.plots import alpha_true_curve

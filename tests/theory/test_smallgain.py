@@ -98,7 +98,7 @@ def test_negative_curvature_is_not_certifiable():
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000), coupling=st.floats(0.05, 1.0))
 def test_true_weighted_margin_dominates_sgn_margin(seed, coupling):
-    """Lemma (SPEC 3): alpha_true(w) >= alpha_*(w) for the certified weights."""
+    """The SGN lemma (docs/theory.md §3): alpha_true(w) >= alpha_*(w) for the certified weights."""
     c = certify_spec(random_affine_spec(seed, dims=(1, 2, 2), coupling=coupling), tight=False, bands=False)
     assert c.weighted.alpha_true >= c.margin - 1e-12 * max(1.0, abs(c.margin))
     assert c.weighted.alpha_true >= c.margin_float - 1e-9
