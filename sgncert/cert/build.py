@@ -95,8 +95,14 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
     )
 
 
+def _metric_fields(r: TightResult | TightRateResult) -> dict[str, Any]:
+    """The metric of a tight result as the certificate writes it: weights (scalar family) or blocks."""
+    if r.weights is not None:
+        return {"weights": [float(v) for v in r.weights], "blocks": None}
+    return {"weights": None, "blocks": [np.asarray(b, dtype=float).tolist() for b in r.metric]}
+
+
 def _tight_entry(r: TightResult) -> m.TightStep:
-    blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
     return m.TightStep(
         h=float(r.h),
         factor=float(r.factor),
@@ -107,13 +113,11 @@ def _tight_entry(r: TightResult) -> m.TightStep:
         checks=int(r.checks),
         provenance=r.provenance,
         search=r.search,
-        weights=None if r.weights is None else [float(v) for v in r.weights],
-        blocks=blocks,
+        **_metric_fields(r),
     )
 
 
 def _tight_rate(r: TightRateResult) -> m.TightRate:
-    blocks = None if r.weights is not None else [np.asarray(b, dtype=float).tolist() for b in r.metric]
     return m.TightRate(
         alpha=finite_or_none(r.alpha),
         family=r.family,
@@ -122,8 +126,7 @@ def _tight_rate(r: TightRateResult) -> m.TightRate:
         checks=int(r.checks),
         provenance=r.provenance,
         search=r.search,
-        weights=None if r.weights is None else [float(v) for v in r.weights],
-        blocks=blocks,
+        **_metric_fields(r),
     )
 
 
