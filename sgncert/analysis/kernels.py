@@ -1,4 +1,4 @@
-"""Compiled JAX kernels of a game, cached per pseudo-gradient.
+"""Compiled JAX kernels of a game, cached per pseudo-gradient (docs/theory.md §2).
 
 ``jacobians(X, p) -> (F(X), K(X))`` (one Jacobian per point, mapped to the metric space)
 is compiled once and shared by every pass over the samples; parameters are traced

@@ -1,4 +1,5 @@
-"""The certificate document, section by section (``schema_version`` "1").
+"""The certificate document, section by section (``schema_version`` "1"; the meaning of
+every number is in docs/theory.md).
 
 One frozen dataclass per section declares every field: its type, whether it must be
 present, what ``null`` means, its bounds, and a description (which says whether

@@ -1,4 +1,5 @@
-"""Phase 2 of ``sgncert verify``: recompute what the certificate states about its game.
+"""Phase 2 of ``sgncert verify``: recompute what the certificate states about its game
+(docs/theory.md §11).
 
 - Exact (affine) games: J is recomputed and mu / L / beta / gamma / residual / exact step
   thresholds compared (relative 1e-9, unsafe direction only).

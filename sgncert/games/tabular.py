@@ -1,5 +1,6 @@
 """The ``markov:`` and ``normal_form:`` sections of a spec: validated into a
-:class:`~sgncert.games.markov.MarkovModel` with its players and pseudo-gradient.
+:class:`~sgncert.games.markov.MarkovModel` with its players and pseudo-gradient
+(docs/theory.md §8).
 
 Transition rows must sum to 1, shapes must match, ``discount`` lie in [0, 1) and
 ``entropy`` be positive; each violation is a one-line spec error. A normal-form game is

@@ -1,6 +1,7 @@
 """The flow figure: trajectories of ``x' = -F(x)`` in the Euclidean and the ``M(w)`` norm
-against ``exp(-alpha t)``; for 2-D games the phase portrait with the ``M``-ellipse (a
-projection for larger games). Integration is :func:`sgncert.analysis.simulate.flow_trajectories`.
+against ``exp(-alpha t)`` (docs/theory.md §3, §10); for 2-D games the phase portrait with
+the ``M``-ellipse (a projection for larger games). Integration is
+:func:`sgncert.analysis.simulate.flow_trajectories`.
 """
 
 from __future__ import annotations
