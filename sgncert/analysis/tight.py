@@ -90,7 +90,6 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -109,19 +108,25 @@ from ..theory.contraction import (
     spectral_step_limit,
     split_blocks,
     step_matrix,
-    symmetrise,
-    tri_inv,
 )
 from ..theory.smallgain import perron_weights
+from .metric_search import (
+    DESCENT_MARGIN,
+    MetricParam,
+    RateLMI,
+    StepLMI,
+    descent,
+    normalise,
+    rate_and_grad,
+    sigma_and_grad,
+)
 
 __all__ = ["TightResult", "TightRate", "TightSteps", "tight_step", "tight_rate", "tight_step_sampled", "LMI_MAX_DIM"]
 
 LMI_MAX_DIM = 32  # search="auto": cvxpy + Clarabel LMI up to this dimension
 FACTOR_SLACK = 1e-9  # rho_c = observed * (1 + FACTOR_SLACK), rounded up
 RATE_SLACK = 1e-9  # alpha_c = observed - RATE_SLACK * max(1, |observed|)
-DESCENT_MARGIN = 1e-6  # a step descent stops once the factor is below 1 - DESCENT_MARGIN
 LIFT_SLACK = 1e-7  # candidate h = (1 - LIFT_SLACK) * threshold of a metric
-RK4_COEFFS = (1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0)
 FAMILIES = ("scalar", "block")
 
 
@@ -214,25 +219,6 @@ def _check_blocks(block_sizes, d: int) -> tuple[int, ...]:
     return bs
 
 
-def _normalise(M: np.ndarray, block_sizes: Sequence[int], family: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Scalar: project to w_i I (mean diagonal), w_1 = 1. Block: scale to lambda_min = 1."""
-    M = symmetrise(M)
-    if family == "scalar":
-        means, k = [], 0
-        for n in block_sizes:
-            means.append(float(np.mean(np.diag(M)[k : k + n])))
-            k += n
-        w = np.asarray(means)
-        if not (np.all(np.isfinite(w)) and np.all(w > 0)):
-            return M, None
-        w = w / w[0]
-        return np.diag(np.repeat(w, block_sizes)), w
-    lam = np.linalg.eigvalsh(M)[0]
-    if not (math.isfinite(lam) and lam > 0):
-        return M, None
-    return symmetrise(M / lam), None
-
-
 def _block_data(H: np.ndarray, block_sizes):
     """mu_i = lambda_min(sym H_ii), L_ij = ||H_ij||_2 of an affine game, for the search's
     start only (block by block with an SVD norm; :func:`sgncert.analysis.statistics.block_statistics`
@@ -264,290 +250,6 @@ def _heuristic_weights(H: np.ndarray, block_sizes) -> np.ndarray:
     return np.ones(N)
 
 
-class _Param:
-    """M = L L^T with L block-diagonal lower triangular, parametrised by theta.
-
-    scalar: theta = log w_2..log w_N (w_1 = 1), L = diag(sqrt(w_i)) on block i.
-    block: per block the lower triangle of L_i, diagonal entries as logs.
-    """
-
-    def __init__(self, block_sizes, family: str):
-        self.bs = tuple(block_sizes)
-        self.family = family
-        self.d = sum(self.bs)
-        self.off = np.concatenate([[0], np.cumsum(self.bs)]).astype(int)
-        if family == "block":
-            rows, cols, diag = [], [], []
-            for i, n in enumerate(self.bs):
-                r, c = np.tril_indices(n)
-                rows.append(r + self.off[i])
-                cols.append(c + self.off[i])
-                diag.append(r == c)
-            self.rows = np.concatenate(rows)
-            self.cols = np.concatenate(cols)
-            self.isdiag = np.concatenate(diag)
-
-    @property
-    def size(self) -> int:
-        return len(self.bs) - 1 if self.family == "scalar" else self.rows.size
-
-    def L(self, theta: np.ndarray) -> np.ndarray:
-        if self.family == "scalar":
-            logw = np.concatenate([[0.0], theta])
-            return np.diag(np.repeat(np.exp(0.5 * logw), self.bs))
-        L = np.zeros((self.d, self.d))
-        L[self.rows, self.cols] = np.where(self.isdiag, np.exp(theta), theta)
-        return L
-
-    def grad(self, GL: np.ndarray, L: np.ndarray) -> np.ndarray:
-        """Chain rule from dF/dL (dense) to dF/dtheta."""
-        if self.family == "scalar":
-            gd = np.diag(GL) * np.diag(L) * 0.5
-            return np.array([gd[self.off[i] : self.off[i + 1]].sum() for i in range(1, len(self.bs))])
-        g = GL[self.rows, self.cols]
-        return np.where(self.isdiag, g * L[self.rows, self.cols], g)
-
-    def theta(self, M: np.ndarray) -> np.ndarray:
-        if self.family == "scalar":
-            w = np.array([np.mean(np.diag(M)[self.off[i] : self.off[i + 1]]) for i in range(len(self.bs))])
-            return np.log(w[1:] / w[0])
-        Mb = blockdiag(split_blocks(symmetrise(M), self.bs))
-        L = np.linalg.cholesky(Mb / np.linalg.eigvalsh(Mb)[0])
-        vals = L[self.rows, self.cols]
-        return np.where(self.isdiag, np.log(np.where(self.isdiag, vals, 1.0)), vals)
-
-    def M(self, theta: np.ndarray) -> np.ndarray:
-        L = self.L(theta)
-        return symmetrise(L @ L.T)
-
-
-def _sigma_and_grad(L: np.ndarray, Ts: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
-    """max_k ||L^T T_k L^{-T}||_2 and its (sub)gradient with respect to L."""
-    LinvT = tri_inv(L).T
-    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
-    for T in Ts:
-        A = L.T @ T @ LinvT
-        U, s, Vt = np.linalg.svd(A)
-        if best is None or s[0] > best[0]:
-            best = (float(s[0]), U[:, 0], Vt[0], T)
-    assert best is not None, "no step maps"
-    sig, u, v, T = best
-    y = LinvT @ v
-    x = T @ y
-    return float(sig), np.outer(x, u) - sig * np.outer(y, v)
-
-
-def _rate_and_grad(L: np.ndarray, H: np.ndarray):
-    """lambda_min(sym(L^T H L^{-T})) and its (sub)gradient with respect to L."""
-    LinvT = tri_inv(L).T
-    A = L.T @ H @ LinvT
-    ev, Q = np.linalg.eigh(0.5 * (A + A.T))
-    q = Q[:, 0]
-    y = LinvT @ q
-    x = H @ y
-    return float(ev[0]), np.outer(x, q) - np.outer(y, A.T @ q)
-
-
-class _Stop(Exception):
-    pass
-
-
-def _descent(
-    par: _Param, fun, theta0: np.ndarray, maxiter: int = 300, target: float = -math.inf, stall: int = 40
-) -> tuple[np.ndarray, float]:
-    """Minimise fun(L) -> (value, dvalue/dL) over theta by BFGS; returns the best point seen.
-
-    Stops early once the value is below ``target`` (a step search only needs *a*
-    contracting metric) or after ``stall`` iterations without relative progress 1e-9.
-    """
-    from scipy.optimize import minimize, minimize_scalar
-
-    best_value = [math.inf]
-    best_theta = [np.array(theta0, dtype=float)]
-    hist: list[float] = []
-
-    def f(theta):
-        try:
-            L = par.L(theta)
-            if not np.all(np.isfinite(L)):
-                return math.inf, np.zeros_like(theta)
-            val, GL = fun(L)
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-            return math.inf, np.zeros_like(theta)
-        if val < best_value[0]:
-            best_value[0], best_theta[0] = val, np.array(theta)
-        if best_value[0] < target:
-            raise _Stop
-        return val, par.grad(GL, L)
-
-    def callback(_xk):
-        hist.append(best_value[0])
-        if len(hist) > stall and hist[-stall - 1] - hist[-1] <= 1e-9 * abs(hist[-1]):
-            raise _Stop
-
-    try:
-        with np.errstate(all="ignore"):
-            if par.size == 0:
-                f(np.asarray(theta0, dtype=float))
-            elif par.size == 1:  # quasi-convex in w: bounded 1-D search around the start
-                c = float(theta0[0])
-                minimize_scalar(
-                    lambda t: f(np.array([t]))[0],
-                    bounds=(c - 12.0, c + 12.0),
-                    method="bounded",
-                    options={"xatol": 1e-12, "maxiter": 400},
-                )
-            else:
-                minimize(
-                    f,
-                    np.asarray(theta0, dtype=float),
-                    jac=True,
-                    method="BFGS",
-                    callback=callback,
-                    options={"maxiter": maxiter, "gtol": 1e-12},
-                )
-    except _Stop:
-        pass
-    return best_theta[0], best_value[0]
-
-
-# ================================================================= LMI (cvxpy + Clarabel)
-def _metric_variable(block_sizes, family: str):
-    """cvxpy expression M (d x d), the variable list and the metric constraints builder."""
-    import cvxpy as cp
-
-    d = sum(block_sizes)
-    if family == "scalar":
-        w = cp.Variable(len(block_sizes))
-        off = np.concatenate([[0], np.cumsum(block_sizes)]).astype(int)
-        E = []
-        for i in range(len(block_sizes)):
-            e = np.zeros(d)
-            e[off[i] : off[i + 1]] = 1.0
-            E.append(np.diag(e))
-        M = sum(w[i] * E[i] for i in range(len(block_sizes)))
-
-        def scalar_cons(s: Any) -> list[Any]:
-            return [w >= s]
-
-        def scalar_value() -> np.ndarray:
-            return np.diag(np.repeat(np.asarray(w.value, dtype=float), block_sizes))
-
-        return M, scalar_cons, scalar_value
-    X = [cp.Variable((n, n), symmetric=True) for n in block_sizes]
-    M = cp.bmat(
-        [
-            [X[i] if i == j else np.zeros((block_sizes[i], block_sizes[j])) for j in range(len(block_sizes))]
-            for i in range(len(block_sizes))
-        ]
-    )
-
-    def block_cons(s: Any) -> list[Any]:
-        return [X[i] - s * np.eye(n) >> 0 for i, n in enumerate(block_sizes)]
-
-    def block_value() -> np.ndarray:
-        return blockdiag([np.asarray(x.value, dtype=float) for x in X])
-
-    return M, block_cons, block_value
-
-
-def _solve(prob) -> bool:
-    """Clarabel; any error or non-optimal status means 'no answer'."""
-    import warnings
-
-    import cvxpy as cp
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # inaccurate solutions are rejected below
-            prob.solve(solver=cp.CLARABEL)
-    except (cp.error.SolverError, ValueError, ArithmeticError):
-        return False
-    return prob.status == "optimal"
-
-
-class _StepLMI:
-    """max s : M - T_k^T M T_k >= s I (k over the Jacobians), metric >= s, trace M = d.
-
-    Parametrised (``h=None``): T_k = sum_j c_j (-t H_k/n)^j with n = max ||H_k||_2 and
-    t = h n; the parameters are the powers t^p (DPP: built once, re-solved for every h).
-    Fixed ``h``: T_k computed in floats and used as constants (cheaper to build for many
-    cones, as in the sampled cutting-plane loop, where the active set changes anyway).
-    """
-
-    def __init__(self, Hs: Sequence[np.ndarray], block_sizes, family: str, method: str, h: float | None = None):
-        import cvxpy as cp
-
-        self.nrm = max(float(np.linalg.norm(H, 2)) for H in Hs) or 1.0
-        d = sum(block_sizes)
-        coeffs = (1.0, 1.0) if method == "euler" else RK4_COEFFS
-        P = 2 * (len(coeffs) - 1)
-        self.P = P
-        self.fixed = h
-        self.t = [cp.Parameter(name=f"t{p}") for p in range(1, P + 1)]
-        M, mcons, self.value = _metric_variable(block_sizes, family)
-        s = cp.Variable()
-        self.s = s
-        cons = mcons(s) + [cp.trace(M) == d]
-        for H in Hs:
-            if h is not None:
-                T = step_matrix(H, h, method)
-                G = M - T.T @ M @ T
-                cons.append(0.5 * (G + G.T) - s * np.eye(d) >> 0)
-                continue
-            Hn = np.asarray(H, dtype=float) / self.nrm
-            pw = [np.eye(d)]
-            for _ in range(len(coeffs) - 1):
-                pw.append(pw[-1] @ Hn)
-            G = 0
-            for p in range(1, P + 1):
-                terms = [
-                    coeffs[j] * coeffs[p - j] * (pw[j].T @ M @ pw[p - j])
-                    for j in range(max(0, p - len(coeffs) + 1), min(p, len(coeffs) - 1) + 1)
-                ]
-                G = G - ((-1) ** p) * self.t[p - 1] * sum(terms)
-            cons.append(0.5 * (G + G.T) - s * np.eye(d) >> 0)
-        self.prob = cp.Problem(cp.Maximize(s), cons)
-
-    def find(self, h: float) -> np.ndarray | None:
-        if self.fixed is None:
-            t = h * self.nrm
-            for p in range(1, self.P + 1):
-                self.t[p - 1].value = t**p
-        elif h != self.fixed:
-            raise AssertionError("this LMI was built for a fixed step")
-        if not _solve(self.prob):
-            return None
-        if self.s.value is None or not float(self.s.value) > 0:
-            return None
-        return self.value()
-
-
-class _RateLMI:
-    """max s : M H + H^T M - 2 a M >= s I, metric >= s, trace M = d (parameter a, H/n)."""
-
-    def __init__(self, H: np.ndarray, block_sizes, family: str):
-        import cvxpy as cp
-
-        self.nrm = float(np.linalg.norm(H, 2)) or 1.0
-        d = sum(block_sizes)
-        Hn = H / self.nrm
-        M, mcons, self.value = _metric_variable(block_sizes, family)
-        self.a = cp.Parameter(name="a")
-        s = cp.Variable()
-        self.s = s
-        G = M @ Hn + Hn.T @ M - 2 * self.a * M
-        self.prob = cp.Problem(cp.Maximize(s), mcons(s) + [cp.trace(M) == d, 0.5 * (G + G.T) - s * np.eye(d) >> 0])
-
-    def find(self, alpha: float) -> np.ndarray | None:
-        self.a.value = alpha / self.nrm
-        if not _solve(self.prob):
-            return None
-        if self.s.value is None or not float(self.s.value) > 0:
-            return None
-        return self.value()
-
-
 # ================================================================================ steps
 def _choose_search(search: str, d: int) -> str:
     if search == "auto":
@@ -568,7 +270,7 @@ class _StepSearch:
         self.search = search
         self.rho = 1.0 if rho is None else float(rho)
         self.exact_all = exact_all
-        self.par = _Param(block_sizes, family)
+        self.par = MetricParam(block_sizes, family)
         self.lmi = None
         self.checks = 0
         self.solves = 0
@@ -579,7 +281,7 @@ class _StepSearch:
     def try_metric(self, h: float, M: np.ndarray) -> bool:
         if not (h > 0 and math.isfinite(h)):
             return False
-        M, w = _normalise(M, self.bs, self.family)
+        M, w = normalise(M, self.bs, self.family)
         if self.family == "scalar" and w is None:
             return False
         Ts = [step_matrix(H, h, self.method) for H in self.Hs]
@@ -605,7 +307,7 @@ class _StepSearch:
         """Try the metric's own threshold (affine: one H) above h_floor."""
         if len(self.Hs) != 1:
             return False
-        Mn, _ = _normalise(M, self.bs, self.family)
+        Mn, _ = normalise(M, self.bs, self.family)
         hs = metric_step_threshold(self.Hs[0], Mn, self.method) * (1.0 - LIFT_SLACK)
         if hs > h_floor * (1.0 + 1e-12):
             return self.try_metric(hs, Mn)
@@ -616,13 +318,13 @@ class _StepSearch:
         self.solves += 1
         if self.search == "lmi":
             if self.lmi is None:
-                self.lmi = _StepLMI(self.Hs, self.bs, self.family, self.method)
+                self.lmi = StepLMI(self.Hs, self.bs, self.family, self.method)
             M = self.lmi.find(h)
             return [] if M is None else [M]
         Ts = [step_matrix(H, h, self.method) for H in self.Hs]
         theta0 = self.par.theta(warm) if warm is not None else np.zeros(self.par.size)
-        theta, val = _descent(
-            self.par, lambda L: _sigma_and_grad(L, Ts), theta0, target=min(self.rho, 1.0 - DESCENT_MARGIN)
+        theta, val = descent(
+            self.par, lambda L: sigma_and_grad(L, Ts), theta0, target=min(self.rho, 1.0 - DESCENT_MARGIN)
         )
         return [self.par.M(theta)] if math.isfinite(val) else []
 
@@ -819,17 +521,17 @@ def tight_step_sampled(
                 sub = [self.Hs[k] for k in active]
                 if srch == "lmi":
                     try:
-                        M = _StepLMI(sub, bs, family, method, h=h).find(h)
+                        M = StepLMI(sub, bs, family, method, h=h).find(h)
                     except Exception:  # cvxpy construction trouble: not certified here
                         M = None
                 else:
                     Ts = [step_matrix(Hk, h, method) for Hk in sub]
                     th0 = self.par.theta(warm) if warm is not None else np.zeros(self.par.size)
-                    th, val = _descent(self.par, lambda L: _sigma_and_grad(L, Ts), th0, target=1.0 - DESCENT_MARGIN)
+                    th, val = descent(self.par, lambda L: sigma_and_grad(L, Ts), th0, target=1.0 - DESCENT_MARGIN)
                     M = self.par.M(th) if math.isfinite(val) else None
                 if M is None:
                     return cands
-                Mn, _ = _normalise(M, bs, family)
+                Mn, _ = normalise(M, bs, family)
                 f = sampled_factor(self.Hs, h, Mn, method, per_sample=True)
                 bad = [int(k) for k in np.argsort(-f) if f[k] >= 1.0 and int(k) not in active][:8]
                 if not bad:
@@ -874,13 +576,13 @@ def tight_rate(
     bs = _check_blocks(block_sizes, H.shape[0])
     srch = _choose_search(search, H.shape[0])
     true_bound = float(np.min(np.linalg.eigvals(H).real))
-    par = _Param(bs, family)
+    par = MetricParam(bs, family)
     checks = solves = 0
     best: list = [-math.inf, None, None]
 
     def consider(M: np.ndarray) -> None:
         nonlocal checks
-        Mn, w = _normalise(M, bs, family)
+        Mn, w = normalise(M, bs, family)
         if family == "scalar" and w is None:
             return
         a = metric_rate(H, Mn)
@@ -904,7 +606,7 @@ def tight_rate(
         if sc.weights is not None:
             consider(sc.matrix())
     if srch == "lmi":
-        lmi = _RateLMI(H, bs, family)
+        lmi = RateLMI(H, bs, family)
         hi = true_bound
         lo = best[0]
         if not math.isfinite(lo):
@@ -927,7 +629,7 @@ def tight_rate(
     else:
         warm = best[1] if best[1] is not None else np.eye(H.shape[0])
         solves += 1
-        theta, _ = _descent(par, lambda L: _neg(_rate_and_grad(L, H)), par.theta(warm))
+        theta, _ = descent(par, lambda L: _neg(rate_and_grad(L, H)), par.theta(warm))
         consider(par.M(theta))
     M = best[1] if best[1] is not None else np.eye(H.shape[0])
     ratio = best[0] / true_bound if (true_bound > 0 and math.isfinite(best[0])) else math.nan
