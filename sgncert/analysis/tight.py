@@ -79,8 +79,8 @@ with ``J_bar = int_0^1 J(y + s(x - y)) ds`` for Euler, and a metric satisfying (
 matrix in the convex hull of ``{J(x) : x in R}`` (for Euler (1) is convex in J, so the hull
 is covered by its extreme points) certifies the nonlinear map on R. A finite sample only
 *estimates* that hull: the result is labelled ``provenance = "sampled"`` and is not a
-bound; re-check it on fresh samples with :func:`sampled_factor` (``sgncert verify
---resample``). For RK4 on a nonlinear game the stages see different Jacobians, so the
+bound. ``sgncert verify`` re-checks it in floating point on the certificate's own samples;
+:func:`~sgncert.theory.contraction.sampled_factor` evaluates the metric on any other points. For RK4 on a nonlinear game the stages see different Jacobians, so the
 sampled RK4 number is an estimate twice over (frozen-Jacobian linearisation).
 """
 
