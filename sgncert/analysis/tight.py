@@ -80,8 +80,9 @@ matrix in the convex hull of ``{J(x) : x in R}`` (for Euler (1) is convex in J, 
 is covered by its extreme points) certifies the nonlinear map on R. A finite sample only
 *estimates* that hull: the result is labelled ``provenance = "sampled"`` and is not a
 bound. ``sgncert verify`` re-checks it in floating point on the certificate's own samples;
-:func:`~sgncert.theory.contraction.sampled_factor` evaluates the metric on any other points. For RK4 on a nonlinear game the stages see different Jacobians, so the
-sampled RK4 number is an estimate twice over (frozen-Jacobian linearisation).
+:func:`~sgncert.theory.contraction.sampled_factor` evaluates the metric on any other
+points. For RK4 on a nonlinear game the stages see different Jacobians, so the sampled RK4
+number is an estimate twice over (frozen-Jacobian linearisation).
 """
 
 from __future__ import annotations
@@ -484,8 +485,8 @@ def tight_step_sampled(
     factor lies within EXACT_BAND of the bound, by a float margin far above rounding for
     the rest), but the samples only
     estimate the convex hull of {J(x) : x in R} that the mean-value argument needs (see
-    the module docstring), so this is not a bound for the game; re-check on fresh
-    samples with :func:`sampled_factor`. ``true_limit`` is the smallest spectral limit over
+    the module docstring), so this is not a bound for the game (fresh samples can be
+    checked with :func:`~sgncert.theory.contraction.sampled_factor`). ``true_limit`` is the smallest spectral limit over
     the samples (no common metric can exceed it).
 
     Cutting planes: the metric search (LMI with one cone per active sample, or descent on
