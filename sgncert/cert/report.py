@@ -7,11 +7,11 @@ decided).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EXIT_NEGATIVE, EXIT_NUMERICAL, EXIT_OK
+from ..util.jsondoc import jsonable
 
 OK, FAILED, WARNING, UNDECIDABLE = "ok", "failed", "warning", "undecidable"
 
@@ -105,14 +105,6 @@ class VerifyReport:
             "counts": counts,
             "checks": [c.to_dict() for c in self.checks],
             "notes": list(self.notes),
-            "simulation": _finite(self.simulation),
+            "simulation": jsonable(self.simulation, nan="null"),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -31,22 +31,27 @@ def sha256_json(obj: Any) -> str:
     return sha256_text(canonical_json(obj))
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: Any, *, nan: str = "raise") -> Any:
     """``value`` as plain JSON types.
 
     Arrays (anything with ``tolist``) become lists, NumPy scalars Python numbers, tuples
     lists and mapping keys strings; ``inf`` becomes ``None`` (JSON has no infinity: every
     unbounded value of a document is written as ``null``).
 
+    Args:
+        value: the value to convert.
+        nan: ``"raise"`` (a document never claims an undefined number) or ``"null"`` (a
+            report of what was observed, e.g. a simulation that diverged).
+
     Raises:
-        NumericalError: ``value`` contains a NaN (a document never claims an undefined number).
+        NumericalError: ``value`` contains a NaN and ``nan="raise"``.
     """
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, nan=nan) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, nan=nan) for v in value]
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # NumPy / JAX arrays and scalars
-        return jsonable(value.tolist())
+        return jsonable(value.tolist(), nan=nan)
     if isinstance(value, bool):
         return value
     if isinstance(value, numbers.Integral):
@@ -54,6 +59,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         v = float(value)
         if math.isnan(v):
+            if nan == "null":
+                return None
             raise NumericalError("a computed number is NaN; no document is written with it")
         return v if math.isfinite(v) else None
     return value
