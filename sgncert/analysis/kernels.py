@@ -39,7 +39,7 @@ def dce_pseudo_gradient(game: Game):
 
         def F_small(x, params):
             leaves, tdef = jax.tree_util.tree_flatten(params)
-            if tdef != treedef:
+            if tdef != treedef:  # type: ignore[operator]  # PyTreeDef compares by structure
                 return F(x, params)
             return fun(x, *leaves)[0]
 
@@ -65,9 +65,11 @@ def _kernels(game: Game):
     if game.transform is None:
         return plain, F
 
+    transform = game.transform
+
     def jacobians(X, p):  # Fisher geometry: K = E(x)^T J(x) E(x), E by host LAPACK
         values, J = plain(X, p)
-        E = game.transform(np.asarray(X))
+        E = transform(np.asarray(X))
         return values, E.swapaxes(1, 2) @ np.asarray(J) @ E
 
     return jacobians, F

@@ -78,7 +78,8 @@ def _rk4_k(q):
     if q > 0:
         cross = sum(b * si * (1 + si) for b, si in zip(_RK4_B, s)) / q
     else:
-        cross = sum(b * c for b, c in zip(_RK4_B, (0, Fraction(1, 2), Fraction(1, 2), 1)))
+        limits = (Fraction(0), Fraction(1, 2), Fraction(1, 2), Fraction(1))  # s_i / q as q -> 0
+        cross = sum(b * c for b, c in zip(_RK4_B, limits))
     return 2 * cross + sum(b * (1 + si) for b, si in zip(_RK4_B, s)) ** 2
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .expressions import FUNCTIONS, CompiledExpression, compile_expression
 from .model import Player
 
 
@@ -35,7 +36,7 @@ class CostGroup:
     """Players whose costs are one template over slots: ``members`` (m,) player indices,
     ``slots`` (m, S) the player in each slot (slot 0: the member itself), ``dims`` (S,)."""
 
-    template: object  # CompiledExpression over ``slot_names``
+    template: CompiledExpression  # over ``slot_names``
     slot_names: tuple[str, ...]
     members: np.ndarray
     slots: np.ndarray
@@ -86,8 +87,6 @@ def _slot_prefix(taken: set[str]) -> str:
 
 def cost_structure(sources: Mapping[str, str], players: tuple[Player, ...], params) -> CostStructure:
     """Group the players' cost expressions ``sources`` (name -> source) by template."""
-    from .expressions import FUNCTIONS, compile_expression
-
     names = [p.name for p in players]
     index = {n: i for i, n in enumerate(names)}
     prefix = _slot_prefix(set(params) | set(FUNCTIONS) | set(names))
