@@ -22,6 +22,15 @@ VectorField = Callable[[np.ndarray], np.ndarray]
 """A batch of points (B, d) to the field at them (B, d)."""
 
 
+def rk4_step(f: Callable[[Any], Any], x: Any, h: float) -> Any:
+    """One classical RK4 step of ``x' = f(x)`` (NumPy or JAX arrays alike)."""
+    k1 = f(x)
+    k2 = f(x + 0.5 * h * k1)
+    k3 = f(x + 0.5 * h * k2)
+    k4 = f(x + h * k3)
+    return x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
 @float64
 def flow_trajectories(
     F: PseudoGradient, p: dict[str, Any], X0: np.ndarray, dt: float, n_blocks: int, stride: int
@@ -35,11 +44,7 @@ def flow_trajectories(
         return -F(x, p)
 
     def rk4(_: Any, x: Any) -> Any:
-        k1 = f(x)
-        k2 = f(x + 0.5 * dt * k1)
-        k3 = f(x + 0.5 * dt * k2)
-        k4 = f(x + dt * k3)
-        return x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return rk4_step(f, x, dt)
 
     def block(x: Any, _: Any) -> tuple[Any, Any]:
         x = jax.lax.fori_loop(0, stride, rk4, x)
@@ -103,6 +108,9 @@ def step_pairs(
     P = Z0.shape[0] // 2
     Z = Z0.copy()
 
+    def minus_F(Z: np.ndarray) -> np.ndarray:
+        return -F(Z)
+
     def dist(Z: np.ndarray) -> np.ndarray:
         diff = Z[:P] - Z[P:]
         return np.asarray(np.linalg.norm(scale * (diff if frame is None else frame(diff)), axis=1))
@@ -113,14 +121,7 @@ def step_pairs(
     diverged = False
     with np.errstate(all="ignore"):
         for _ in range(steps):
-            if method == "euler":
-                Z = Z - h * F(Z)
-            else:
-                k1 = F(Z)
-                k2 = F(Z - 0.5 * h * k1)
-                k3 = F(Z - 0.5 * h * k2)
-                k4 = F(Z - h * k3)
-                Z = Z - (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            Z = Z - h * F(Z) if method == "euler" else rk4_step(minus_F, Z, h)
             if not np.all(np.isfinite(Z)):
                 diverged = True
                 break

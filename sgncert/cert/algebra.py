@@ -30,18 +30,10 @@ from ..errors import SpecError
 from ..theory.exact import psd_exact, sgn_matrix_exact, to_fraction
 from ..util.jsondoc import canonical_json
 from .model import show
-from .report import VerifyReport
+from .report import VerifyReport, number_text
 
 ROUNDING = 1e-12  # relative slack for float rounding of stated step sizes / factors
 REL_TOL = 1e-9  # relative tolerance when comparing with recomputed floating-point values
-
-
-def _g(x: Any) -> str:
-    if x is None:
-        return "inf"
-    if isinstance(x, Fraction):
-        x = float(x)
-    return f"{x:.12g}" if isinstance(x, float) else str(x)
 
 
 def _fr(x) -> Fraction:
@@ -212,7 +204,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     if region_ok:
         rep.ok(
             "region",
-            f"{'box' if reg['norm'] == 'inf' else 'ball'} of radius {_g(reg['radius'])} "
+            f"{'box' if reg['norm'] == 'inf' else 'ball'} of radius {number_text(reg['radius'])} "
             f"around the {'solved equilibrium' if sc == 'equilibrium' else 'spec centre'}",
         )
     else:
@@ -221,7 +213,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     # -- constants: couplings are norms
     neg = [(i, j) for i in range(n) for j in range(n) if i != j and _fr(L[i][j]) < 0]
     for i, j in neg:
-        rep.fail(f"constants.L[{i}][{j}]", f"L[{i}][{j}] = {_g(L[i][j])} is negative (a coupling is a norm)")
+        rep.fail(f"constants.L[{i}][{j}]", f"L[{i}][{j}] = {number_text(L[i][j])} is negative (a coupling is a norm)")
     if beta is not None and beta < 0:  # pragma: no cover - validated non-negative
         rep.fail("constants.beta", "beta is negative")
 
@@ -230,7 +222,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     if all(x > 0 for x in wf) and wf[0] == 1:
         rep.ok("metric.weights", "weights are positive with w_1 = 1")
     else:
-        rep.fail("metric.weights", f"weights must be positive with w_1 = 1, got {[_g(x) for x in w]}")
+        rep.fail("metric.weights", f"weights must be positive with w_1 = 1, got {[number_text(x) for x in w]}")
 
     # -- the margin: C(w, alpha) >= 0 exactly
     margin_ok = False
@@ -239,22 +231,22 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     else:
         margin_ok = psd_exact(sgn_matrix_exact(mu, L, wf, alpha))
         if margin_ok:
-            rep.ok("sgn.margin", f"C(w, {_g(alpha)}) is positive semidefinite (exact rational LDL^T)")
+            rep.ok("sgn.margin", f"C(w, {number_text(alpha)}) is positive semidefinite (exact rational LDL^T)")
         else:
             est = _margin_estimate(mu, L, w)
-            true = f"; the stated mu, L and w only give alpha_*(w) ~ {_g(est)}" if est is not None else ""
-            rep.fail("sgn.margin", f"C(w, alpha) is not positive semidefinite at alpha = {_g(alpha)}{true}")
+            true = f"; the stated mu, L and w only give alpha_*(w) ~ {number_text(est)}" if est is not None else ""
+            rep.fail("sgn.margin", f"C(w, alpha) is not positive semidefinite at alpha = {number_text(alpha)}{true}")
     if _fr(doc["rate"]) == _fr(alpha):
-        rep.ok("rate", f"rate = sgn.margin = {_g(alpha)}")
+        rep.ok("rate", f"rate = sgn.margin = {number_text(alpha)}")
     else:
-        rep.fail("rate", f"rate = {_g(doc['rate'])} but the proved margin sgn.margin = {_g(alpha)}")
+        rep.fail("rate", f"rate = {number_text(doc['rate'])} but the proved margin sgn.margin = {number_text(alpha)}")
     should = bool(_fr(alpha) > 0 and beta is not None)
     if certified and should:
         rep.ok("certified", "certified: the margin is positive and beta finite")
     elif certified:
         rep.fail(
             "certified",
-            f"certified is true but sgn.margin = {_g(alpha)}"
+            f"certified is true but sgn.margin = {number_text(alpha)}"
             + ("" if beta is not None else " and beta is unbounded")
             + " does not certify anything",
         )
@@ -266,7 +258,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     elif doc["euclidean"]["margin"] <= 0 and doc.get("euclidean", {}).get("certified") is True:
         rep.fail(
             "euclidean.certified",
-            f"euclidean.certified is true but euclidean.margin = {_g(doc['euclidean']['margin'])} <= 0",
+            f"euclidean.certified is true but euclidean.margin = {number_text(doc['euclidean']['margin'])} <= 0",
         )
 
     if certified and should and _fr(beta) > 0:
@@ -285,16 +277,16 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
             return
     emax = 2 * a / (b * b)
     if e["max"] > 0 and _at_most(e["max"], emax):
-        rep.ok(f"{prefix}.max", f"{_g(e['max'])} <= 2 alpha / beta^2 = {_g(emax)}")
+        rep.ok(f"{prefix}.max", f"{number_text(e['max'])} <= 2 alpha / beta^2 = {number_text(emax)}")
     else:
-        rep.fail(f"{prefix}.max", f"stated {_g(e['max'])} but 2 alpha / beta^2 = {_g(emax)}")
+        rep.fail(f"{prefix}.max", f"stated {number_text(e['max'])} but 2 alpha / beta^2 = {number_text(emax)}")
     ebest = a / (b * b)
     if e["best"] > 0 and _at_most(e["best"], ebest) and _at_most(e["best"], _fr(e["max"])):
-        rep.ok(f"{prefix}.best", f"{_g(e['best'])} <= alpha / beta^2 = {_g(ebest)}")
+        rep.ok(f"{prefix}.best", f"{number_text(e['best'])} <= alpha / beta^2 = {number_text(ebest)}")
     else:
         rep.fail(
             f"{prefix}.best",
-            f"stated {_g(e['best'])} but alpha / beta^2 = {_g(ebest)} (and it must not exceed max = {_g(e['max'])})",
+            f"stated {number_text(e['best'])} but alpha / beta^2 = {number_text(ebest)} (and it must not exceed max = {number_text(e['max'])})",
         )
     h = _fr(e["best"])
     g = 1 - 2 * h * a + h * h * b * b
@@ -302,13 +294,13 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
     if f < 1 and _at_least(f * f, g):
         rep.ok(
             f"{prefix}.factor",
-            f"{_g(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))} at h = best",
+            f"{number_text(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {number_text(math.sqrt(max(0.0, float(g))))} at h = best",
         )
     else:
         rep.fail(
             f"{prefix}.factor",
-            f"stated {_g(f)} but the proved bound at h = {_g(h)} is "
-            f"sqrt(1 - 2 h alpha + h^2 beta^2) = {_g(math.sqrt(max(0.0, float(g))))}"
+            f"stated {number_text(f)} but the proved bound at h = {number_text(h)} is "
+            f"sqrt(1 - 2 h alpha + h^2 beta^2) = {number_text(math.sqrt(max(0.0, float(g))))}"
             + (" (a factor must be < 1)" if f >= 1 else ""),
         )
 
@@ -319,7 +311,7 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
     if b < a:
         rep.fail(
             "constants.beta",
-            f"beta = {_g(b)} is below the margin {_g(a)}, impossible since alpha_*(w) <= alpha_true(w) <= beta(w)",
+            f"beta = {number_text(b)} is below the margin {number_text(a)}, impossible since alpha_*(w) <= alpha_true(w) <= beta(w)",
         )
     # Euler (docs/theory.md §6); the natural-gradient step of the Fisher geometry has the same bounds
     _euler_claims(rep, "steps.euler", e, a, b)
@@ -330,34 +322,40 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
     stated_c4 = r.get("c4")
     if stated_c4 is not None:
         if _at_most(stated_c4, Fraction(c4)):
-            rep.ok("steps.rk4.c4", f"c4 = {_g(stated_c4)} (re-derived: {_g(c4)})")
+            rep.ok("steps.rk4.c4", f"c4 = {number_text(stated_c4)} (re-derived: {number_text(c4)})")
         else:
-            rep.fail("steps.rk4.c4", f"stated c4 = {_g(stated_c4)} exceeds the re-derived fixed point {_g(c4)}")
+            rep.fail(
+                "steps.rk4.c4",
+                f"stated c4 = {number_text(stated_c4)} exceeds the re-derived fixed point {number_text(c4)}",
+            )
     rmax = _fr(r["max"])
     bound = Fraction(c4) * a / (b * b)
     if rmax > 0 and _at_most(rmax, bound) and _rk4_g(rmax, a, b) <= 1:
-        rep.ok("steps.rk4.max", f"{_g(rmax)} <= c4 alpha / beta^2 = {_g(bound)}")
+        rep.ok("steps.rk4.max", f"{number_text(rmax)} <= c4 alpha / beta^2 = {number_text(bound)}")
     else:
         rep.fail(
             "steps.rk4.max",
-            f"stated {_g(rmax)} but c4 alpha / beta^2 = {_g(bound)}: RK4 is not proved to contract at that step",
+            f"stated {number_text(rmax)} but c4 alpha / beta^2 = {number_text(bound)}: RK4 is not proved to contract at that step",
         )
     if "best" in r and r.get("best") is not None:
         hb = _fr(r["best"])
         if hb > 0 and _at_most(hb, rmax):
-            rep.ok("steps.rk4.best", f"{_g(hb)} <= max = {_g(rmax)}")
+            rep.ok("steps.rk4.best", f"{number_text(hb)} <= max = {number_text(rmax)}")
         else:
-            rep.fail("steps.rk4.best", f"stated {_g(hb)} is not in (0, rk4.max = {_g(rmax)}]")
+            rep.fail("steps.rk4.best", f"stated {number_text(hb)} is not in (0, rk4.max = {number_text(rmax)}]")
         if r.get("factor") is not None:
             gb = _rk4_g(hb, a, b)
             fr = _fr(r["factor"])
             if fr < 1 and _at_least(fr * fr, gb):
-                rep.ok("steps.rk4.factor", f"{_g(fr)} >= sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))} at h = best")
+                rep.ok(
+                    "steps.rk4.factor",
+                    f"{number_text(fr)} >= sqrt(g(h)) = {number_text(math.sqrt(max(0.0, float(gb))))} at h = best",
+                )
             else:
                 rep.fail(
                     "steps.rk4.factor",
-                    f"stated {_g(fr)} but the proved bound at h = {_g(hb)} is "
-                    f"sqrt(g(h)) = {_g(math.sqrt(max(0.0, float(gb))))}"
+                    f"stated {number_text(fr)} but the proved bound at h = {number_text(hb)} is "
+                    f"sqrt(g(h)) = {number_text(math.sqrt(max(0.0, float(gb))))}"
                     + (" (a factor must be < 1)" if fr >= 1 else ""),
                 )
 
@@ -375,17 +373,20 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
         by_pair[(b["i"], b["j"])] = k
         lo, hi = b["low"], b["high"]
         if hi is not None and not lo < hi:
-            rep.fail(f"band[{k}]", f"low = {_g(lo)} is not below high = {_g(hi)}")
+            rep.fail(f"band[{k}]", f"low = {number_text(lo)} is not below high = {number_text(hi)}")
     if n == 2:
         cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
         if cf is None:
             if band:
-                rep.fail("band", f"the band at alpha = {_g(ba)} is empty (closed form) but the certificate lists one")
+                rep.fail(
+                    "band",
+                    f"the band at alpha = {number_text(ba)} is empty (closed form) but the certificate lists one",
+                )
             else:
                 rep.ok("band", "empty, as the closed form says")
             return
         if (0, 1) not in by_pair:
-            rep.fail("band", f"missing: the closed form gives ({_g(cf[0])}, {_g(cf[1])})")
+            rep.fail("band", f"missing: the closed form gives ({number_text(cf[0])}, {number_text(cf[1])})")
             return
     elif certified and _fr(alpha) > af:
         missing = [(i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in by_pair]
@@ -402,10 +403,10 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
             assert cf is not None  # an empty closed-form band returned above
             if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
                 ok_lo = False
-                msgs.append(("low", f"stated {_g(lo)} but the closed form gives {_g(cf[0])}"))
+                msgs.append(("low", f"stated {number_text(lo)} but the closed form gives {number_text(cf[0])}"))
             if not _rel_close(hi_f, cf[1]):
                 ok_hi = False
-                msgs.append(("high", f"stated {_g(hi)} but the closed form gives {_g(cf[1])}"))
+                msgs.append(("high", f"stated {number_text(hi)} but the closed form gives {number_text(cf[1])}"))
         # exact PD tests of the pair's 2 x 2 principal block (for N = 2 that is C itself)
         mi, mj, lij, lji = mu[i], mu[j], L[i][j], L[j][i]
         lo_f = Fraction(lo)
@@ -420,12 +421,17 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 msgs.append(
                     (
                         "low",
-                        f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(lo)}",
+                        f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(lo)}",
                     )
                 )
             elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
                 ok_lo = False
-                msgs.append(("low", f"C(w, {_g(ba)}) is still positive definite just below the stated end {_g(lo)}"))
+                msgs.append(
+                    (
+                        "low",
+                        f"C(w, {number_text(ba)}) is still positive definite just below the stated end {number_text(lo)}",
+                    )
+                )
         if hi is not None:
             hi_q = Fraction(hi)
             r_in = mid if mid is not None else hi_q * (1 - Fraction(1, 10**9))
@@ -434,12 +440,17 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 msgs.append(
                     (
                         "high",
-                        f"C(w, {_g(ba)}) is not positive definite at w_j/w_i = {_g(r_in)} just inside the stated end {_g(hi)}",
+                        f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(hi)}",
                     )
                 )
             elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
                 ok_hi = False
-                msgs.append(("high", f"C(w, {_g(ba)}) is still positive definite just above the stated end {_g(hi)}"))
+                msgs.append(
+                    (
+                        "high",
+                        f"C(w, {number_text(ba)}) is still positive definite just above the stated end {number_text(hi)}",
+                    )
+                )
         for end, msg in msgs:
             rep.fail(f"band[{k}].{end}", f"w_{j}/w_{i}: {msg}")
         if ok_lo and ok_hi:
@@ -448,7 +459,7 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 if n == 2
                 else "inside the pair's 2 x 2 necessary band (exact PD just inside each end)"
             )
-            rep.ok(f"band[{k}]", f"w_{j}/w_{i} in ({_g(lo)}, {_g(hi)}): {how}")
+            rep.ok(f"band[{k}]", f"w_{j}/w_{i} in ({number_text(lo)}, {number_text(hi)}): {how}")
         # the certified weights must lie in the band
         if certified and all(x > 0 for x in wf) and _fr(alpha) > af:
             r = wf[j] / wf[i]
@@ -456,11 +467,11 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 hi is None or r < Fraction(hi) or (n > 2 and r == Fraction(hi))
             )
             if inside:
-                rep.ok(f"metric.weights[{j}]/[{i}]", f"w_{j}/w_{i} = {_g(r)} lies in band[{k}]")
+                rep.ok(f"metric.weights[{j}]/[{i}]", f"w_{j}/w_{i} = {number_text(r)} lies in band[{k}]")
             else:
                 rep.fail(
                     "metric.weights",
-                    f"w_{j}/w_{i} = {_g(r)} lies outside the band ({_g(lo)}, {_g(hi)}) in which the weights must lie",
+                    f"w_{j}/w_{i} = {number_text(r)} lies outside the band ({number_text(lo)}, {number_text(hi)}) in which the weights must lie",
                 )
 
 
@@ -480,20 +491,22 @@ def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> No
         return
     need = _fr(res) / a
     if _at_least(dist, need):
-        rep.ok("equilibrium.distance_bound_M", f"{_g(dist)} >= residual_M / alpha = {_g(need)}")
+        rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha = {number_text(need)}")
     else:
-        rep.fail("equilibrium.distance_bound_M", f"stated {_g(dist)} but residual_M / alpha = {_g(need)}")
+        rep.fail(
+            "equilibrium.distance_bound_M", f"stated {number_text(dist)} but residual_M / alpha = {number_text(need)}"
+        )
     rM, rad = _fr(ball["radius_M"]), _fr(doc["region"]["radius"])
     # ||x - c||_M <= R sqrt(min w) keeps x in the box / ball of radius R: (rM + dist)^2 <= R^2 min w
     lhs, rhs = (rM + _fr(dist)) ** 2, rad * rad * min(wf)
     if _at_most(lhs, rhs):
         rep.ok(
             "invariant_ball.radius_M",
-            f"radius_M + distance = {_g(rM + _fr(dist))} <= R sqrt(min w) = {_g(math.sqrt(float(rhs)))}",
+            f"radius_M + distance = {number_text(rM + _fr(dist))} <= R sqrt(min w) = {number_text(math.sqrt(float(rhs)))}",
         )
     else:
         rep.fail(
             "invariant_ball.radius_M",
-            f"radius_M + distance bound = {_g(rM + _fr(dist))} exceeds the largest "
-            f"M-ball in the region, R sqrt(min w) = {_g(math.sqrt(float(rhs)))}",
+            f"radius_M + distance bound = {number_text(rM + _fr(dist))} exceeds the largest "
+            f"M-ball in the region, R sqrt(min w) = {number_text(math.sqrt(float(rhs)))}",
         )

@@ -33,6 +33,10 @@ KIND: Literal["sgncert.certificate"] = "sgncert.certificate"
 MAX_PLAYERS = 256  # exact LDL^T in Fractions is O(N^3)
 
 Provenance = Literal["exact", "sampled", "sound"]
+Family = Literal["scalar", "block"]
+Method = Literal["euler", "rk4"]
+Search = Literal["lmi", "descent"]
+TightProvenance = Literal["exact", "sampled"]
 
 
 def info(
@@ -74,8 +78,10 @@ def info(
 # ------------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class Player:
-    name: str = field(metadata=info("the player's name"))
-    dim: int = field(metadata=info("the dimension d_i of the player's decision vector", minimum=1))
+    name: str = field(metadata=info("the player's name (checked with game.players)"))
+    dim: int = field(
+        metadata=info("the dimension d_i of the player's decision vector (checked with game.players)", minimum=1)
+    )
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,11 @@ class GameInfo:
         )
     )
     players: list[Player] = field(
-        metadata=info("players in play order (checked against the rebuilt game)", min_items=1)
+        metadata=info("players in play order (checked against the embedded spec and the rebuilt game)", min_items=1)
     )
     spec: dict[str, Any] = field(
         metadata=info(
-            "the canonical game spec, parameters applied; its sha256 is game.sha256 (verify rebuilds the game from it)"
+            "the canonical game spec, parameters applied; its sha256 is game.sha256 (checked: verify rebuilds the game from it)"
         )
     )
     affine: bool | None = field(
@@ -103,7 +109,7 @@ class GameInfo:
     source: str | None = field(
         default=None,
         metadata=info(
-            "the spec file, relative to the certificate's folder (verify checks that it still describes the game)",
+            "the spec file, relative to the certificate's folder (checked: when the file is found, it must still describe the game)",
             required=False,
             null="not recorded",
         ),
@@ -112,9 +118,19 @@ class GameInfo:
 
 @dataclass(frozen=True)
 class RegionInfo:
-    center: list[float] = field(metadata=info("the centre c of R (the solved equilibrium for center: equilibrium)"))
-    radius: float = field(metadata=info("the half-width (box) or radius (ball) of R", exclusive_minimum=0))
-    norm: Literal["inf", "2"] = field(metadata=info("inf: R is a box, 2: a Euclidean ball"))
+    center: list[float] = field(
+        metadata=info(
+            "the centre c of R, or the solved equilibrium for center: equilibrium (checked against the embedded spec when it gives the centre)"
+        )
+    )
+    radius: float = field(
+        metadata=info(
+            "the half-width (box) or radius (ball) of R (checked against the embedded spec)", exclusive_minimum=0
+        )
+    )
+    norm: Literal["inf", "2"] = field(
+        metadata=info("inf: R is a box, 2: a Euclidean ball (checked against the embedded spec)")
+    )
     center_spec: str | list[float] | None = field(
         default=None,
         metadata=info(
@@ -146,17 +162,26 @@ class ConstantsInfo:
     )
     provenance: Provenance = field(
         metadata=info(
-            "exact (J constant), sampled (extrema over the samples: an estimate) or sound (proved bounds over R)"
+            "how sure the constants are: exact (J constant; checked: the game must be affine), sampled (extrema over the samples, an estimate: fresh points beating them are warnings) or sound (proved bounds over R; reserved, not written by this version: fresh points beating them fail)"
         )
     )
-    samples: int = field(metadata=info("number of points the extrema are taken over (1 for exact)", minimum=1))
+    samples: int = field(
+        metadata=info(
+            "number of points the extrema are taken over, 1 for exact constants (checked: the embedded spec's sampling gives as many)",
+            minimum=1,
+        )
+    )
     seed: int | None = field(
-        metadata=info("seed of the sample points (null for exact constants)", null="no sampling", minimum=0)
+        metadata=info(
+            "seed of the sample points (checked against the embedded spec)",
+            null="exact constants, no sampling",
+            minimum=0,
+        )
     )
     sampler: str | None = field(
         default=None,
         metadata=info(
-            "how the points were drawn: jacobian (exact), sobol, random, grid or vertices",
+            "how the points were drawn: jacobian (exact), sobol, random, grid or vertices (informational)",
             required=False,
             omit_if_none=True,
         ),
@@ -172,13 +197,17 @@ class EuclideanInfo:
         default=None, metadata=info("gamma > 0 (checked against margin)", required=False, omit_if_none=True)
     )
     provenance: Provenance | None = field(
-        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+        default=None, metadata=info("as constants.provenance (informational)", required=False, omit_if_none=True)
     )
 
 
 @dataclass(frozen=True)
 class MetricInfo:
-    weights: list[float] = field(metadata=info("block weights w with w_1 = 1; M(w) = blockdiag(w_i I) (checked)"))
+    weights: list[float] = field(
+        metadata=info(
+            "block weights w with w_1 = 1; M(w) = blockdiag(w_i I) (checked: positive, w_1 = 1, inside the band; the margin is proved for them)"
+        )
+    )
     kind: str | None = field(
         default=None, metadata=info("scalar: one weight per player (informational)", required=False, omit_if_none=True)
     )
@@ -199,7 +228,7 @@ class MetricInfo:
 class GeometryInfo:
     kind: Literal["euclidean", "fisher"] = field(
         metadata=info(
-            "euclidean, or fisher for softmax games (constants normalised by G_i^-1/2; checked against the rebuilt game)"
+            "euclidean, or fisher for softmax games, whose constants are normalised by G_i^-1/2 (checked against the rebuilt game)"
         )
     )
     reduced_dims: list[int] | None = field(
@@ -244,13 +273,13 @@ class SgnInfo:
     alpha_true: float | None = field(
         default=None,
         metadata=info(
-            "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w (diagnostic, >= margin)",
+            "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w (informational: a diagnostic, in theory >= margin, not checked)",
             required=False,
             omit_if_none=True,
         ),
     )
     provenance: Provenance | None = field(
-        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+        default=None, metadata=info("as constants.provenance (informational)", required=False, omit_if_none=True)
     )
     tau_attained: bool | None = field(
         default=None,
@@ -321,7 +350,9 @@ class ThresholdPair:
 class ExactStepThresholds:
     euler: ThresholdPair = field(metadata=info("T(h) = I - hH"))
     rk4: ThresholdPair = field(metadata=info("T(h) = P(-hH), P the RK4 polynomial"))
-    provenance: Provenance | None = field(default=None, metadata=info("exact", required=False, omit_if_none=True))
+    provenance: Provenance | None = field(
+        default=None, metadata=info("exact (informational)", required=False, omit_if_none=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -329,7 +360,7 @@ class StepsInfo:
     euler: EulerSteps = field(metadata=info("Euler steps proved from alpha and beta"))
     rk4: Rk4Steps = field(metadata=info("RK4 steps proved from alpha and beta"))
     provenance: Provenance | None = field(
-        default=None, metadata=info("as constants.provenance", required=False, omit_if_none=True)
+        default=None, metadata=info("as constants.provenance (informational)", required=False, omit_if_none=True)
     )
     npg: NpgSteps | None = field(
         default=None,
@@ -361,8 +392,8 @@ class StepsInfo:
 
 @dataclass(frozen=True)
 class BandPair:
-    i: int = field(metadata=info("first player index", minimum=0))
-    j: int = field(metadata=info("second player index, i < j", minimum=0))
+    i: int = field(metadata=info("first player index (checked: 0 <= i < j < N, each pair once)", minimum=0))
+    j: int = field(metadata=info("second player index (checked: i < j < N)", minimum=0))
     low: float = field(metadata=info("lower end of w_j/w_i with C(w, band_alpha) > 0 (checked exactly)", minimum=0))
     high: float | None = field(metadata=info("upper end (checked exactly)", null="+infinity", minimum=0))
 
@@ -374,7 +405,9 @@ class EquilibriumInfo:
     )
     solved: bool | None = field(
         default=None,
-        metadata=info("the centre was solved for (center: equilibrium)", required=False, omit_if_none=True),
+        metadata=info(
+            "the centre was solved for, center: equilibrium (informational)", required=False, omit_if_none=True
+        ),
     )
     method: str | None = field(
         default=None, metadata=info("how it was solved (informational)", required=False, omit_if_none=True)
@@ -408,8 +441,10 @@ class InvariantBall:
 class TightStep:
     h: float = field(metadata=info("the largest step proved to contract in the metric (0: none; re-proved)"))
     factor: float = field(metadata=info("proved ||T(h)||_M <= factor < 1 (re-proved)"))
-    family: str = field(metadata=info("scalar (w_i I) or block (a full block per player)"))
-    method: str = field(metadata=info("euler or rk4"))
+    family: Family = field(
+        metadata=info("the metric family: scalar (w_i I) or block (a full block per player) (informational)")
+    )
+    method: Method = field(metadata=info("euler or rk4, as the section's name (informational)"))
     true_limit: float | None = field(
         metadata=info(
             "the spectral (true) step limit, min over the samples for sampled games (informational)", null="+infinity"
@@ -417,13 +452,23 @@ class TightStep:
     )
     ratio: float | None = field(metadata=info("h / true_limit (informational)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
-    provenance: str = field(metadata=info("exact (affine games) or sampled"))
-    search: str = field(metadata=info("lmi or descent (informational)"))
+    provenance: TightProvenance = field(
+        metadata=info("exact or sampled (informational: tight.provenance decides how verify checks)")
+    )
+    search: Search = field(metadata=info("lmi or descent (informational)"))
     weights: list[float] | None = field(
-        default=None, metadata=info("scalar family: the metric's weights, w_1 = 1", required=False, omit_if_none=True)
+        default=None,
+        metadata=info(
+            "scalar family: the metric's weights, w_1 = 1 (re-proved with h and factor)",
+            required=False,
+            omit_if_none=True,
+        ),
     )
     blocks: list[list[list[float]]] | None = field(
-        default=None, metadata=info("block family: the metric's blocks M_i", required=False, omit_if_none=True)
+        default=None,
+        metadata=info(
+            "block family: the metric's blocks M_i (re-proved with h and factor)", required=False, omit_if_none=True
+        ),
     )
 
 
@@ -432,19 +477,21 @@ class TightRate:
     alpha: float | None = field(
         metadata=info("the flow rate proved: M H + H^T M >= 2 alpha M exactly (re-proved)", null="none found")
     )
-    family: str = field(metadata=info("scalar or block"))
+    family: Family = field(metadata=info("scalar or block (informational)"))
     true_bound: float | None = field(
         metadata=info("min Re lambda(H), no metric does better (informational)", null="not defined")
     )
     ratio: float | None = field(metadata=info("alpha / true_bound (informational)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
-    provenance: str = field(metadata=info("exact"))
-    search: str = field(metadata=info("lmi or descent (informational)"))
+    provenance: Literal["exact"] = field(metadata=info("exact (informational)"))
+    search: Search = field(metadata=info("lmi or descent (informational)"))
     weights: list[float] | None = field(
-        default=None, metadata=info("scalar family: the metric's weights", required=False, omit_if_none=True)
+        default=None,
+        metadata=info("scalar family: the metric's weights (re-proved with alpha)", required=False, omit_if_none=True),
     )
     blocks: list[list[list[float]]] | None = field(
-        default=None, metadata=info("block family: the metric's blocks", required=False, omit_if_none=True)
+        default=None,
+        metadata=info("block family: the metric's blocks (re-proved with alpha)", required=False, omit_if_none=True),
     )
 
 
@@ -458,8 +505,12 @@ class SgnRatio:
 
 @dataclass(frozen=True)
 class TightInfo:
-    metric_family: str = field(metadata=info("the metric family searched: scalar or block"))
-    provenance: str = field(metadata=info("exact (affine games) or sampled (an estimate)"))
+    metric_family: Family = field(metadata=info("the metric family searched: scalar or block (informational)"))
+    provenance: TightProvenance = field(
+        metadata=info(
+            "exact (affine games: re-proved exactly) or sampled (an estimate, checked in floating point on the certificate's own samples)"
+        )
+    )
     euler: TightStep = field(metadata=info("the largest proved Euler step"))
     rk4: TightStep = field(metadata=info("the largest proved RK4 step"))
     rate: TightRate | None = field(
@@ -472,8 +523,8 @@ class TightInfo:
 
 @dataclass(frozen=True)
 class ToolProvenance:
-    tool_version: str = field(metadata=info("the sgncert version that wrote the certificate"))
-    x64: bool = field(metadata=info("computed in float64"))
+    tool_version: str = field(metadata=info("the sgncert version that wrote the certificate (informational)"))
+    x64: bool = field(metadata=info("computed in float64 (informational)"))
     versions: dict[str, str] | None = field(
         default=None,
         metadata=info("versions of the numerical libraries (informational)", required=False, omit_if_none=True),
@@ -492,8 +543,10 @@ class ToolProvenance:
 class Certificate:
     """The whole certificate document."""
 
-    schema_version: Literal["1"] = field(metadata=info("the certificate format version"))
-    kind: Literal["sgncert.certificate"] = field(metadata=info("what this document is"))
+    schema_version: Literal["1"] = field(
+        metadata=info("the certificate format version (checked: verify reads version 1)")
+    )
+    kind: Literal["sgncert.certificate"] = field(metadata=info("what this document is (checked)"))
     certified: bool = field(metadata=info("the game is certified (checked against the proved margin)"))
     game: GameInfo = field(metadata=info("the game certified"))
     region: RegionInfo = field(metadata=info("the region R all constants hold on"))
@@ -506,7 +559,7 @@ class Certificate:
     band: list[BandPair] = field(metadata=info("timescale band: for each pair (i, j) the interval of w_j/w_i"))
     provenance: ToolProvenance = field(metadata=info("how the certificate was made"))
     reason: str | None = field(
-        default=None, metadata=info("why the game is not certified (null when it is)", required=False, null="certified")
+        default=None, metadata=info("why the game is not certified (informational)", required=False, null="certified")
     )
     notes: list[str] | None = field(
         default=None, metadata=info("remarks of the certifier (informational)", required=False, omit_if_none=True)
@@ -515,7 +568,12 @@ class Certificate:
         default=None, metadata=info("the geometry of the constants", required=False, omit_if_none=True)
     )
     band_alpha: float | None = field(
-        default=None, metadata=info("the margin alpha the band is for (default 0)", required=False, omit_if_none=True)
+        default=None,
+        metadata=info(
+            "the margin alpha the band is for, default 0 (checked: the band is checked at it)",
+            required=False,
+            omit_if_none=True,
+        ),
     )
     equilibrium: EquilibriumInfo | None = field(
         default=None,
@@ -797,10 +855,25 @@ def _check_dimensions(doc: dict[str, Any], v: _Validator) -> None:
             raise v.error(f"band[{k}]", f"expected player indices 0 <= i < j < {n}, got i = {b['i']}, j = {b['j']}")
     tight = doc.get("tight")
     if isinstance(tight, dict):
+        dims = [p["dim"] for p in players]
+        fisher = isinstance(doc.get("geometry"), dict) and doc["geometry"].get("kind") == "fisher"
         for key in ("euler", "rk4", "rate"):
             entry = tight.get(key)
-            if isinstance(entry, dict) and entry.get("weights") is not None:
-                length(f"tight.{key}.weights", entry["weights"], n)
+            if not isinstance(entry, dict):
+                continue
+            weights, blocks = entry.get("weights"), entry.get("blocks")
+            if (weights is None) == (blocks is None):
+                raise v.error(f"tight.{key}", "expected the metric as exactly one of weights or blocks")
+            if weights is not None:
+                length(f"tight.{key}.weights", weights, n)
+                continue
+            assert blocks is not None
+            length(f"tight.{key}.blocks", blocks, n, "blocks")
+            for i, block in enumerate(blocks):
+                size = len(block) if fisher else dims[i]
+                where = f"tight.{key}.blocks[{i}]"
+                if len(block) != size or any(len(row) != size for row in block):
+                    raise v.error(where, f"expected a {size} x {size} block")
 
 
 def validate_document(doc: Any, label: str = "<certificate>") -> dict[str, Any]:

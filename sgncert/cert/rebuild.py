@@ -131,6 +131,16 @@ def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, ga
         return None
     if "players" not in spec:
         rep.ok("game.players", f"{len(rebuilt)} players as in the rebuilt game")
+    geometry = doc.get("geometry")
+    if isinstance(geometry, dict):
+        if geometry.get("kind") == game.geometry:
+            rep.ok("geometry.kind", f"{game.geometry} geometry, as the rebuilt game has")
+        else:
+            rep.fail(
+                "geometry.kind",
+                f"the certificate says geometry {geometry.get('kind')}, the rebuilt game "
+                f"has the {game.geometry} geometry",
+            )
     affine_claim = doc["game"].get("affine")
     if affine_claim is not None and affine_claim != game.affine:
         rep.fail(

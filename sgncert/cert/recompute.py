@@ -29,8 +29,8 @@ from ..analysis.sampling import sample_region
 from ..errors import NumericalError
 from ..games.model import Game, Sampling
 from ..theory.contraction import blockdiag, check_contraction, check_rate, sampled_factor, spectral_step_limit
-from .algebra import REL_TOL, _g
-from .report import FAILED, WARNING, VerifyReport
+from .algebra import REL_TOL
+from .report import FAILED, WARNING, VerifyReport, number_text
 
 
 def _unsafe(stated: float, true: float, direction: int, scale: float) -> bool:
@@ -111,8 +111,8 @@ class Recomputation:
                 bad_mu += 1
                 rep.fail(
                     f"constants.mu[{i}]",
-                    f"mu_{self.names[i]} stated {_g(float(k['mu'][i]))} but {what} value is "
-                    f"{_g(float(mu[i]))}: the stated curvature is too large",
+                    f"mu_{self.names[i]} stated {number_text(float(k['mu'][i]))} but {what} value is "
+                    f"{number_text(float(mu[i]))}: the stated curvature is too large",
                 )
         for i in range(n):
             for j in range(n):
@@ -120,8 +120,8 @@ class Recomputation:
                     bad_L += 1
                     rep.fail(
                         f"constants.L[{i}][{j}]",
-                        f"L_{self.names[i]},{self.names[j]} stated {_g(float(k['L'][i][j]))} "
-                        f"but {what} value is {_g(float(L[i, j]))}: the stated coupling is too small",
+                        f"L_{self.names[i]},{self.names[j]} stated {number_text(float(k['L'][i][j]))} "
+                        f"but {what} value is {number_text(float(L[i, j]))}: the stated coupling is too small",
                     )
         if not bad_mu:
             rep.ok("constants.mu", f"every stated mu_i <= {what} value (relative {REL_TOL:g})")
@@ -130,17 +130,18 @@ class Recomputation:
         if k["beta"] is not None and _unsafe(float(k["beta"]), float(beta), +1, max(scale, abs(beta))):
             rep.fail(
                 "constants.beta",
-                f"beta(w) stated {_g(float(k['beta']))} but {what} value is {_g(float(beta))}: too small",
+                f"beta(w) stated {number_text(float(k['beta']))} but {what} value is {number_text(float(beta))}: too small",
             )
         else:
-            rep.ok("constants.beta", f"beta(w) = {_g(k['beta'])} >= {what} value {_g(float(beta))}")
+            rep.ok("constants.beta", f"beta(w) = {number_text(k['beta'])} >= {what} value {number_text(float(beta))}")
         eg = doc["euclidean"]["margin"]
         if _unsafe(float(eg), float(gamma), -1, scale):
             rep.fail(
-                "euclidean.margin", f"stated gamma {_g(float(eg))} but {what} value is {_g(float(gamma))}: too large"
+                "euclidean.margin",
+                f"stated gamma {number_text(float(eg))} but {what} value is {number_text(float(gamma))}: too large",
             )
         else:
-            rep.ok("euclidean.margin", f"gamma = {_g(float(eg))} <= {what} value {_g(float(gamma))}")
+            rep.ok("euclidean.margin", f"gamma = {number_text(float(eg))} <= {what} value {number_text(float(gamma))}")
 
     def _exact(self) -> None:
         doc = self.doc
@@ -188,10 +189,16 @@ class Recomputation:
                     worst = max(worst, v)
                     if not v < 1.0:
                         label = "||T(h)||_M" if what == "contraction" else "spectral radius of T(h)"
-                        rep.fail(name, f"{label} = {_g(v)} >= 1 at h = {_g(h)} below the stated threshold {_g(hstar)}")
+                        rep.fail(
+                            name,
+                            f"{label} = {number_text(v)} >= 1 at h = {number_text(h)} below the stated threshold {number_text(hstar)}",
+                        )
                         break
                 else:
-                    rep.ok(name, f"holds on (0, {_g(hstar)}) (max {_g(worst)} < 1 on a grid up to h*(1 - 1e-6))")
+                    rep.ok(
+                        name,
+                        f"holds on (0, {number_text(hstar)}) (max {number_text(worst)} < 1 on a grid up to h*(1 - 1e-6))",
+                    )
 
     def _stats(self, points):
         """Per-point mu (n, N), L (n, N, N), gamma (n), beta (n), finite (n) with the jitted kernels."""
@@ -251,7 +258,7 @@ class Recomputation:
                 name,
                 status,
                 f"{int(mask.sum())} of {fresh.shape[0]} fresh points (seed {seed}) beat the stated "
-                f"{what} {_g(float(stated))}; worst {_g(float(values[worst_idx]))} at {_point(fresh[worst_idx])}",
+                f"{what} {number_text(float(stated))}; worst {number_text(float(values[worst_idx]))} at {_point(fresh[worst_idx])}",
             )
 
         for i in range(n):
@@ -304,9 +311,15 @@ class Recomputation:
         # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
         noise = 1e-13 * (1.0 + float(np.max(s)) * float(np.linalg.norm(J0, 2)) * float(np.linalg.norm(c)))
         if float(stated) >= true * (1 - REL_TOL) - noise:
-            rep.ok("equilibrium.residual_M", f"||F(center)||_M = {_g(true)} <= stated {_g(float(stated))} (+ rounding)")
+            rep.ok(
+                "equilibrium.residual_M",
+                f"||F(center)||_M = {number_text(true)} <= stated {number_text(float(stated))} (+ rounding)",
+            )
         else:
-            rep.fail("equilibrium.residual_M", f"stated {_g(float(stated))} but ||F(center)||_M = {_g(true)}")
+            rep.fail(
+                "equilibrium.residual_M",
+                f"stated {number_text(float(stated))} but ||F(center)||_M = {number_text(true)}",
+            )
 
     # -- tight steps: the stated metric must contract the step maps
     def _tight(self) -> None:
@@ -326,20 +339,27 @@ class Recomputation:
             if not isinstance(e, dict) or not e.get("h"):
                 continue
             name, h, factor, M = f"tight.{method}", float(e["h"]), float(e["factor"]), metric(e)
+            if not (h > 0 and 0 < factor < 1):
+                rep.fail(
+                    name,
+                    f"a tight step needs h > 0 and a factor in (0, 1); the certificate states "
+                    f"h = {number_text(h)}, factor = {number_text(factor)}: no contraction is claimed",
+                )
+                continue
             if self.J is not None and t.get("provenance") == "exact":
                 limit = spectral_step_limit(self.J, method)
                 if h > limit:
-                    rep.fail(name, f"h = {_g(h)} exceeds the true stability limit {_g(limit)}")
+                    rep.fail(name, f"h = {number_text(h)} exceeds the true stability limit {number_text(limit)}")
                 elif check_contraction(self.J, h, M, factor, method):
                     rep.ok(
                         name,
-                        f"||T(h)||_M <= {_g(factor)} < 1 at h = {_g(h)} proved exactly "
-                        f"(true limit {_g(limit)}, ratio {_g(h / limit)})",
+                        f"||T(h)||_M <= {number_text(factor)} < 1 at h = {number_text(h)} proved exactly "
+                        f"(true limit {number_text(limit)}, ratio {number_text(h / limit)})",
                     )
                 else:
                     rep.fail(
                         name,
-                        f"the stated metric does not make T(h = {_g(h)}) contract with factor {_g(factor)} "
+                        f"the stated metric does not make T(h = {number_text(h)}) contract with factor {number_text(factor)} "
                         "(exact rational check)",
                     )
             elif self.K is not None:
@@ -347,18 +367,26 @@ class Recomputation:
                 if worst <= factor * (1 + 1e-9) and worst < 1:
                     rep.ok(
                         name,
-                        f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {_g(worst)} "
-                        f"<= {_g(factor)} at h = {_g(h)}",
+                        f"max over the {len(self.K)} certificate samples of ||T(h)||_M = {number_text(worst)} "
+                        f"<= {number_text(factor)} at h = {number_text(h)}",
                     )
                 else:
-                    rep.fail(name, f"at h = {_g(h)} a certificate sample has ||T(h)||_M = {_g(worst)} > {_g(factor)}")
+                    rep.fail(
+                        name,
+                        f"at h = {number_text(h)} a certificate sample has ||T(h)||_M = {number_text(worst)} > {number_text(factor)}",
+                    )
             else:
                 rep.undecidable(name, "no Jacobians to check the tight step against")
         r = t.get("rate")
         if isinstance(r, dict) and r.get("alpha") is not None and self.J is not None:
             if check_rate(self.J, metric(r), float(r["alpha"])):
-                rep.ok("tight.rate", f"M H + H^T M >= 2 alpha M with alpha = {_g(float(r['alpha']))} proved exactly")
+                rep.ok(
+                    "tight.rate",
+                    f"M H + H^T M >= 2 alpha M with alpha = {number_text(float(r['alpha']))} proved exactly",
+                )
             else:
-                rep.fail("tight.rate", f"the stated metric does not give the flow rate {_g(float(r['alpha']))}")
+                rep.fail(
+                    "tight.rate", f"the stated metric does not give the flow rate {number_text(float(r['alpha']))}"
+                )
 
     # -- simulation

@@ -8,12 +8,23 @@ decided).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from ..errors import EXIT_NEGATIVE, EXIT_NUMERICAL, EXIT_OK
 from ..util.jsondoc import jsonable
 
 OK, FAILED, WARNING, UNDECIDABLE = "ok", "failed", "warning", "undecidable"
+
+
+def number_text(x: Any) -> str:
+    """A number as the report's messages write it: 12 significant digits, ``inf`` for None
+    (an unbounded value), rationals as floats."""
+    if x is None:
+        return "inf"
+    if isinstance(x, Fraction):
+        x = float(x)
+    return f"{x:.12g}" if isinstance(x, float) else str(x)
 
 
 @dataclass

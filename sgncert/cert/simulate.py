@@ -20,8 +20,8 @@ from ..analysis.simulate import ball_points, batched_field, step_pairs
 from ..games.markov import natural_gradient
 from ..games.model import Game
 from ..util.jaxenv import jax_scope
-from .algebra import REL_TOL, _g
-from .report import VerifyReport
+from .algebra import REL_TOL
+from .report import VerifyReport, number_text
 
 
 def _seed(doc: dict[str, Any], seed: int | None) -> int:
@@ -95,25 +95,26 @@ def simulate(
         slack = certified_factor * REL_TOL + 1e-12
         if run.diverged:
             rep.fail(
-                name, f"{method} at h = {_g(h)}: trajectories diverge (non-finite); {label} {_g(certified_factor)}"
+                name,
+                f"{method} at h = {number_text(h)}: trajectories diverge (non-finite); {label} {number_text(certified_factor)}",
             )
         elif obs > certified_factor + slack or obs >= 1.0:
             rep.fail(
                 name,
-                f"{method} at h = {_g(h)}: observed per-step M-distance factor {_g(obs)} > {label} "
-                f"{_g(certified_factor)}" + (" (distances grow)" if obs > 1 else ""),
+                f"{method} at h = {number_text(h)}: observed per-step M-distance factor {number_text(obs)} > {label} "
+                f"{number_text(certified_factor)}" + (" (distances grow)" if obs > 1 else ""),
             )
         elif decay > certified_factor**T * (1 + REL_TOL) + 1e-12:
             rep.fail(
                 name,
-                f"{method} at h = {_g(h)}: the distance after {T} steps is {_g(decay)} of the start, "
-                f"more than the certified {_g(certified_factor**T)}",
+                f"{method} at h = {number_text(h)}: the distance after {T} steps is {number_text(decay)} of the start, "
+                f"more than the certified {number_text(certified_factor**T)}",
             )
         else:
             rep.ok(
                 name,
-                f"{method} at h = {_g(h)}: observed factor {_g(obs)} <= {label} {_g(certified_factor)}; "
-                f"decay over {T} steps {_g(decay)} <= {_g(certified_factor**T)} ({P} pairs)",
+                f"{method} at h = {number_text(h)}: observed factor {number_text(obs)} <= {label} {number_text(certified_factor)}; "
+                f"decay over {T} steps {number_text(decay)} <= {number_text(certified_factor**T)} ({P} pairs)",
             )
 
 
@@ -167,7 +168,7 @@ def _simulate_npg(
             "seed": seed,
         }
         if name == "simulate.pg":
-            msg = f"{label} at the same h = {_g(h)}: observed factor {_g(obs)} in the Fisher metric (not certified)"
+            msg = f"{label} at the same h = {number_text(h)}: observed factor {number_text(obs)} in the Fisher metric (not certified)"
             (rep.ok if obs < 1 and not run.diverged else rep.warn)(name, msg)
             continue
         # sampled constants and a metric that moves with theta: a small relative slack
@@ -175,12 +176,12 @@ def _simulate_npg(
         if run.diverged or obs >= 1.0 or obs > certified_factor + slack:
             rep.fail(
                 name,
-                f"{label} at h = {_g(h)}: observed per-step factor {_g(obs)} > certified "
-                f"{_g(certified_factor)}" + (" (diverged)" if run.diverged else ""),
+                f"{label} at h = {number_text(h)}: observed per-step factor {number_text(obs)} > certified "
+                f"{number_text(certified_factor)}" + (" (diverged)" if run.diverged else ""),
             )
         else:
             rep.ok(
                 name,
-                f"{label} at h = {_g(h)}: observed factor {_g(obs)} <= certified {_g(certified_factor)}"
-                f" ({P} pairs, {T} steps, decay {_g(decay)})",
+                f"{label} at h = {number_text(h)}: observed factor {number_text(obs)} <= certified {number_text(certified_factor)}"
+                f" ({P} pairs, {T} steps, decay {number_text(decay)})",
             )

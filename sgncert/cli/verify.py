@@ -68,7 +68,7 @@ def verify(
     """
     from ..cert.load import load_certificate
     from ..cert.verify import verify_certificate
-    from ..errors import SpecError
+    from ..errors import EXIT_NUMERICAL, SgnError, SpecError
 
     def check(cert: Path) -> VerifyReport:
         doc = load_certificate(cert)
@@ -95,12 +95,23 @@ def verify(
     for cert in certs:
         try:
             report = check(cert)
-        except SpecError as exc:
-            click.echo(f"sgncert: error: {exc}", err=True)
-            codes.append(exc.exit_code)
-            docs.append(
-                {"certificate": str(cert), "verdict": "malformed", "exit_code": exc.exit_code, "error": str(exc)}
-            )
+        except Exception as exc:  # one file's trouble never stops the others (pre-commit passes many)
+            if isinstance(exc, SgnError):
+                verdict, code, message = (
+                    ("malformed" if isinstance(exc, SpecError) else "undecidable"),
+                    exc.exit_code,
+                    str(exc),
+                )
+            else:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                verdict, code, message = (
+                    "error",
+                    EXIT_NUMERICAL,
+                    f"{cert}: internal error: {type(exc).__name__}: {first}",
+                )
+            click.echo(f"sgncert: error: {message}", err=True)
+            codes.append(code)
+            docs.append({"certificate": str(cert), "verdict": verdict, "exit_code": code, "error": message})
             continue
         codes.append(report.exit_code)
         docs.append(report.to_dict())

@@ -139,6 +139,27 @@ def test_schema_is_complete_and_printed_by_the_cli():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
+def test_every_field_says_whether_verify_checks_it():
+    """Each leaf field's description says how verify treats it: checked, recomputed, re-proved, or
+    informational (no claim rests on it)."""
+    words = ("checked", "recomputed", "re-proved", "informational")
+    stack = [("", SCHEMA)]
+    leaves = 0
+    while stack:
+        path, node = stack.pop()
+        for name, sub in node.get("properties", {}).items():
+            inner = [sub, sub.get("items", {})] + sub.get("anyOf", [])
+            nested = [
+                n for n in inner if isinstance(n, dict) and ("properties" in n or "properties" in n.get("items", {}))
+            ]
+            if nested:
+                stack.extend((f"{path}.{name}", n if "properties" in n else n["items"]) for n in nested)
+            else:
+                leaves += 1
+                assert any(w in sub["description"] for w in words), f"{path}.{name}: {sub['description']}"
+    assert leaves > 100
+
+
 @pytest.mark.parametrize(
     ("path", "value", "named"),
     [
@@ -210,5 +231,14 @@ def test_schema_and_verify_agree_on_malformed_fields(data):
         try:
             validate_document(doc, "c.json")
         except SpecError as exc:  # only what the schema cannot say
-            allowed = ("entries", "player indices", "list of lists", "supports at most", "expected an integer")
+            allowed = (
+                "entries",
+                "player indices",
+                "list of lists",
+                "supports at most",
+                "expected an integer",
+                "exactly one of weights or blocks",
+                "blocks",
+                "block",
+            )
             assert any(w in str(exc) for w in allowed), str(exc)

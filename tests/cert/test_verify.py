@@ -161,6 +161,9 @@ TAMPER = {
     "euclidean margin raised": (_set(["euclidean", "margin"], 0.5), "euclidean.margin"),
     "invariant ball inflated": (_set(["invariant_ball", "radius_M"], 3.0), "invariant_ball.radius_M"),
     "exact stability inflated": (_scale(["steps", "exact", "euler", "stability"], 1.2), "steps.exact.euler.stability"),
+    # a tight step must contract: the exact check alone proves only ||T(h)||_M <= factor
+    "tight factor above 1": (_set(["tight", "euler", "factor"], 20.0), "tight.euler"),
+    "geometry relabelled": (_set(["geometry", "kind"], "fisher"), "geometry.kind"),
 }
 
 
@@ -173,6 +176,27 @@ def test_tampered_claim_is_rejected(certs, tmp_path, case):
     assert result.exit_code == 1, result.output
     assert name in result.output
     assert "INVALID" in result.output
+
+
+def test_one_bad_file_does_not_stop_the_others(certdir, tmp_path, monkeypatch):
+    """Pre-commit passes many files: an internal error in one is that file's error (exit 3), and the
+    others are still verified."""
+    import sgncert.cert.verify as verify_module
+
+    real = verify_module.verify_certificate
+
+    def flaky(doc, **kw):
+        if doc["game"]["name"] == "lq64":
+            raise RuntimeError("simulated\nbreakdown")
+        return real(doc, **kw)
+
+    monkeypatch.setattr(verify_module, "verify_certificate", flaky)
+    result = run(certdir / "lq64.cert.json", certdir / "scalar.cert.json", "--no-recompute", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert [r["verdict"] for r in doc["reports"]] == ["error", "valid"]
+    line = result.stderr.strip()
+    assert line.count("\n") == 0 and "internal error: RuntimeError: simulated" in line
 
 
 def test_tampered_lq64_L_via_library(certs):
