@@ -15,12 +15,12 @@ import numpy as np
 
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
-from ..theory.band import band_pairs
 from ..theory.exact import certified_margin
 from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
 from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
 from ..util.jaxenv import float64
+from .bands import band_pairs
 from .constants import (
     Constants,
     WeightedConstants,
@@ -162,6 +162,10 @@ def certify(
     References:
         docs/theory.md (the maths of every number).
     """
+    if not isinstance(game, Game):
+        raise SpecError(
+            f"certify needs a Game (from sgncert.load_game or sgncert.game_from_dict), got {type(game).__name__}"
+        )
     notes: list[str] = []
     equilibrium = None
     center = game.region.center

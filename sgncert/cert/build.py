@@ -20,6 +20,7 @@ import numpy as np
 from ..analysis.certify import Certification
 from ..analysis.tight import TightRate as TightRateResult
 from ..analysis.tight import TightResult
+from ..errors import SpecError
 from ..games.model import Game
 from ..theory.steps import C4
 from ..util.atomic import write_atomic
@@ -106,13 +107,13 @@ def _tight_entry(r: TightResult) -> m.TightStep:
     return m.TightStep(
         h=float(r.h),
         factor=float(r.factor),
-        family=r.family,
-        method=r.method,
+        family=cast(m.Family, r.family),
+        method=cast(m.Method, r.method),
         true_limit=finite_or_none(r.true_limit),
         ratio=finite_or_none(r.ratio),
         checks=int(r.checks),
-        provenance=r.provenance,
-        search=r.search,
+        provenance=cast(m.TightProvenance, r.provenance),
+        search=cast(m.Search, r.search),
         **_metric_fields(r),
     )
 
@@ -120,12 +121,12 @@ def _tight_entry(r: TightResult) -> m.TightStep:
 def _tight_rate(r: TightRateResult) -> m.TightRate:
     return m.TightRate(
         alpha=finite_or_none(r.alpha),
-        family=r.family,
+        family=cast(m.Family, r.family),
         true_bound=finite_or_none(r.true_bound),
         ratio=finite_or_none(r.ratio),
         checks=int(r.checks),
-        provenance=r.provenance,
-        search=r.search,
+        provenance="exact",
+        search=cast(m.Search, r.search),
         **_metric_fields(r),
     )
 
@@ -141,8 +142,8 @@ def _tight(c: Certification) -> m.TightInfo | None:
         sgn_max = {"euler": c.steps.euler_max, "rk4": c.steps.rk4_max}
         ratio = m.SgnRatio(**{k: sgn_max[k] / v if v and math.isfinite(v) else None for k, v in limits.items()})
     return m.TightInfo(
-        metric_family=t.family,
-        provenance=t.euler.provenance,
+        metric_family=cast(m.Family, t.family),
+        provenance=cast(m.TightProvenance, t.euler.provenance),
         euler=_tight_entry(t.euler),
         rk4=_tight_entry(t.rk4),
         rate=_tight_rate(t.rate) if t.rate is not None else None,
@@ -260,11 +261,17 @@ def write_certificate(c: Certification, path: str | Path, *, created: str | None
     """Build the certificate of ``c`` and write it to ``path`` atomically (an interrupted or
     failed write leaves any previous file intact); returns the document.
 
+    Raises:
+        SpecError: the file cannot be written (exit 2).
+
     Example:
         >>> write_certificate(certify(load_game("games/scalar.yaml")), "scalar.cert.json")  # doctest: +SKIP
     """
     doc = build_certificate(c, created=created, source=spec_source(c.game, path))
-    write_atomic(path, dumps(doc))
+    try:
+        write_atomic(path, dumps(doc))
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot write the certificate: {exc.strerror or exc}") from None
     return doc
 
 

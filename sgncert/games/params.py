@@ -131,7 +131,7 @@ def resolve_params(
     raw = dict(raw)
     for name, value in (overrides or {}).items():
         if name not in raw:
-            raise SpecError(f"--set {name}: no parameter named '{name}'{did_you_mean(name, raw)}")
+            raise SpecError(f"override {name} (--set): no parameter named '{name}'{did_you_mean(name, raw)}")
         raw[name] = value
     values: dict[str, np.ndarray] = {}
     hashes: dict[str, str] = {}

@@ -26,7 +26,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,8 +54,18 @@ def jax_scope() -> Iterator[ModuleType]:
 
     if _process_owned and not _configured:
         configure_process()
-    with jax.enable_x64(True):
+    with _enable_x64(jax):
         yield jax
+
+
+def _enable_x64(jax: ModuleType) -> contextlib.AbstractContextManager[Any]:
+    """``jax.enable_x64(True)`` (JAX >= 0.8), or ``jax.experimental.enable_x64()`` before it."""
+    enable = getattr(jax, "enable_x64", None)
+    if enable is not None:
+        return cast(contextlib.AbstractContextManager[Any], enable(True))
+    from jax.experimental import enable_x64  # type: ignore[attr-defined]
+
+    return cast(contextlib.AbstractContextManager[Any], enable_x64(True))
 
 
 def float64(fn: Callable[P, R]) -> Callable[P, R]:
