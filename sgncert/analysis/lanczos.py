@@ -37,8 +37,9 @@ import math
 import numpy as np
 
 from ..games.model import Game
+from ..theory.contraction import sym
 from .kernels import cached_entry
-from .statistics import block_layout, blocks_of, dense_from_rows, diag_lambda_min, spectral_norm, sym
+from .statistics import block_layout, blocks_of, dense_from_rows, diag_lambda_min, spectral_norm
 
 LANCZOS_MAX_STEPS = 512  # per point; beyond this the point falls back to dense eigenvalues
 LANCZOS_CHUNK = 32  # Lanczos steps per compiled call (convergence is checked between calls; 16 was 6-20% slower)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..theory.contraction import sym
+
 
 def block_layout(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Gather indices idx (N, D) and mask (N, D) placing block i's coordinates first, for
@@ -32,11 +34,6 @@ def block_layout(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         idx[i, :n] = np.arange(o, o + n)
         mask[i, :n] = True
     return idx, mask
-
-
-def sym(a):
-    """sym B = (B + B^T) / 2 over the last two axes (numpy or JAX arrays)."""
-    return 0.5 * (a + a.swapaxes(-1, -2))
 
 
 def blocks_of(J, idx, mask):

@@ -300,18 +300,3 @@ def rows_to_csv(rows: Sequence[dict]) -> str:
 def dumps_sweep(doc: dict) -> str:
     """The sweep document as JSON text (sorted keys, indent 2, trailing newline)."""
     return dumps_document(doc)
-
-
-def load_sweep(path) -> dict:
-    """Read a sweep JSON file written by :func:`run_sweep` (SpecError when it is not one)."""
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SpecError(f"{path}: cannot read a sweep: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != KIND or not isinstance(doc.get("rows"), list):
-        raise SpecError(f"{path}: not an sgncert sweep (kind {KIND!r})")
-    return doc

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.bands import band_pairs
 from ..errors import SpecError
-from ..theory.band import band_pairs, band_two_player
+from ..theory.band import band_two_player
 from ..theory.smallgain import perron_weights, sgn_margin
 from .style import C_BAND, C_EUCLID, C_MARK, C_SGN, C_TRUE, OKABE_ITO, fmt, new_figure, style_context
 
@@ -63,7 +64,7 @@ def band_data(
 
     ``weights``: the chosen weights (default: the Perron weights). ``J`` and ``block_sizes``
     (an exact game's constant Jacobian): adds ``alpha_true(r)`` for N = 2. ``band``: the
-    pairs of :func:`sgncert.theory.band.band_pairs` at ``alpha`` when already known (N > 2).
+    pairs of :func:`sgncert.analysis.bands.band_pairs` at ``alpha`` when already known (N > 2).
     """
     mu = np.asarray(mu, dtype=np.float64).reshape(-1)
     L = np.array(L, dtype=np.float64)

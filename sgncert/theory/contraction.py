@@ -23,6 +23,7 @@ that is inconclusive, an exact LDL^T decides (n <= 32); otherwise the answer is 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -58,10 +59,15 @@ def split_blocks(M: np.ndarray, block_sizes) -> tuple:
     return tuple(out)
 
 
+def sym(a: Any) -> Any:
+    """sym B = (B + B^T) / 2 over the last two axes (NumPy or JAX arrays, batches too);
+    exactly symmetric in floating point (addition commutes)."""
+    return 0.5 * (a + a.swapaxes(-1, -2))
+
+
 def symmetrise(M: np.ndarray) -> np.ndarray:
-    """(M + M^T) / 2: exactly symmetric in floating point (addition commutes)."""
-    M = np.asarray(M, dtype=np.float64)
-    return 0.5 * (M + M.T)
+    """:func:`sym` of a float64 copy of ``M``."""
+    return np.asarray(sym(np.asarray(M, dtype=np.float64)))
 
 
 def step_matrix(H: np.ndarray, h: float, method: str) -> np.ndarray:

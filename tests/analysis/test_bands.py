@@ -1,4 +1,4 @@
-"""Tests for sgncert.theory.band: closed-form and SDP timescale bands, SGN matrix and margin."""
+"""Timescale bands: the closed form (sgncert.theory.band) and the verified SDPs of more players (sgncert.analysis.bands)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from sgncert.analysis.bands import _band_general, band_pairs
 from sgncert.errors import SpecError
-from sgncert.theory.band import _band_general, band_pairs, band_two_player
+from sgncert.theory.band import band_two_player
 from sgncert.theory.exact import psd_exact, sgn_matrix_exact
 from sgncert.theory.smallgain import sgn_margin, sgn_matrix
 

@@ -228,7 +228,7 @@ def test_singular_jacobian_is_not_certified_with_reason(tmp_path):
 def test_clarabel_trouble_is_a_numerical_failure_not_a_band(monkeypatch, status):
     import cvxpy as cp
 
-    from sgncert.theory.band import band_pairs
+    from sgncert.analysis.bands import band_pairs
 
     def broken(self, *args, **kwargs):
         if status == "solver_error":

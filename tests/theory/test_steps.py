@@ -13,6 +13,7 @@ from conftest import certify_spec, random_affine_spec, random_nonlinear_spec
 from sgncert.analysis.constants import weight_scaling
 from sgncert.theory.steps import C4, rk4_a, rk4_factor_bound, rk4_k, sgn_steps
 from sgncert.theory.thresholds import exact_thresholds, rk4_polynomial
+from sgncert.util.jaxenv import jax_scope
 
 
 def test_c4_is_the_fixed_point():
@@ -103,31 +104,32 @@ def rk4_step(F, h):
 
 def max_pair_ratio(certification, step_factory, h, n_pairs=64, n_steps=30, seed=0):
     """Max over pairs and steps of ||x+ - y+||_M / ||x - y||_M from starts in the invariant ball."""
-    c = certification
-    p = c.game.jax_params()
-    F = jax.vmap(lambda x: c.game.pseudo_gradient(x, p))
-    step = jax.jit(step_factory(F, h))
-    s = weight_scaling(c.game, c.weights)
-    rng = np.random.default_rng(seed)
-    # starts inside the largest M-ball about the centre that lies in R (so trajectories stay in R)
-    radius_M = 0.9 * c.game.region.radius * math.sqrt(float(np.min(c.weights)))
+    with jax_scope():
+        c = certification
+        p = c.game.jax_params()
+        F = jax.vmap(lambda x: c.game.pseudo_gradient(x, p))
+        step = jax.jit(step_factory(F, h))
+        s = weight_scaling(c.game, c.weights)
+        rng = np.random.default_rng(seed)
+        # starts inside the largest M-ball about the centre that lies in R (so trajectories stay in R)
+        radius_M = 0.9 * c.game.region.radius * math.sqrt(float(np.min(c.weights)))
 
-    def starts():
-        g = rng.standard_normal((n_pairs, c.game.dim))
-        g *= (radius_M * rng.random((n_pairs, 1)) ** (1 / c.game.dim)) / np.linalg.norm(g, axis=1, keepdims=True)
-        return c.center + g / s
+        def starts():
+            g = rng.standard_normal((n_pairs, c.game.dim))
+            g *= (radius_M * rng.random((n_pairs, 1)) ** (1 / c.game.dim)) / np.linalg.norm(g, axis=1, keepdims=True)
+            return c.center + g / s
 
-    x, y = jnp.asarray(starts()), jnp.asarray(starts())
-    worst = 0.0
-    for _ in range(n_steps):
-        d0 = np.linalg.norm(s * np.asarray(x - y), axis=1)
-        x, y = step(x), step(y)
-        d1 = np.linalg.norm(s * np.asarray(x - y), axis=1)
-        keep = d0 > 1e-7  # ratios of tiny distances are rounding noise
-        if not keep.any():
-            break
-        worst = max(worst, float(np.max(d1[keep] / d0[keep])))
-    return worst
+        x, y = jnp.asarray(starts()), jnp.asarray(starts())
+        worst = 0.0
+        for _ in range(n_steps):
+            d0 = np.linalg.norm(s * np.asarray(x - y), axis=1)
+            x, y = step(x), step(y)
+            d1 = np.linalg.norm(s * np.asarray(x - y), axis=1)
+            keep = d0 > 1e-7  # ratios of tiny distances are rounding noise
+            if not keep.any():
+                break
+            worst = max(worst, float(np.max(d1[keep] / d0[keep])))
+        return worst
 
 
 AFFINE = [random_affine_spec(seed, dims=(2, 3), coupling=0.5) for seed in (18, 19)] + [
