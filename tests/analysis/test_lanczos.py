@@ -13,6 +13,7 @@ from sgncert.analysis import kernels, lanczos
 from sgncert.analysis.certify import certify
 from sgncert.analysis.sampling import sample_region
 from sgncert.games.spec import game_from_dict, load_game
+from sgncert.util.jaxenv import jax_scope
 
 
 def _dense(game, points, weights):
@@ -147,22 +148,23 @@ def test_dead_code_elimination_keeps_F_and_J():
     import jax
     import jax.numpy as jnp
 
-    game = load_game(GAMES / "three_player.yaml")
-    F_small = jax.jit(kernels.dce_pseudo_gradient(game))
-    x = jnp.asarray(np.linspace(-0.3, 0.4, game.dim))
-    p = game.jax_params()
-    np.testing.assert_allclose(
-        np.asarray(F_small(x, p)), np.asarray(jax.jit(game.pseudo_gradient)(x, p)), rtol=1e-13, atol=1e-15
-    )
-    np.testing.assert_allclose(
-        np.asarray(jax.jit(jax.jacfwd(F_small))(x, p)),
-        np.asarray(jax.jit(jax.jacfwd(game.pseudo_gradient))(x, p)),
-        rtol=1e-13,
-        atol=1e-15,
-    )
-    n_small = len(jax.make_jaxpr(kernels.dce_pseudo_gradient(game))(x, p).jaxpr.eqns)
-    n_full = len(jax.make_jaxpr(game.pseudo_gradient)(x, p).jaxpr.eqns)
-    assert n_small <= n_full
+    with jax_scope():
+        game = load_game(GAMES / "three_player.yaml")
+        F_small = jax.jit(kernels.dce_pseudo_gradient(game))
+        x = jnp.asarray(np.linspace(-0.3, 0.4, game.dim))
+        p = game.jax_params()
+        np.testing.assert_allclose(
+            np.asarray(F_small(x, p)), np.asarray(jax.jit(game.pseudo_gradient)(x, p)), rtol=1e-13, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            np.asarray(jax.jit(jax.jacfwd(F_small))(x, p)),
+            np.asarray(jax.jit(jax.jacfwd(game.pseudo_gradient))(x, p)),
+            rtol=1e-13,
+            atol=1e-15,
+        )
+        n_small = len(jax.make_jaxpr(kernels.dce_pseudo_gradient(game))(x, p).jaxpr.eqns)
+        n_full = len(jax.make_jaxpr(game.pseudo_gradient)(x, p).jaxpr.eqns)
+        assert n_small <= n_full
 
 
 @pytest.mark.parametrize("dim", [2, 64, 128, 129, 256, 1024, 4096])

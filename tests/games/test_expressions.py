@@ -5,17 +5,24 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-jax.config.update("jax_enable_x64", True)
+from sgncert.errors import SpecError
+from sgncert.games.expressions import CompiledExpression, compile_expression
+from sgncert.util.jaxenv import jax_scope
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
-from sgncert.errors import SpecError  # noqa: E402
-from sgncert.games.expressions import CompiledExpression, compile_expression  # noqa: E402
+@pytest.fixture(autouse=True)
+def _float64():
+    """Expressions are compiled to JAX; sgncert evaluates them in float64 scopes, as here (the
+    test process keeps JAX's global float32 default, like a user's session)."""
+    with jax_scope():
+        yield
+
 
 WHERE = "game.yaml: costs.x1"
 PLAYERS = ("x", "x1", "x2")

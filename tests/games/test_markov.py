@@ -13,6 +13,7 @@ from sgncert.errors import SpecError
 from sgncert.games.markov import gauge_basis, natural_gradient
 from sgncert.games.nfg import parse_nfg
 from sgncert.games.spec import game_from_dict, load_game
+from sgncert.util.jaxenv import jax_scope
 
 TABULAR = ["markov_coordination", "markov_general_sum", "rps", "three_firms"]
 
@@ -46,59 +47,63 @@ def test_reference_markov_numbers(reference):
 def test_fisher_constants_against_finite_differences(reference):
     """K = E^T J E at a sample point vs. central finite differences of F and an explicit
     G^{-1/2} built from the policies."""
-    g = reference.game
-    p = g.jax_params()
-    x = np.array([0.05, -0.1, 0.1, 0.0, -0.07, 0.02, 0.1, -0.1])
-    F_jit = jax.jit(lambda v: g.pseudo_gradient(v, p))  # one compile, not op-by-op dispatch
-    F = lambda v: np.asarray(F_jit(jnp.asarray(v)))  # noqa: E731
-    eps = 1e-6
-    J_fd = np.stack([(F(x + eps * e) - F(x - eps * e)) / (2 * eps) for e in np.eye(8)], axis=1)
-    U = gauge_basis(2)
-    Es = []
-    for i in range(2):
-        th = x[4 * i : 4 * i + 4].reshape(2, 2)
-        pi = np.exp(th) / np.exp(th).sum(axis=1, keepdims=True)
-        blocks = []
-        for s in range(2):
-            G = np.diag(pi[s]) - np.outer(pi[s], pi[s])
-            Gr = U.T @ G @ U
-            w, V = np.linalg.eigh(Gr)
-            blocks.append(U @ V @ np.diag(w**-0.5) @ V.T)
-        Es.append(np.block([[blocks[0], np.zeros((2, 1))], [np.zeros((2, 1)), blocks[1]]]))
-    E = np.block([[Es[0], np.zeros((4, 2))], [np.zeros((4, 2)), Es[1]]])
-    K_fd = E.T @ J_fd @ E
-    E_lib = np.asarray(g.transform(jnp.asarray(x)))
-    K_lib = E_lib.T @ np.asarray(jax.jit(jax.jacfwd(g.pseudo_gradient))(jnp.asarray(x), p)) @ E_lib
-    np.testing.assert_allclose(K_lib, K_fd, atol=1e-7)
-    # mu_1 at this point, from the finite-difference K
-    mu1 = np.linalg.eigvalsh(0.5 * (K_fd[:2, :2] + K_fd[:2, :2].T))[0]
-    assert mu1 >= reference.constants.mu[0] - 1e-9 or np.any(np.abs(x) > 0.1)
+    with jax_scope():
+        g = reference.game
+        p = g.jax_params()
+        x = np.array([0.05, -0.1, 0.1, 0.0, -0.07, 0.02, 0.1, -0.1])
+        F_jit = jax.jit(lambda v: g.pseudo_gradient(v, p))  # one compile, not op-by-op dispatch
+        F = lambda v: np.asarray(F_jit(jnp.asarray(v)))  # noqa: E731
+        eps = 1e-6
+        J_fd = np.stack([(F(x + eps * e) - F(x - eps * e)) / (2 * eps) for e in np.eye(8)], axis=1)
+        U = gauge_basis(2)
+        Es = []
+        for i in range(2):
+            th = x[4 * i : 4 * i + 4].reshape(2, 2)
+            pi = np.exp(th) / np.exp(th).sum(axis=1, keepdims=True)
+            blocks = []
+            for s in range(2):
+                G = np.diag(pi[s]) - np.outer(pi[s], pi[s])
+                Gr = U.T @ G @ U
+                w, V = np.linalg.eigh(Gr)
+                blocks.append(U @ V @ np.diag(w**-0.5) @ V.T)
+            Es.append(np.block([[blocks[0], np.zeros((2, 1))], [np.zeros((2, 1)), blocks[1]]]))
+        E = np.block([[Es[0], np.zeros((4, 2))], [np.zeros((4, 2)), Es[1]]])
+        K_fd = E.T @ J_fd @ E
+        E_lib = np.asarray(g.transform(jnp.asarray(x)))
+        K_lib = E_lib.T @ np.asarray(jax.jit(jax.jacfwd(g.pseudo_gradient))(jnp.asarray(x), p)) @ E_lib
+        np.testing.assert_allclose(K_lib, K_fd, atol=1e-7)
+        # mu_1 at this point, from the finite-difference K
+        mu1 = np.linalg.eigvalsh(0.5 * (K_fd[:2, :2] + K_fd[:2, :2].T))[0]
+        assert mu1 >= reference.constants.mu[0] - 1e-9 or np.any(np.abs(x) > 0.1)
 
 
 def npg_pair_ratio(c, h, n_pairs=32, n_steps=25, seed=0):
     """Max per-step ratio of Fisher-metric distances for natural policy gradient pairs."""
-    g = c.game
-    p = g.jax_params()
-    field = natural_gradient(
-        g.extras["model"], tuple(pl.offset for pl in g.players), jax.jit(jax.vmap(g.pseudo_gradient, in_axes=(0, None)))
-    )
-    rng = np.random.default_rng(seed)
-    r = g.region.radius * 0.9
-    x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
-    y = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
-    s = np.concatenate([np.full(n, np.sqrt(w)) for n, w in zip(g.metric_block_sizes, c.weights)])
-    E = np.asarray(g.transform(jnp.asarray(c.center)))  # metric at the equilibrium
-    Einv = np.linalg.pinv(E)  # coordinates in the Fisher-normalised frame
-    worst = 0.0
-    for _ in range(n_steps):
-        d0 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
-        x, y = x - h * field(x, p), y - h * field(y, p)
-        d1 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
-        keep = d0 > 1e-8
-        if not keep.any():
-            break
-        worst = max(worst, float(np.max(d1[keep] / d0[keep])))
-    return worst
+    with jax_scope():
+        g = c.game
+        p = g.jax_params()
+        field = natural_gradient(
+            g.extras["model"],
+            tuple(pl.offset for pl in g.players),
+            jax.jit(jax.vmap(g.pseudo_gradient, in_axes=(0, None))),
+        )
+        rng = np.random.default_rng(seed)
+        r = g.region.radius * 0.9
+        x = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
+        y = jnp.asarray(c.center + rng.uniform(-r, r, (n_pairs, g.dim)))
+        s = np.concatenate([np.full(n, np.sqrt(w)) for n, w in zip(g.metric_block_sizes, c.weights)])
+        E = np.asarray(g.transform(jnp.asarray(c.center)))  # metric at the equilibrium
+        Einv = np.linalg.pinv(E)  # coordinates in the Fisher-normalised frame
+        worst = 0.0
+        for _ in range(n_steps):
+            d0 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
+            x, y = x - h * field(x, p), y - h * field(y, p)
+            d1 = np.linalg.norm(s * (np.asarray(x - y) @ Einv.T), axis=1)
+            keep = d0 > 1e-8
+            if not keep.any():
+                break
+            worst = max(worst, float(np.max(d1[keep] / d0[keep])))
+        return worst
 
 
 @pytest.mark.parametrize("name", TABULAR)
@@ -189,18 +194,21 @@ def test_euclidean_geometry_option(reference):
 def test_occupancy_solve_without_lapack_matches_numpy(seed, S):
     """solve_column_dominant on A = I - gamma P^T: equal to LAPACK's solve, and its
     forward-mode derivative equal to -A^{-1} dA A^{-1} b."""
-    from sgncert.games.markov import UNROLL_STATES, solve_column_dominant
+    with jax_scope():
+        from sgncert.games.markov import UNROLL_STATES, solve_column_dominant
 
-    assert (S > UNROLL_STATES) == (seed == 2)
-    rng = np.random.default_rng(seed)
-    P = rng.random((S, S)) ** 3
-    P /= P.sum(axis=1, keepdims=True)
-    gamma, b = 0.99 * rng.random(), rng.random(S)
-    A, dA = np.eye(S) - gamma * P.T, -P.T
-    x = np.linalg.solve(A, b)
-    np.testing.assert_allclose(np.asarray(jax.jit(solve_column_dominant)(A, b)), x, rtol=1e-13)
-    dx = jax.jit(jax.jacfwd(lambda g: solve_column_dominant(jnp.eye(S) - g * jnp.asarray(P.T), jnp.asarray(b))))(gamma)
-    np.testing.assert_allclose(np.asarray(dx), -np.linalg.solve(A, dA @ x), rtol=1e-11, atol=1e-14)
+        assert (S > UNROLL_STATES) == (seed == 2)
+        rng = np.random.default_rng(seed)
+        P = rng.random((S, S)) ** 3
+        P /= P.sum(axis=1, keepdims=True)
+        gamma, b = 0.99 * rng.random(), rng.random(S)
+        A, dA = np.eye(S) - gamma * P.T, -P.T
+        x = np.linalg.solve(A, b)
+        np.testing.assert_allclose(np.asarray(jax.jit(solve_column_dominant)(A, b)), x, rtol=1e-13)
+        dx = jax.jit(jax.jacfwd(lambda g: solve_column_dominant(jnp.eye(S) - g * jnp.asarray(P.T), jnp.asarray(b))))(
+            gamma
+        )
+        np.testing.assert_allclose(np.asarray(dx), -np.linalg.solve(A, dA @ x), rtol=1e-11, atol=1e-14)
 
 
 def test_fisher_frames_batch_equal_points_and_invert_the_reduced_fisher_matrix():

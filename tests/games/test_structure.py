@@ -15,6 +15,7 @@ from sgncert.analysis import kernels, statistics
 from sgncert.analysis.sampling import sample_region
 from sgncert.games.pseudo_gradient import pseudo_gradient_from_costs
 from sgncert.games.spec import game_from_dict
+from sgncert.util.jaxenv import jax_scope
 
 
 def _spec(players, costs, params=None, samples=16):
@@ -61,10 +62,11 @@ def _dense_jacobians(game, X):
     import jax.numpy as jnp
 
     F = pseudo_gradient_from_costs(lambda x, p: {n: e(x, p) for n, e in _compiled(game).items()}, game.players)
-    p = game.jax_params()
-    value = jax.jit(jax.vmap(F, in_axes=(0, None)))
-    jac = jax.jit(jax.vmap(jax.jacfwd(F), in_axes=(0, None)))
-    return np.asarray(value(jnp.asarray(X), p)), np.asarray(jac(jnp.asarray(X), p))
+    with jax_scope():
+        p = game.jax_params()
+        value = jax.jit(jax.vmap(F, in_axes=(0, None)))
+        jac = jax.jit(jax.vmap(jax.jacfwd(F), in_axes=(0, None)))
+        return np.asarray(value(jnp.asarray(X), p)), np.asarray(jac(jnp.asarray(X), p))
 
 
 def _compiled(game):
@@ -103,23 +105,24 @@ def test_block_rows_equal_the_dense_jacobian(spec):
 
     from sgncert.games.structure import block_row_jacobian
 
-    spec = dict(spec, region=dict(spec["region"], center="zeros"))
-    game = game_from_dict(spec, GAMES)
-    X = np.random.default_rng(1).uniform(-0.6, 0.6, (5, game.dim))
-    F, G = jax.jit(block_row_jacobian(game.structure, game.players))(jnp.asarray(X), game.jax_params())
-    F_ref, J_ref = _dense_jacobians(game, X)
-    np.testing.assert_allclose(np.asarray(F), F_ref, rtol=1e-13, atol=1e-14)
-    idx, mask = statistics.block_layout(game.metric_block_sizes)
-    J = statistics.dense_from_rows(np.asarray(G), game.structure.cols, idx, mask)
-    np.testing.assert_allclose(J, J_ref, rtol=1e-13, atol=1e-14)
-    outside = ~game.structure.pattern
-    for i, pi in enumerate(game.players):
-        for j, pj in enumerate(game.players):
-            if outside[i, j]:
-                assert np.all(J_ref[:, pi.slice, pj.slice] == 0.0)  # structural zeros are exact
-    # the per-player pseudo-gradient of the game is the same F
-    F_game = jax.jit(jax.vmap(game.pseudo_gradient, in_axes=(0, None)))(jnp.asarray(X), game.jax_params())
-    np.testing.assert_allclose(np.asarray(F_game), F_ref, rtol=1e-13, atol=1e-14)
+    with jax_scope():
+        spec = dict(spec, region=dict(spec["region"], center="zeros"))
+        game = game_from_dict(spec, GAMES)
+        X = np.random.default_rng(1).uniform(-0.6, 0.6, (5, game.dim))
+        F, G = jax.jit(block_row_jacobian(game.structure, game.players))(jnp.asarray(X), game.jax_params())
+        F_ref, J_ref = _dense_jacobians(game, X)
+        np.testing.assert_allclose(np.asarray(F), F_ref, rtol=1e-13, atol=1e-14)
+        idx, mask = statistics.block_layout(game.metric_block_sizes)
+        J = statistics.dense_from_rows(np.asarray(G), game.structure.cols, idx, mask)
+        np.testing.assert_allclose(J, J_ref, rtol=1e-13, atol=1e-14)
+        outside = ~game.structure.pattern
+        for i, pi in enumerate(game.players):
+            for j, pj in enumerate(game.players):
+                if outside[i, j]:
+                    assert np.all(J_ref[:, pi.slice, pj.slice] == 0.0)  # structural zeros are exact
+        # the per-player pseudo-gradient of the game is the same F
+        F_game = jax.jit(jax.vmap(game.pseudo_gradient, in_axes=(0, None)))(jnp.asarray(X), game.jax_params())
+        np.testing.assert_allclose(np.asarray(F_game), F_ref, rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.slow
