@@ -74,6 +74,14 @@ def weighted_statistics(J, s):
     return spectral_norm(K), np.linalg.eigvalsh(sym(K))[:, 0]
 
 
+def weighted_margins(J: np.ndarray, scalings: np.ndarray) -> np.ndarray:
+    """``lambda_min(sym(S J S^{-1}))`` of one Jacobian J (d, d) for each scaling S = diag(s),
+    s a row of ``scalings`` (n, d): the true weighted margin alpha_true of many weights at once."""
+    J = np.asarray(J, dtype=np.float64)
+    K = scalings[:, :, None] * J[None] / scalings[:, None, :]
+    return np.asarray(np.linalg.eigvalsh(sym(K))[:, 0])
+
+
 def spectral_norm(B):
     """||B||_2 = sqrt(lambda_max(B^T B)) over the last two axes."""
     return np.sqrt(np.maximum(np.linalg.eigvalsh(B.swapaxes(-1, -2) @ B)[..., -1], 0.0))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.bands import band_pairs
+from ..analysis.statistics import weighted_margins
 from ..errors import SpecError
 from ..theory.band import band_two_player
 from ..theory.smallgain import perron_weights, sgn_margin
@@ -21,13 +22,12 @@ from .style import C_BAND, C_EUCLID, C_MARK, C_SGN, C_TRUE, OKABE_ITO, fmt, new_
 
 
 def alpha_true_curve(J: np.ndarray, block_sizes: Sequence[int], ratios: np.ndarray) -> np.ndarray:
-    """``alpha_true(1, r) = lambda_min(sym(S J S^-1))``, S = diag(sqrt(w_i) I_{d_i}), for each r."""
-    J = np.asarray(J, dtype=np.float64)
+    """``alpha_true(1, r) = lambda_min(sym(S J S^-1))``, S = diag(sqrt(w_i) I_{d_i}), for each
+    ratio r = w_2 / w_1 of a two-player game."""
     d1 = int(block_sizes[0])
-    s = np.ones((ratios.size, J.shape[0]))
+    s = np.ones((ratios.size, np.shape(J)[0]))
     s[:, d1:] = np.sqrt(ratios)[:, None]
-    K = s[:, :, None] * J[None] / s[:, None, :]
-    return np.linalg.eigvalsh(0.5 * (K + K.transpose(0, 2, 1)))[:, 0]
+    return weighted_margins(J, s)
 
 
 def _ratio_grid(low: float | None, high: float | None, r_opt: float | None, n: int = 601) -> np.ndarray:
