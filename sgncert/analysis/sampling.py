@@ -4,7 +4,7 @@ Samplers (all seeded, deterministic):
 
 - ``sobol``    scrambled Sobol points (scipy.stats.qmc), mapped onto R;
 - ``random``   uniform points of R (numpy PCG64);
-- ``grid``     k^d tensor grid of the box with k = max(2, floor(n^(1/d)));
+- ``grid``     k^d tensor grid of the box with k = floor(n^(1/d)) >= 2 (else a spec error);
 - ``vertices`` the 2^d corners of the box (for a ball: the 2d points c +- r e_k).
 
 Ball points use d + 1 coordinates of the unit cube: d Gaussian (by inverse CDF) for the
@@ -37,13 +37,24 @@ def _unit_cube(method: str, n: int, dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((n, dim))
 
 
+def grid_points_per_axis(samples: int, d: int) -> int:
+    """k = floor(samples^(1/d)) points per axis; SpecError when k < 2, since a grid needs both
+    ends of every axis and would then take 2^d points, far more than the samples asked for."""
+    k = math.floor(samples ** (1.0 / d) + 1e-9)
+    if k < 2:
+        raise SpecError(
+            f"sampling: a grid needs 2 points per axis, 2^{d} = {2 ** min(d, 64)} points at dimension {d}, "
+            f"more than samples: {samples}; raise samples or use sobol"
+        )
+    return int(k)
+
+
 def sample_count(region: Region, sampling: Sampling, d: int) -> int:
     """How many points :func:`sample_region` returns (centre included), without drawing them."""
     if sampling.method == "vertices":
         return 1 + (2 * d if region.norm == "2" else 2 ** min(d, 64))
     if sampling.method == "grid":
-        k = max(2, math.floor(sampling.samples ** (1.0 / d) + 1e-9))
-        return 1 + k ** min(d, 64)
+        return 1 + grid_points_per_axis(sampling.samples, d) ** min(d, 64)
     return 1 + sampling.samples
 
 
@@ -64,7 +75,7 @@ def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
     elif method == "grid":
         if region.norm == "2":
             raise SpecError("sampling: grid sampling needs a box region (norm: inf)")
-        k = max(2, math.floor(n ** (1.0 / d) + 1e-9))
+        k = grid_points_per_axis(n, d)
         if k**d > MAX_POINTS:
             raise SpecError(f"sampling: a grid of {k}^{d} points is too large; use sobol")
         axis = np.linspace(-r, r, k)

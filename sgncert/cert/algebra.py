@@ -261,8 +261,13 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             f"euclidean.certified is true but euclidean.margin = {number_text(doc['euclidean']['margin'])} <= 0",
         )
 
-    if certified and should and _fr(beta) > 0:
+    if certified and should:
         _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
+    if doc["constants"]["provenance"] == "sound":
+        rep.fail(
+            "constants.provenance",
+            "constants labelled sound need a proof over the region, which this version neither writes nor checks",
+        )
 
     _phase1_band(doc, rep, mu, L, wf, alpha, certified)
     _phase1_ball(doc, rep, wf, alpha, certified)
@@ -308,11 +313,13 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
 def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> None:
     steps = doc["steps"]
     e, r = steps["euler"], steps["rk4"]
-    if b < a:
+    if b < a:  # every step claim rests on beta: none can be checked against an impossible one
         rep.fail(
             "constants.beta",
-            f"beta = {number_text(b)} is below the margin {number_text(a)}, impossible since alpha_*(w) <= alpha_true(w) <= beta(w)",
+            f"beta = {number_text(b)} is below the margin {number_text(a)}, impossible since alpha_*(w) <= alpha_true(w) <= beta(w); "
+            "the step claims rest on it",
         )
+        return
     # Euler (docs/theory.md §6); the natural-gradient step of the Fisher geometry has the same bounds
     _euler_claims(rep, "steps.euler", e, a, b)
     if isinstance(steps.get("npg"), dict):

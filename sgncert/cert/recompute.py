@@ -167,7 +167,7 @@ class Recomputation:
         K = s[:, None] * H / s[None, :]
         eye = np.eye(K.shape[0])
 
-        def poly(h, A):
+        def poly(h, A, method):
             if method == "euler":
                 return eye - h * A
             hA = h * A
@@ -177,15 +177,18 @@ class Recomputation:
             for what in ("contraction", "stability"):
                 hstar = ex[method][what]
                 name = f"steps.exact.{method}.{what}"
-                if hstar is None or hstar == 0:
+                if hstar is None:  # claimed for every step: a step map grows without bound as h does
+                    self._unbounded_threshold(name, method, what, poly, K, H)
+                    continue
+                if hstar == 0:
                     continue
                 hs = [hstar * t for t in (0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.99, 0.999, 1 - 1e-6)]
                 worst = 0.0
                 for h in hs:
                     if what == "contraction":
-                        v = float(np.linalg.norm(poly(h, K), 2))
+                        v = float(np.linalg.norm(poly(h, K, method), 2))
                     else:
-                        v = float(np.max(np.abs(np.linalg.eigvals(poly(h, H)))))
+                        v = float(np.max(np.abs(np.linalg.eigvals(poly(h, H, method)))))
                     worst = max(worst, v)
                     if not v < 1.0:
                         label = "||T(h)||_M" if what == "contraction" else "spectral radius of T(h)"
@@ -199,6 +202,23 @@ class Recomputation:
                         name,
                         f"holds on (0, {number_text(hstar)}) (max {number_text(worst)} < 1 on a grid up to h*(1 - 1e-6))",
                     )
+
+    def _unbounded_threshold(self, name: str, method: str, what: str, poly: Any, K: np.ndarray, H: np.ndarray) -> None:
+        """A threshold stated as unbounded (null): the property must hold at every step; check
+        it at steps far beyond the spectral scale of H."""
+        rho = float(np.max(np.abs(np.linalg.eigvals(H)))) or 1.0
+        for h in (0.5 / rho, 2.0 / rho, 8.0 / rho, 1e3 / rho):
+            A = K if what == "contraction" else H
+            T = poly(h, A, method)
+            v = float(np.linalg.norm(T, 2)) if what == "contraction" else float(np.max(np.abs(np.linalg.eigvals(T))))
+            if not v < 1.0:
+                self.rep.fail(
+                    name,
+                    f"stated unbounded (null), but at h = {number_text(h)} the "
+                    f"{'norm' if what == 'contraction' else 'spectral radius'} of T(h) is {number_text(v)} >= 1",
+                )
+                return
+        self.rep.ok(name, "unbounded: T(h) contracts at every step tried, up to 1000 / rho(H)")
 
     def _stats(self, points):
         """Per-point mu (n, N), L (n, N, N), gamma (n), beta (n), finite (n) with the jitted kernels."""
@@ -326,6 +346,13 @@ class Recomputation:
         doc, rep = self.doc, self.rep
         t = doc.get("tight")
         if not isinstance(t, dict):
+            return
+        expected = "exact" if self.exact else "sampled"
+        if t.get("provenance") != expected:
+            rep.fail(
+                "tight.provenance",
+                f"tight steps of this game are {expected}, the certificate says {t.get('provenance')}",
+            )
             return
         sizes = self.game.metric_block_sizes
 

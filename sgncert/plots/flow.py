@@ -90,7 +90,14 @@ def flow_data(
     e_ratio = e_norm / e_norm[:, :1]
     m_ratio = m_norm / m_norm[:, :1]
     players = game.players
-    if d == 2 or len(players) < 2:  # the state plane (the first two coordinates of a one-player game)
+    flat = False
+    if d == 1:  # a one-dimensional state: the line, drawn as the plane's first axis
+        plane, flat = "state", True
+        labels = [players[0].name, "(one-dimensional state)"]
+        path = np.stack([traj[:, :, 0], np.zeros(traj.shape[:2])], axis=2)
+        s_pair = (s[0], s[0])
+        origin = np.array([x_star[0], 0.0])
+    elif d == 2 or len(players) < 2:  # the state plane (the first two coordinates of a one-player game)
         plane = "state"
         labels = [players[0].name, players[1].name] if len(players) == 2 else ["x[0]", "x[1]"]
         path = traj[:, :, :2]
@@ -126,7 +133,7 @@ def flow_data(
         "plane_origin": [float(origin[0]), float(origin[1])],
         "path": path.tolist(),
         "ball_radius": float(np.linalg.norm(X0[0] - x_star)),
-        "ellipse_axes": [float(radius_M / s_pair[0]), float(radius_M / s_pair[1])],
+        "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
         "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
         "stream": None,
     }

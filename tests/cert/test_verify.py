@@ -164,7 +164,28 @@ TAMPER = {
     # a tight step must contract: the exact check alone proves only ||T(h)||_M <= factor
     "tight factor above 1": (_set(["tight", "euler", "factor"], 20.0), "tight.euler"),
     "geometry relabelled": (_set(["geometry", "kind"], "fisher"), "geometry.kind"),
+    "exact threshold unbounded": (_set(["steps", "exact", "rk4", "stability"], None), "steps.exact.rk4.stability"),
+    "constants relabelled sound": (_set(["constants", "provenance"], "sound"), "constants.provenance"),
+    "tight relabelled sampled": (_set(["tight", "provenance"], "sampled"), "tight.provenance"),
 }
+
+
+def test_every_exact_threshold_unbounded_is_rejected(certs):
+    doc = copy.deepcopy(certs["scalar"])
+    for method in ("euler", "rk4"):
+        for what in ("contraction", "stability"):
+            doc["steps"]["exact"][method][what] = None
+    names = failed_names(verify_certificate(doc))
+    assert {f"steps.exact.{m}.{w}" for m in ("euler", "rk4") for w in ("contraction", "stability")} <= names
+
+
+def test_beta_below_the_margin_fails_without_recomputation(certs):
+    """beta >= alpha_true >= alpha always; step claims rest on beta and cannot pass with beta = 0."""
+    doc = copy.deepcopy(certs["scalar"])
+    doc["constants"]["beta"] = 0.0
+    doc["steps"]["euler"]["max"] = 100.0
+    rep = verify_certificate(doc, recompute=False)
+    assert rep.exit_code == 1 and "constants.beta" in failed_names(rep)
 
 
 @pytest.mark.parametrize("case", sorted(TAMPER))

@@ -374,3 +374,22 @@ def test_bad_output_paths_fail_before_any_work(tmp_path):
     r = invoke("band", GAMES / "scalar.yaml", "-o", tmp_path / "band.jpg")
     assert r.exit_code == 2 and ".png" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flow_of_a_one_player_game(tmp_path):
+    """A one-dimensional state is drawn on a line (it used to raise IndexError, exit 3)."""
+    from click.testing import CliRunner
+
+    from sgncert.cli import main
+
+    (tmp_path / "one.yaml").write_text(
+        "sgncert: 1\nplayers: [{name: x, dim: 1}]\ncosts: {x: '0.5 * x @ x + 0.2 * sum(logcosh(x))'}\n"
+        "region: {center: equilibrium, radius: 1.0}\nsampling: {samples: 16}\n"
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["certify", str(tmp_path / "one.yaml"), "--no-tight"]).exit_code == 0
+    r = runner.invoke(main, ["plot", "flow", str(tmp_path / "one.cert.json"), "-o", str(tmp_path / "f.png")])
+    assert r.exit_code == 0, r.output
+    from sgncert.plots import nonblank_fraction
+
+    assert nonblank_fraction(tmp_path / "f.png") > 0.02
