@@ -182,6 +182,7 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
             sha256=g.sha256,
             players=[m.Player(name=p.name, dim=p.dim) for p in g.players],
             affine=g.affine,
+            overrides=dict(g.overrides) or None,
             spec=g.canonical,
             source=source,
         ),

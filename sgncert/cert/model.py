@@ -106,6 +106,15 @@ class GameInfo:
         default=None,
         metadata=info("F is affine, so the Jacobian is constant (checked against the rebuilt game)", required=False),
     )
+    overrides: dict[str, Any] | None = field(
+        default=None,
+        metadata=info(
+            "parameter values that replace the spec file's (--set, with_params) (checked: verify applies them "
+            "to the spec file before comparing it)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
     source: str | None = field(
         default=None,
         metadata=info(

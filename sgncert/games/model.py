@@ -84,6 +84,9 @@ class Game:
     fixed_weights: tuple[float, ...] | None = None
     source: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    # parameter values that replace the spec file's (--set, with_params), as plain JSON values:
+    # the file plus these describes the game
+    overrides: dict[str, Any] = field(default_factory=dict)
     geometry: str = "euclidean"  # "euclidean" | "fisher"
     # Fisher geometry: x (d,) -> E(x) (d x d_reduced), or a batch (B, d) -> (B, d, d_reduced),
     # in NumPy (host LAPACK); K = E^T J E is the normalised Jacobian

@@ -293,7 +293,13 @@ def game_from_dict(
         gauge=gauge,
         structure=structure,
         affine_parts=affine_parts,
+        overrides={name: _plain_value(value) for name, value in (overrides or {}).items()},
     )
+
+
+def _plain_value(value: Any) -> Any:
+    """An override as a plain JSON value (arrays to nested lists)."""
+    return np.asarray(value, dtype=np.float64).tolist() if not isinstance(value, (int, float)) else value
 
 
 def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:
@@ -314,4 +320,5 @@ def with_params(game: Game, overrides: Mapping[str, Any]) -> Game:
             raise SpecError(f"parameter {name}: contains NaN or Inf")
         params[name] = arr
     canonical = dict(game.canonical, params={k: v.tolist() for k, v in params.items()})
-    return dataclasses.replace(game, params=params, canonical=canonical)
+    recorded = dict(game.overrides, **{name: _plain_value(value) for name, value in overrides.items()})
+    return dataclasses.replace(game, params=params, canonical=canonical, overrides=recorded)

@@ -111,6 +111,39 @@ def test_game_file_still_matches(certdir, tmp_path):
     assert "game.file" in result.output and "lam" in result.output
 
 
+def test_overridden_parameters_are_recorded_and_checked(tmp_path):
+    """A certificate of `--set` values records them; verify applies them to the spec file,
+    so the file still describes the certified game, and a changed record is caught."""
+    game = load_game(GAMES / "scalar.yaml", ["lam=0.5"])
+    assert float(game.params["lam"]) == 0.5
+    doc = make_cert(game)
+    assert doc["game"]["overrides"] == {"lam": 0.5}
+    path = write(tmp_path / "c.json", doc)
+    result = run(path, "--game", GAMES / "scalar.yaml")
+    assert result.exit_code == 0, result.output
+    assert "game.file" in result.output
+    doc["game"]["overrides"]["lam"] = 0.6  # the file with 0.6 is not the certified game
+    result = run(write(tmp_path / "d.json", doc), "--game", GAMES / "scalar.yaml")
+    assert result.exit_code == 1
+    assert "game.file" in result.output and "lam" in result.output
+
+
+def test_with_params_certificate_matches_its_file(tmp_path):
+    from sgncert import verify_certificate as api_verify
+    from sgncert import with_params, write_certificate
+
+    base = load_game(GAMES / "scalar.yaml")
+    assert base.overrides == {}
+    game = with_params(base, {"lam": 1.2})
+    path = tmp_path / "c.json"
+    doc = write_certificate(certify(game), path)
+    assert doc["game"]["overrides"] == {"lam": 1.2}
+    assert doc["certified"] and math.isclose(doc["sgn"]["margin"], 1 - 1.2 / math.sqrt(2), rel_tol=1e-9)
+    report = api_verify(load_certificate(path), cert_path=path)
+    assert report.verdict == "valid", report.summary()
+    assert "game.file" in {c.name for c in report.checks if c.status == "ok"}
+
+
 def test_not_certified_is_invalid(tmp_path):
     doc = make_cert(load_game(GAMES / "scalar.yaml", ["lam=2.0"]))
     assert doc["certified"] is False
