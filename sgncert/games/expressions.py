@@ -16,7 +16,9 @@ Grammar (summary)
     BINOP     := '+' | '-' | '*' | '/' | '**' | '@'
     index     := item {',' item}
     item      := INT | [INT] ':' [INT] [':' [INT]]          (INT may carry a leading '-')
-    number    := int or float literal, |value| <= 1e300 (ints: at most 300 digits)
+    number    := int or float literal in decimal (``16``, ``0.5``, ``.5``, ``1e-3``; not
+                 ``0x10``, ``0o17``, ``0b1``, ``1_000`` or ``00``), |value| <= 1e300
+                 (ints: at most 300 digits)
     name      := a player (a 1-D vector, from ``x``) or a parameter (from ``p``)
 
 Functions (positional arguments only)
@@ -43,7 +45,10 @@ expressions, strings, f-strings, containers, starred expressions, ``:=`` -- is r
 with a :class:`~sgncert.errors.SpecError` of the form
 ``"{where}: {problem} in expression '{source}' at column {col}"`` (``col`` is 1-based).
 Sources are limited to 10,000 characters and nesting to 100 levels.  Shape or index
-errors found when the expression is evaluated are reported the same way.
+errors found when the expression is evaluated are reported the same way; in particular an
+integer index outside its axis (``x[7]`` of a 2-vector, ``x[-3]``) or more indices than
+the value has axes is an error in both flavours (JAX alone would clamp the index). Slices
+keep Python's semantics (``x[1:99]`` is ``x[1:]``).
 
 Degree analysis
 ---------------
@@ -207,6 +212,7 @@ _REJECTED_NODES: dict[type[ast.AST], str] = {
 }
 _NO_DEPTH = (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*|(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)\Z")
 _RUNTIME_ERRORS = (TypeError, ValueError, IndexError, ArithmeticError)
 
 
@@ -319,6 +325,8 @@ class _Compiler:
         value = node.value
         if isinstance(value, bool):
             raise self.fail(node, "boolean literal is not allowed")
+        if isinstance(value, (int, float)):
+            self.check_decimal(node)
         if isinstance(value, int):
             if abs(value) >= _HUGE_INT:
                 raise self.fail(node, "huge literal (more than 300 digits) is not allowed")
@@ -335,6 +343,18 @@ class _Compiler:
             type(Ellipsis): "Ellipsis '...'",
         }.get(type(value), f"literal of type {type(value).__name__}")
         raise self.fail(node, f"{kind} is not allowed")
+
+    def check_decimal(self, node: ast.Constant) -> None:
+        """A number literal is written in decimal, as numbers in spec files are (no ``0x10``,
+        ``0o17``, ``0b1``, ``1_000`` or ``00``)."""
+        lineno, start, stop = node.lineno, node.col_offset, node.end_col_offset
+        if not 1 <= lineno <= len(self.lines) or stop is None or node.end_lineno != lineno:
+            return
+        text = self.lines[lineno - 1].encode("utf-8")[start:stop].decode("utf-8", errors="replace")
+        if not _DECIMAL.match(text):
+            raise self.fail(
+                node, f"number literal '{text}' is not allowed (write numbers in decimal, e.g. 16, 0.5, 1e-3)"
+            )
 
     def constant(self, node: ast.Constant) -> _Node:
         value = float(self.check_literal(node))
@@ -472,8 +492,20 @@ class _Compiler:
             raise self.fail(node.slice, "empty subscript is not allowed")
         index = tuple(self.index_item(item) for item in items)
         key: Any = index if isinstance(node.slice, ast.Tuple) else index[0]
+        col = self.node_column(node)
+        where, source = self.where, self.source
 
         def take(a: Array) -> Array:
+            # JAX clamps an out-of-range index (x[7] of a 2-vector reads x[1]); shapes are
+            # static under tracing, so check them here, in both flavours
+            shape = np.shape(a)
+            if len(index) > len(shape):
+                given = f"{len(index)} {'index' if len(index) == 1 else 'indices'}"
+                axes = f"{len(shape)} {'axis' if len(shape) == 1 else 'axes'}"
+                raise _error(where, source, col, f"subscript has {given} for a value with {axes}")
+            for k, n in zip(index, shape):
+                if isinstance(k, int) and not -n <= k < n:
+                    raise _error(where, source, col, f"subscript index {k} is out of range for an axis of length {n}")
             return a[key]
 
         return _Node(self.guarded(node, "subscript", take, value.fn), value.degree)
@@ -485,6 +517,11 @@ class _Compiler:
         return self.index_int(item)
 
     def index_int(self, node: ast.expr) -> int:
+        literal = node
+        while isinstance(literal, ast.UnaryOp) and isinstance(literal.op, (ast.USub, ast.UAdd)):
+            literal = literal.operand
+        if isinstance(literal, ast.Constant) and type(literal.value) in (int, float):
+            self.check_decimal(literal)
         value = _literal_number(node)
         if value is None:
             raise self.fail(node, "subscript indices must be integer literals or slices of them")

@@ -10,7 +10,8 @@ A parameter is a scalar, an inline nested list, or a generator mapping:
 - ``{random_normal: shape, seed: s, scale: c}``  ``c * N(0, 1)`` entries.
 
 Every value is returned as a float64 ``numpy.ndarray`` (0-d for scalars) and must be finite.
-``--set name=value`` overrides replace a parameter by a YAML scalar or list.
+``--set name=value`` overrides replace a parameter by a YAML number or list of numbers (read by
+the decimal rule of :mod:`~sgncert.games.yamlsource`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..errors import SpecError
 from .fields import did_you_mean, positive_int
+from .yamlsource import load_yaml
 
 MAX_PARAM_ELEMENTS = 4_000_000  # 32 MB of float64 per parameter
 GENERATORS = ("file", "eye", "random_orthogonal", "random_normal")
@@ -103,12 +105,34 @@ def _generated(spec: Mapping, base_dir: Path, where: str, hashes: dict[str, str]
     return float(scale) * np.random.default_rng(_seed(spec, where)).standard_normal(shape)
 
 
+_NOT_NUMBERS = (str, bytes, bool, np.bool_, dict, type(None))
+
+
+def _check_leaves(value: list | tuple, where: str) -> None:
+    """No entry of a nested list is text, a boolean, None or a mapping: NumPy would turn
+    ``'1_0'`` into 10.0 and ``True`` into 1.0 without a word."""
+    stack = [value]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, (list, tuple)):
+                stack.append(item)
+            elif isinstance(item, _NOT_NUMBERS):
+                raise SpecError(f"{where}: expected a nested list of numbers, got the entry {item!r:.60}")
+
+
 def to_array(value: Any, where: str) -> np.ndarray:
-    """A finite float64 array from a YAML scalar or (rectangular) nested list."""
-    if isinstance(value, bool) or value is None or isinstance(value, (str, dict)):
+    """A float64 array from a YAML number or (rectangular) nested list of numbers, or from an
+    array of real numbers. NaN and Inf pass; callers that need finite values check them."""
+    if isinstance(value, _NOT_NUMBERS):
         raise SpecError(f"{where}: expected a number or a nested list of numbers, got {value!r:.60}")
+    if isinstance(value, (list, tuple)):
+        _check_leaves(value, where)
+    elif isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+        raise SpecError(f"{where}: expected an array of real numbers, got {value.dtype} data")
     try:
         arr = np.array(value, dtype=np.float64)
+    except OverflowError:
+        raise SpecError(f"{where}: a number is too large for a double-precision number") from None
     except (ValueError, TypeError):
         raise SpecError(f"{where}: expected a number or a rectangular nested list of numbers") from None
     if arr.dtype == object:
@@ -147,20 +171,23 @@ def resolve_params(
 
 
 def parse_overrides(items) -> dict[str, Any]:
-    """Parse ``--set name=value`` strings; values are read as YAML (numbers, lists)."""
-    import yaml
-
+    """Parse ``--set name=value`` strings: a value is a number or a (nested) list of numbers,
+    read as YAML by the spec files' rule for numbers (decimal only, see
+    :mod:`~sgncert.games.yamlsource`), so ``--set lam=0x10`` is an error, not 16."""
     out: dict[str, Any] = {}
     for item in items or ():
         name, sep, text = item.partition("=")
         name = name.strip()
+        label = "--set " + " ".join(item.split())  # one line, whatever the value spans
         if not sep or not name:
-            raise SpecError(f"--set {item}: expected name=value")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise SpecError(f"--set {item}: value is not a number or list") from None
+            raise SpecError(f"{label}: expected name=value")
+        value, _ = load_yaml(text, label)
         if isinstance(value, bool) or not isinstance(value, (int, float, list)):
-            raise SpecError(f"--set {item}: value must be a number or a list of numbers")
+            raise SpecError(
+                f"{label}: value must be a number or a list of numbers, written in decimal "
+                f"(e.g. 0.5, -3, 1e-3), got {value!r:.60}"
+            )
+        if isinstance(value, list):
+            _check_leaves(value, label)
         out[name] = value
     return out

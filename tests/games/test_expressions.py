@@ -251,6 +251,104 @@ def test_runtime_shape_errors_are_spec_errors() -> None:
         comp("x1 @ x2")({"x1": X1}, P)
 
 
+@pytest.mark.parametrize(
+    ("src", "x", "p", "what"),
+    [
+        ("x1[7] @ x1", {}, {}, "subscript index 7 is out of range for an axis of length 3"),
+        ("x1[-4]", {}, {}, "subscript index -4 is out of range for an axis of length 3"),
+        ("lam * r[9]", {}, {"r": np.ones(2)}, "subscript index 9 is out of range for an axis of length 2"),
+        ("R[0, 3]", {}, {}, "subscript index 3 is out of range for an axis of length 3"),
+        ("R[-4, :]", {}, {}, "subscript index -4 is out of range for an axis of length 3"),
+        ("R[:, -4]", {}, {}, "subscript index -4 is out of range for an axis of length 3"),
+        ("R[0, 0, 0]", {}, {}, "subscript has 3 indices for a value with 2 axes"),
+        ("x1[0, 1]", {}, {}, "subscript has 2 indices for a value with 1 axis"),
+        ("s[0]", {}, {}, "subscript has 1 index for a value with 0 axes"),
+    ],
+)
+def test_out_of_range_indices_are_spec_errors(src: str, x, p, what: str) -> None:
+    """JAX clamps an out-of-range index (x1[7] would read x1[2]): every flavour refuses it,
+    with the column of the subscript."""
+    e = compile_expression(src, players=PLAYERS, params=PARAMS + ("r",), where=WHERE)
+    col = src.index(src.split("[")[0].split()[-1]) + 1
+    expected = f"{WHERE}: {what} in expression '{src}' at column {col}"
+    xs, ps = {**X, **x}, {**P, **p}
+    jx = {k: jnp.asarray(v) for k, v in xs.items()}
+    jp = {k: jnp.asarray(v) for k, v in ps.items()}
+    calls = [
+        lambda: e(jx, jp),
+        lambda: e.numpy(xs, ps),
+        lambda: jax.jit(lambda v: e(dict(jx, x1=v), jp))(jx["x1"]),
+        lambda: jax.vmap(lambda v: e(dict(jx, x1=v), jp))(jnp.stack([jx["x1"]] * 2)),
+    ]
+    for call in calls:
+        with pytest.raises(SpecError) as info:
+            call()
+        assert str(info.value) == expected
+
+
+def test_in_range_indices_and_slices_are_unchanged() -> None:
+    jx = {k: jnp.asarray(v) for k, v in X.items()}
+    for src, expected in [
+        ("x1[-3]", X1[0]),
+        ("x1[2]", X1[2]),
+        ("x1[1:99]", X1[1:]),
+        ("R[5:, 1]", R[5:, 1]),
+        ("R[-3, -1]", R[0, 2]),
+    ]:
+        np.testing.assert_array_equal(ev(src, x=jx), expected)
+        np.testing.assert_array_equal(comp(src).numpy(X, P), expected)
+
+
+def test_out_of_range_index_in_a_spec_names_file_and_line(tmp_path) -> None:
+    from sgncert.games.spec import load_game
+
+    path = tmp_path / "game.yaml"
+    path.write_text("sgncert: 1\nparams: {r: [1.0, 2.0]}\nplayers: [{name: u, dim: 2}]\ncosts:\n  u: 'u[7] @ u'\n")
+    with pytest.raises(SpecError) as info:
+        load_game(path)
+    assert str(info.value) == (
+        f"{path}:5: costs.u: subscript index 7 is out of range for an axis of length 2 in expression 'u[7] @ u' at column 1"
+    )
+    path.write_text(
+        "sgncert: 1\n"
+        "params: {r: [1.0, 2.0]}\n"
+        "players: [{name: u, dim: 2}]\n"
+        "pseudo_gradient:\n"
+        "  blocks: {u: {u: 'r[9] * eye(2)'}}\n"
+    )
+    with pytest.raises(SpecError, match=r"game\.yaml:5: .*subscript index 9 is out of range for an axis of length 2"):
+        load_game(path)
+
+
+@pytest.mark.parametrize(
+    ("src", "col", "literal"),
+    [
+        ("x * 0x10", 5, "0x10"),
+        ("x * 1_0", 5, "1_0"),
+        ("x * 0o17", 5, "0o17"),
+        ("x ** 0b10", 6, "0b10"),
+        ("x * 00", 5, "00"),
+        ("x * 1_0.5", 5, "1_0.5"),
+        ("x[0x1]", 3, "0x1"),
+        ("x[-0b1]", 4, "0b1"),
+        ("eye(0x2) @ x1[0:2]", 5, "0x2"),
+    ],
+)
+def test_non_decimal_literals_are_rejected(src: str, col: int, literal: str) -> None:
+    """Number literals follow the decimal rule of spec files: ``0x10`` in an expression (or a
+    spec value such as ``offset: {x: 0x10}``, which reaches the compiler as text) is no 16."""
+    with pytest.raises(SpecError) as info:
+        comp(src)
+    assert str(info.value) == (
+        f"{WHERE}: number literal '{literal}' is not allowed (write numbers in decimal, e.g. 16, 0.5, 1e-3) "
+        f"in expression '{src}' at column {col}"
+    )
+
+
+def test_decimal_literals() -> None:
+    np.testing.assert_allclose(ev("x1 * 1e-3 + .5 + 5. + 2.5E+1 + 0 + 10"), X1 * 1e-3 + 40.5)
+
+
 ALPHABET = [
     "x",
     "x1",
