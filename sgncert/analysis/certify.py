@@ -20,7 +20,7 @@ from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_
 from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
 from ..util.jaxenv import float64
-from .bands import band_pairs
+from .bands import band_pairs, interacting_pairs
 from .constants import (
     Constants,
     WeightedConstants,
@@ -35,6 +35,9 @@ from .sampling import sample_count, sample_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
 
 Progress = Callable[[str, int, int], None]
+
+# more players than this: no timescale bands (two SDPs per interacting pair), with a note
+BAND_MAX_PLAYERS = 24
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Certification:
     steps: SgnSteps | None
     thresholds: ExactThresholds | None
     band: list[dict]
+    band_note: str | None
     equilibrium: Equilibrium | None
     residual_M: float  # ||F(center)||_M
     certified: bool
@@ -133,6 +137,38 @@ def _tight(
     return None
 
 
+def _bands(
+    mu: np.ndarray, L: np.ndarray, interior: np.ndarray | None, progress: Callable[[int, int], None] | None
+) -> tuple[list[dict], str | None]:
+    """The timescale band at alpha = 0 and a note on what it leaves out (docs/theory.md §5):
+    N > 2: the interacting pairs only, none past BAND_MAX_PLAYERS; a failed search never
+    stops the certification, it is a note."""
+    n = mu.size
+    if n > BAND_MAX_PLAYERS:
+        return [], f"bands skipped: {n} players (more than {BAND_MAX_PLAYERS})"
+    pairs = interacting_pairs(L) if n > 2 else None
+    try:
+        band = band_pairs(
+            mu.tolist(),
+            L.tolist(),
+            0.0,
+            interior_weights=None if interior is None else interior.tolist(),
+            pairs=pairs,
+            progress=progress,
+        )
+    except NumericalError as exc:
+        return [], f"band unknown: {exc}"
+    said = []
+    if pairs is not None and len(pairs) < n * (n - 1) // 2:
+        said.append(f"bands of the {len(pairs)} interacting pairs (L_ij or L_ji > 0) only")
+    got = {(b["i"], b["j"]) for b in band}
+    if pairs is not None and (band or interior is not None) and (lost := [p for p in pairs if p not in got]):
+        said.append(f"pairs {lost}: the search proved nothing beyond one point")
+    if unsettled := [(b["i"], b["j"]) for b in band if not b.get("settled", True)]:
+        said.append(f"pairs {unsettled}: ends proved, but the search did not settle them (see band[].search)")
+    return band, "; ".join(said) or None
+
+
 @float64
 def certify(
     game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar", bands: bool = True
@@ -145,7 +181,8 @@ def certify(
         tight: also search the largest proved Euler / RK4 steps over the metric family
             ``metric`` (``"scalar"``: ``w_i I``, projection-safe; ``"block"``: a full block
             per player, unconstrained games only).
-        bands: compute the timescale band (two SDPs per pair when N > 2; sweeps skip it).
+        bands: compute the timescale band (N > 2: two SDPs per interacting pair, none past
+            BAND_MAX_PLAYERS players; a search that fails is a note, never an error).
 
     Returns:
         A :class:`Certification`; ``certified`` says whether the margin is positive.
@@ -211,10 +248,10 @@ def certify(
     thresholds: ExactThresholds | None = None
     if game.affine:
         thresholds = exact_thresholds(J_center, s)
-    band = (
-        band_pairs(mu.tolist(), L.tolist(), 0.0, interior_weights=weights.tolist() if certified else None)
+    band, band_note = (
+        _bands(mu, L, weights if certified else None, stage("bands"))
         if bands
-        else []
+        else ([], "bands not computed (bands=False, --no-bands)")
     )
     tight_results = (
         _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) if tight else None
@@ -234,6 +271,7 @@ def certify(
         steps=steps,
         thresholds=thresholds,
         band=band,
+        band_note=band_note,
         equilibrium=equilibrium,
         residual_M=residual_M,
         certified=certified,

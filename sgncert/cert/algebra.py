@@ -9,8 +9,8 @@ Standard library and :mod:`fractions` only (neither JAX nor cvxpy nor NumPy is i
   1e-12 relative, is ever allowed in the unsafe direction); the RK4 constant c4 is
   re-derived here, independently of the writer (:func:`rk4_constant`);
 - the band is re-derived in closed form for N = 2 and checked by exact PD tests just
-  inside (and, for N = 2, just outside) each finite end; for N > 2 each pair's band must
-  lie inside the pair's 2 x 2 necessary band and contain the stated weights' ratio;
+  inside and just outside each finite end; for N > 2 the witnesses of each pair prove,
+  in exact arithmetic, that every ratio in [low, high] certifies (an inner bound);
 - the invariant ball fits the region.
 
 The RK4 constant and the N = 2 band closed form are written here a second time on
@@ -381,6 +381,7 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
         lo, hi = b["low"], b["high"]
         if hi is not None and not lo < hi:
             rep.fail(f"band[{k}]", f"low = {number_text(lo)} is not below high = {number_text(hi)}")
+    noted = isinstance(doc.get("band_note"), str)  # the certifier says why pairs are missing
     if n == 2:
         cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
         if cf is None:
@@ -393,86 +394,34 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 rep.ok("band", "empty, as the closed form says")
             return
         if (0, 1) not in by_pair:
-            rep.fail("band", f"missing: the closed form gives ({number_text(cf[0])}, {number_text(cf[1])})")
+            if noted:
+                rep.ok("band", f"not listed ({doc['band_note']}); it claims nothing")
+            else:
+                rep.fail("band", f"missing: the closed form gives ({number_text(cf[0])}, {number_text(cf[1])})")
             return
-    elif certified and _fr(alpha) > af:
+    elif certified and _fr(alpha) > af and not noted:
         missing = [(i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in by_pair]
         if missing:
-            rep.fail("band", f"pairs {missing} are missing although the weights certify")
+            rep.fail("band", f"pairs {missing} are missing although the weights certify (and band_note says nothing)")
     for (i, j), k in sorted(by_pair.items()):
         b = band[k]
-        lo, hi = b["low"], b["high"]
-        hi_f = math.inf if hi is None else float(hi)
-        ok_lo = ok_hi = True
-        msgs = []
         if n == 2:
-            cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
-            assert cf is not None  # an empty closed-form band returned above
-            if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
-                ok_lo = False
-                msgs.append(("low", f"stated {number_text(lo)} but the closed form gives {number_text(cf[0])}"))
-            if not _rel_close(hi_f, cf[1]):
-                ok_hi = False
-                msgs.append(("high", f"stated {number_text(hi)} but the closed form gives {number_text(cf[1])}"))
-        # exact PD tests of the pair's 2 x 2 principal block (for N = 2 that is C itself)
-        mi, mj, lij, lji = mu[i], mu[j], L[i][j], L[j][i]
-        lo_f = Fraction(lo)
-        narrow = hi is not None and float(hi) <= float(lo) * (1 + 4e-9)
-        # outside tests only where the closed form is well conditioned (not near p = q)
-        outside = n == 2 and (hi is None or float(lo) == 0 or float(hi) > float(lo) * (1 + 1e-6))
-        mid = Fraction(math.sqrt(float(lo) * float(hi))) if narrow and float(lo) > 0 else None
-        if lo > 0:
-            r_in = mid if mid is not None else lo_f * (1 + Fraction(1, 10**9))
-            if not _pd2(mi, mj, lij, lji, r_in, af):
-                ok_lo = False
-                msgs.append(
-                    (
-                        "low",
-                        f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(lo)}",
-                    )
-                )
-            elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
-                ok_lo = False
-                msgs.append(
-                    (
-                        "low",
-                        f"C(w, {number_text(ba)}) is still positive definite just below the stated end {number_text(lo)}",
-                    )
-                )
-        if hi is not None:
-            hi_q = Fraction(hi)
-            r_in = mid if mid is not None else hi_q * (1 - Fraction(1, 10**9))
-            if hi_q > 0 and not _pd2(mi, mj, lij, lji, r_in, af):
-                ok_hi = False
-                msgs.append(
-                    (
-                        "high",
-                        f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(hi)}",
-                    )
-                )
-            elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
-                ok_hi = False
-                msgs.append(
-                    (
-                        "high",
-                        f"C(w, {number_text(ba)}) is still positive definite just above the stated end {number_text(hi)}",
-                    )
-                )
-        for end, msg in msgs:
-            rep.fail(f"band[{k}].{end}", f"w_{j}/w_{i}: {msg}")
-        if ok_lo and ok_hi:
+            ok = _band_two_ends(rep, k, b, mu, L, ba)
+        else:
+            ok = _band_witnesses(rep, k, b, mu, L, ba, n)
+        lo, hi = b["low"], b["high"]
+        if ok:
             how = (
                 "matches the closed form; exact PD just inside and not just outside each end"
                 if n == 2
-                else "inside the pair's 2 x 2 necessary band (exact PD just inside each end)"
+                else "every ratio in it proved by the witnesses (exact PD), an inner bound of the band"
             )
             rep.ok(f"band[{k}]", f"w_{j}/w_{i} in ({number_text(lo)}, {number_text(hi)}): {how}")
         # the certified weights must lie in the band
         if certified and all(x > 0 for x in wf) and _fr(alpha) > af:
             r = wf[j] / wf[i]
-            inside = (r > lo_f or (n > 2 and r == lo_f)) and (
-                hi is None or r < Fraction(hi) or (n > 2 and r == Fraction(hi))
-            )
+            lo_f = _fr(lo)
+            inside = (r > lo_f or (n > 2 and r == lo_f)) and (hi is None or r < _fr(hi) or (n > 2 and r == _fr(hi)))
             if inside:
                 rep.ok(f"metric.weights[{j}]/[{i}]", f"w_{j}/w_{i} = {number_text(r)} lies in band[{k}]")
             else:
@@ -480,6 +429,108 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                     "metric.weights",
                     f"w_{j}/w_{i} = {number_text(r)} lies outside the band ({number_text(lo)}, {number_text(hi)}) in which the weights must lie",
                 )
+
+
+def _band_two_ends(rep: VerifyReport, k: int, b: dict, mu, L, ba) -> bool:
+    """N = 2: the ends match the closed form, with exact PD tests just inside (and, where the
+    closed form is well conditioned, not just outside) each end."""
+    af = _fr(ba)
+    lo, hi = b["low"], b["high"]
+    hi_f = math.inf if hi is None else float(hi)
+    msgs = []
+    cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
+    assert cf is not None  # an empty closed-form band is handled by the caller
+    if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
+        msgs.append(("low", f"stated {number_text(lo)} but the closed form gives {number_text(cf[0])}"))
+    if not _rel_close(hi_f, cf[1]):
+        msgs.append(("high", f"stated {number_text(hi)} but the closed form gives {number_text(cf[1])}"))
+    mi, mj, lij, lji = mu[0], mu[1], L[0][1], L[1][0]
+    lo_f = Fraction(lo)
+    narrow = hi is not None and float(hi) <= float(lo) * (1 + 4e-9)
+    # outside tests only where the closed form is well conditioned (not near p = q)
+    outside = hi is None or float(lo) == 0 or float(hi) > float(lo) * (1 + 1e-6)
+    mid = Fraction(math.sqrt(float(lo) * float(hi))) if narrow and float(lo) > 0 else None
+    if lo > 0:
+        r_in = mid if mid is not None else lo_f * (1 + Fraction(1, 10**9))
+        if not _pd2(mi, mj, lij, lji, r_in, af):
+            msgs.append(
+                (
+                    "low",
+                    f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(lo)}",
+                )
+            )
+        elif outside and _pd2(mi, mj, lij, lji, lo_f * (1 - Fraction(1, 10**9)), af):
+            msgs.append(
+                (
+                    "low",
+                    f"C(w, {number_text(ba)}) is still positive definite just below the stated end {number_text(lo)}",
+                )
+            )
+    if hi is not None:
+        hi_q = Fraction(hi)
+        r_in = mid if mid is not None else hi_q * (1 - Fraction(1, 10**9))
+        if hi_q > 0 and not _pd2(mi, mj, lij, lji, r_in, af):
+            msgs.append(
+                (
+                    "high",
+                    f"C(w, {number_text(ba)}) is not positive definite at w_j/w_i = {number_text(r_in)} just inside the stated end {number_text(hi)}",
+                )
+            )
+        elif outside and _pd2(mi, mj, lij, lji, hi_q * (1 + Fraction(1, 10**9)), af):
+            msgs.append(
+                (
+                    "high",
+                    f"C(w, {number_text(ba)}) is still positive definite just above the stated end {number_text(hi)}",
+                )
+            )
+    for end, msg in msgs:
+        rep.fail(f"band[{k}].{end}", f"w_1/w_0: {msg}")
+    return not msgs
+
+
+def _band_witnesses(rep: VerifyReport, k: int, b: dict, mu, L, ba, n: int) -> bool:
+    """N > 2: every ratio in [low, high] is attained in K = {w > 0 : C(w, band_alpha) > 0}.
+
+    K is a convex cone, so two points of K prove every ratio between theirs: ``low_weights``
+    (ratio <= low) and ``high_weights`` (ratio >= high), each checked ``w > 0`` and
+    ``C(w) > 0`` exactly. ``low = 0`` needs a direction ``d >= 0``, ``d_j = 0 < d_i``,
+    ``C(d) >= 0`` (then ``(1 - t) d + t w`` is in K with ratio -> 0 as t -> 0); ``high =
+    +inf`` one with ``d_i = 0 < d_j`` (``w + s d`` is in K with ratio -> inf). See
+    docs/theory.md §5.
+    """
+    i, j = b["i"], b["j"]
+    proof = b.get("proof")
+    if not isinstance(proof, dict):
+        rep.fail(f"band[{k}]", f"w_{j}/w_{i}: an N > 2 band needs its proof (witness weights); none given")
+        return False
+    msgs = []
+    for end in ("low", "high"):
+        value = b[end]
+        w = [_fr(x) for x in proof[f"{end}_weights"]]
+        if not all(x > 0 for x in w) or not psd_exact(sgn_matrix_exact(mu, L, w, ba), strict=True):
+            msgs.append((end, f"{end}_weights are not a point of the band's cone (w > 0, C(w, {number_text(ba)}) > 0)"))
+            continue
+        r = w[j] / w[i]
+        unbounded = (end == "low" and value == 0) or (end == "high" and value is None)
+        if not unbounded:
+            if (end == "low" and r > _fr(value)) or (end == "high" and r < _fr(value)):
+                msgs.append(
+                    (end, f"the witness ratio {number_text(r)} does not reach the stated end {number_text(value)}")
+                )
+            continue
+        d = proof.get(f"{end}_direction")
+        zero, positive = (j, i) if end == "low" else (i, j)
+        if not isinstance(d, list):
+            msgs.append((end, f"{'0' if end == 'low' else 'an unbounded end'} needs {end}_direction; none given"))
+            continue
+        df = [_fr(x) for x in d]
+        if not (all(x >= 0 for x in df) and df[zero] == 0 and df[positive] > 0):
+            msgs.append((end, f"{end}_direction must be >= 0 with d_{zero} = 0 < d_{positive}"))
+        elif not psd_exact(sgn_matrix_exact(mu, L, df, ba)):
+            msgs.append((end, f"C({end}_direction, {number_text(ba)}) is not positive semidefinite"))
+    for end, msg in msgs:
+        rep.fail(f"band[{k}].{end}", f"w_{j}/w_{i}: {msg}")
+    return not msgs
 
 
 def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:

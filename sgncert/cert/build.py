@@ -221,8 +221,9 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
         ),
         rate=c.margin,
         steps=_steps(c),
-        band=[m.BandPair(i=b["i"], j=b["j"], low=b["low"], high=b["high"]) for b in c.band],
+        band=[_band_pair(b) for b in c.band],
         band_alpha=0.0,
+        band_note=c.band_note,
         equilibrium=equilibrium,
         invariant_ball=invariant,
         tight=_tight(c),
@@ -232,6 +233,18 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
             versions=_versions(),
             created=created or datetime.now(UTC).replace(microsecond=0).isoformat(),
         ),
+    )
+
+
+def _band_pair(b: dict) -> m.BandPair:
+    proof = b.get("proof")
+    return m.BandPair(
+        i=b["i"],
+        j=b["j"],
+        low=b["low"],
+        high=b["high"],
+        proof=None if proof is None else m.BandProof(**proof),
+        search=b.get("search"),
     )
 
 

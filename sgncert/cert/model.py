@@ -400,11 +400,60 @@ class StepsInfo:
 
 
 @dataclass(frozen=True)
+class BandProof:
+    low_weights: list[float] = field(
+        metadata=info("weights w > 0 with C(w, band_alpha) > 0 and w_j/w_i <= low (checked exactly)", min_items=1)
+    )
+    high_weights: list[float] = field(
+        metadata=info("weights w > 0 with C(w, band_alpha) > 0 and w_j/w_i >= high (checked exactly)", min_items=1)
+    )
+    low_direction: list[float] | None = field(
+        default=None,
+        metadata=info(
+            "low = 0: d >= 0 with d_j = 0 < d_i and C(d, band_alpha) >= 0 (checked exactly)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    high_direction: list[float] | None = field(
+        default=None,
+        metadata=info(
+            "high = +infinity: d >= 0 with d_i = 0 < d_j and C(d, band_alpha) >= 0 (checked exactly)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class BandPair:
     i: int = field(metadata=info("first player index (checked: 0 <= i < j < N, each pair once)", minimum=0))
     j: int = field(metadata=info("second player index (checked: i < j < N)", minimum=0))
-    low: float = field(metadata=info("lower end of w_j/w_i with C(w, band_alpha) > 0 (checked exactly)", minimum=0))
+    low: float = field(
+        metadata=info(
+            "lower end of w_j/w_i with C(w, band_alpha) > 0 (checked exactly; N = 2: the closed form, "
+            "N > 2: every ratio in [low, high] is proved by the witnesses in proof)",
+            minimum=0,
+        )
+    )
     high: float | None = field(metadata=info("upper end (checked exactly)", null="+infinity", minimum=0))
+    proof: BandProof | None = field(
+        default=None,
+        metadata=info(
+            "N > 2: the witnesses that prove every ratio in [low, high] (required then; checked exactly)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    search: str | None = field(
+        default=None,
+        metadata=info(
+            "N > 2: 'optimal' when the search settled both ends (the band is then tight up to the solver's "
+            "accuracy), else why not; the ends are proved either way (informational)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -580,6 +629,15 @@ class Certificate:
         default=None,
         metadata=info(
             "the margin alpha the band is for, default 0 (checked: the band is checked at it)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    band_note: str | None = field(
+        default=None,
+        metadata=info(
+            "why the band lists fewer pairs than there are (skipped, only the interacting pairs, a failed search) "
+            "(informational: a pair not listed claims nothing)",
             required=False,
             omit_if_none=True,
         ),
@@ -862,6 +920,8 @@ def _check_dimensions(doc: dict[str, Any], v: _Validator) -> None:
     for k, b in enumerate(doc["band"]):
         if not b["i"] < b["j"] < n:
             raise v.error(f"band[{k}]", f"expected player indices 0 <= i < j < {n}, got i = {b['i']}, j = {b['j']}")
+        for key, vec in (b.get("proof") or {}).items():
+            length(f"band[{k}].proof.{key}", vec, n)
     tight = doc.get("tight")
     if isinstance(tight, dict):
         dims = [p["dim"] for p in players]

@@ -113,7 +113,7 @@ def band(source, output, alpha, overrides, game_path, as_json):
         from rich.table import Table
 
         t = Table(title=f"timescale bands at alpha = {alpha:g}")
-        for col in ("pair", "low", "high", "chosen", "verified"):
+        for col in ("pair", "low", "high", "chosen", "search settled"):
             t.add_column(col)
         for p in data["pairs"]:
             t.add_row(
@@ -121,7 +121,7 @@ def band(source, output, alpha, overrides, game_path, as_json):
                 f"{p['low']:.6g}",
                 "inf" if p["high"] == math.inf else f"{p['high']:.6g}",
                 f"{p['chosen']:.6g}",
-                "yes" if p["verified"] else "no",
+                "yes" if p["settled"] else "no (ends proved, maybe not tight)",
             )
         out.print(t)
     if note:

@@ -49,6 +49,12 @@ def _created() -> str | None:
     show_default=True,
     help="Search the largest proved Euler/RK4 steps over the metric family (LMI, exact re-check).",
 )
+@click.option(
+    "--bands/--no-bands",
+    default=True,
+    show_default=True,
+    help="Compute the timescale band (N > 2: two SDPs per interacting pair; skipped past 24 players).",
+)
 @click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
 def certify(
     game: Path,
@@ -60,6 +66,7 @@ def certify(
     no_write: bool,
     metric: str,
     tight: bool,
+    bands: bool,
     force: bool,
 ) -> None:
     """Certify GAME.yaml and write its certificate.
@@ -76,7 +83,7 @@ def certify(
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_limits(g, force)
     with Progress() as progress:
-        result = run_certify(g, progress=progress, tight=tight, metric=metric)
+        result = run_certify(g, progress=progress, tight=tight, metric=metric, bands=bands)
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = spec_source(g, target) if target else None
     doc = build_certificate(result, created=_created(), source=source)

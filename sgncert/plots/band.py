@@ -115,7 +115,8 @@ def band_data(
             "j": int(p["j"]),
             "low": float(p["low"]),
             "high": math.inf if p["high"] is None else float(p["high"]),
-            "verified": bool(p.get("verified", True)),
+            # the search settled both ends (a certificate's pair says so in "search"); the ends are proved either way
+            "settled": bool(p.get("settled", p.get("search", "optimal") == "optimal")),
             "chosen": float(w[int(p["j"])] / w[int(p["i"])]),
         }
         for p in pairs
@@ -244,7 +245,7 @@ def _band_many(data: dict):
                 color=C_SGN,
                 lw=7,
                 solid_capstyle="butt",
-                alpha=1.0 if p["verified"] else 0.5,
+                alpha=1.0 if p["settled"] else 0.5,
                 label="band of $w_j/w_i$" if k == 0 else None,
             )
             if p["low"] <= 0:
@@ -262,7 +263,7 @@ def _band_many(data: dict):
                 ls="none",
                 label="chosen (Perron) weights" if k == 0 else None,
             )
-            label = f"({fmt(p['low'])}, {fmt(p['high'])})" + ("" if p["verified"] else " unverified")
+            label = f"({fmt(p['low'])}, {fmt(p['high'])})" + ("" if p["settled"] else " (proved; search unsettled)")
             ax.text(right, y + 0.22, label, ha="right", va="bottom", fontsize=8)
         ax.set_yticks(range(len(pairs)))
         ax.set_yticklabels([f"$w_{{{names[p['j']]}}}/w_{{{names[p['i']]}}}$" for p in reversed(pairs)])

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sgncert.analysis.bands import _band_general, band_pairs
+from sgncert.analysis.bands import band_pairs, interacting_pairs
 from sgncert.errors import SpecError
 from sgncert.theory.band import band_two_player
 from sgncert.theory.exact import psd_exact, sgn_matrix_exact
@@ -152,7 +152,7 @@ def test_three_player_band_against_brute_force(seed, alpha):
     mu, L = random_game(seed)
     bands = band_pairs(mu, L, alpha)
     assert [(b["i"], b["j"]) for b in bands] == [(0, 1), (0, 2), (1, 2)]
-    assert all(b["verified"] for b in bands)
+    assert all(b["settled"] for b in bands)
     Wf = feasible_grid(mu, L, alpha)
     assert len(Wf) > 100
     for b in bands:
@@ -169,15 +169,53 @@ def test_three_player_band_against_brute_force(seed, alpha):
 
 def test_three_player_witnesses_are_exactly_feasible():
     mu, L = random_game(0)
-    for b in _band_general(mu, L, np.array(mu), np.array(L), 0.0, None):
+    for b in band_pairs(mu, L):
         i, j = b["i"], b["j"]
-        for wit, val, inward in zip(b["witnesses"], (b["low"], b["high"]), (1, -1)):
-            assert wit is not None and np.all(wit > 0)
+        for end, inward in (("low", 1), ("high", -1)):
+            val, wit = b[end], np.array(b["proof"][f"{end}_weights"])
+            assert np.all(wit > 0)
             assert psd_exact(sgn_matrix_exact(mu, L, wit.tolist(), 0.0), strict=True)
             ratio = Fraction(float(wit[j])) / Fraction(float(wit[i]))
             assert abs(float(ratio) - val) <= 1e-15 * val
             # rounded toward the interior of the verified interval
             assert (Fraction(val) - ratio) * inward >= 0
+
+
+def test_unbounded_ends_carry_proved_directions():
+    mu = [1.0, 1.0, 2.0]
+    L = [[0.0, 10.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    for b in band_pairs(mu, L):
+        i, j, proof = b["i"], b["j"], b["proof"]
+        if b["high"] == math.inf:
+            d = proof["high_direction"]
+            assert d[i] == 0 < d[j] and min(d) >= 0 and psd_exact(sgn_matrix_exact(mu, L, d, 0.0))
+        if b["low"] == 0.0:
+            d = proof["low_direction"]
+            assert d[j] == 0 < d[i] and min(d) >= 0 and psd_exact(sgn_matrix_exact(mu, L, d, 0.0))
+
+
+def test_ring_of_players_settles_or_says_why():
+    """A ring of 10 scalar players (margin 0.7): the solver cannot settle every end (the true
+    band of w_1/w_0 reaches ~1e14), yet nothing fails: each end is proved, the unsettled
+    ones say why, and only the interacting pairs are computed."""
+    n = 10
+    L = np.zeros((n, n))
+    for k in range(n):
+        L[k, (k + 1) % n] = 0.3
+    pairs = interacting_pairs(L)
+    assert pairs == sorted([(k, k + 1) for k in range(n - 1)] + [(0, n - 1)])
+    bands = band_pairs([1.0] * n, L.tolist(), 0.0, interior_weights=[1.0] * n, pairs=pairs)
+    assert [(b["i"], b["j"]) for b in bands] == pairs
+    for b in bands:
+        i, j = b["i"], b["j"]
+        assert b["settled"] == (b["search"] == "optimal")
+        for end in ("low", "high"):
+            w = b["proof"][f"{end}_weights"]
+            assert psd_exact(sgn_matrix_exact([1.0] * n, L.tolist(), w, 0.0), strict=True)
+        # the neighbour's 2 x 2 block alone bounds w_j/w_i below by L^2 / 4 = 0.0225 (i -> j = i + 1)
+        if j == i + 1:
+            assert b["low"] >= 0.0225
+        assert b["low"] < 1.0 < b["high"]  # equal weights certify
 
 
 def test_three_player_endpoints_feasible_by_scan():
@@ -209,7 +247,7 @@ def test_three_player_uncoupled_third_reduces_to_two_player():
     assert lo <= b01["low"] and b01["high"] <= hi  # inner approximation
     # the uncoupled player's weight is free: (0, inf), proved
     for b in bands[1:]:
-        assert b["low"] == 0.0 and b["high"] == math.inf and b["verified"]
+        assert b["low"] == 0.0 and b["high"] == math.inf and b["settled"]
 
 
 def test_three_player_one_way_coupling_unbounded():
@@ -218,7 +256,7 @@ def test_three_player_one_way_coupling_unbounded():
     L = [[0.0, 10.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     b = band_pairs(mu, L)[0]
     assert rel(b["low"], 25.0) < 1e-5 and b["low"] >= 25.0
-    assert b["high"] == math.inf and b["verified"]
+    assert b["high"] == math.inf and b["settled"]
 
 
 def test_three_player_with_alpha_matches_two_player_block():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -280,6 +281,85 @@ def test_three_player_tampering(certs):
     doc["metric"]["weights"] = [1.0, 5.0, 0.04362551081895292]
     rep = verify_certificate(doc, recompute=False)
     assert {"sgn.margin", "metric.weights"} <= failed_names(rep)
+
+
+N3_BAND_TAMPER = {
+    # widened inside the pair's 2 x 2 necessary band: no witness reaches the new ends
+    "low lowered": (lambda b: b.update(low=b["low"] * 0.5), "band[0].low"),
+    "high raised": (lambda b: b.update(high=b["high"] * 1.01), "band[0].high"),
+    "high unbounded": (lambda b: b.update(high=None), "band[0].high"),
+    "low zero": (lambda b: b.update(low=0.0), "band[0].low"),
+    "proof removed": (lambda b: b.pop("proof"), "band[0]"),
+    "witness moved": (lambda b: b["proof"]["high_weights"].__setitem__(b["j"], b["high"] * 1.5), "band[0].high"),
+    "witness off the cone": (lambda b: b["proof"]["low_weights"].__setitem__(b["j"], 1e-9), "band[0].low"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(N3_BAND_TAMPER))
+def test_three_player_band_needs_its_witnesses(certs, case):
+    """N > 2 band ends are proved by witness weights; an end they do not reach is rejected
+    (exit 1) without recomputation."""
+    doc = copy.deepcopy(certs["three_player"])
+    assert verify_certificate(doc, recompute=False).exit_code == 0
+    edit, name = N3_BAND_TAMPER[case]
+    edit(doc["band"][0])
+    rep = verify_certificate(doc, recompute=False)
+    assert rep.exit_code == 1 and name in failed_names(rep), rep.summary()
+
+
+def test_three_player_band_witnesses_are_exact(certs):
+    """Independent recomputation: each witness is a point of K (numpy eigenvalues, with room),
+    and its ratio reaches the stated end."""
+    doc = certs["three_player"]
+    mu, L = np.array(doc["constants"]["mu"]), np.array(doc["constants"]["L"])
+    for b in doc["band"]:
+        i, j = b["i"], b["j"]
+        for end in ("low", "high"):
+            w = np.array(b["proof"][f"{end}_weights"])
+            C = 2 * np.diag(w * mu) - (w[:, None] * L + (w[:, None] * L).T) * (1 - np.eye(3))
+            assert np.linalg.eigvalsh(C)[0] > 0
+            assert (w[j] / w[i] <= b["low"] * (1 + 1e-15)) if end == "low" else (w[j] / w[i] >= b["high"] * (1 - 1e-15))
+
+
+RING = "sgncert: 1\nname: ring{n}\nparams: {{c: 0.3}}\nplayers: [{players}]\ncosts:\n{costs}\nregion: {{center: zeros, radius: 1.0, norm: 2}}\n"
+
+
+def ring_spec(n: int) -> str:
+    players = ", ".join(f"{{name: x{k}, dim: 1}}" for k in range(n))
+    costs = "\n".join(f'  x{k}: "0.5 * x{k} @ x{k} + c * x{k} @ x{(k + 1) % n}"' for k in range(n))
+    return RING.format(n=n, players=players, costs=costs)
+
+
+def test_ring_of_ten_players_certifies_with_its_band(tmp_path):
+    """A ring of 10 scalar players (margin 0.7): certify writes the certificate (the band
+    search never blocks it), the band lists the 10 interacting pairs with proved ends and
+    says which it did not settle; verify accepts it. --no-bands skips the band with a note."""
+    spec = tmp_path / "ring10.yaml"
+    spec.write_text(ring_spec(10))
+    out = tmp_path / "ring10.cert.json"
+    r = CliRunner().invoke(main, ["certify", str(spec), "-o", str(out), "--no-tight"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["certified"] and math.isclose(doc["sgn"]["margin"], 0.7, rel_tol=1e-9)
+    assert len(doc["band"]) == 10 and "interacting pairs" in doc["band_note"]
+    assert all(b["proof"] for b in doc["band"])
+    result = run(out)
+    assert result.exit_code == 0, result.output
+    r = CliRunner().invoke(main, ["certify", str(spec), "-o", str(out), "--no-tight", "--no-bands"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["band"] == [] and "not computed" in doc["band_note"]
+    assert run(out, "--no-recompute").exit_code == 0
+
+
+def test_bands_past_the_player_limit_are_skipped_with_a_note():
+    from sgncert.analysis.certify import BAND_MAX_PLAYERS, _bands
+
+    n = BAND_MAX_PLAYERS + 1
+    L = np.zeros((n, n))
+    L[0, 1] = 0.5
+    band, note = _bands(np.ones(n), L, np.ones(n), None)
+    assert band == [] and f"{n} players" in note
 
 
 HOOK = """

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import GAMES, ROOT
-from sgncert.errors import NumericalError, SpecError
+from sgncert.errors import SpecError
 from sgncert.games.spec import game_from_dict
 
 
@@ -225,7 +225,9 @@ def test_singular_jacobian_is_not_certified_with_reason(tmp_path):
 
 
 @pytest.mark.parametrize("status", ["optimal_inaccurate", "solver_error"])
-def test_clarabel_trouble_is_a_numerical_failure_not_a_band(monkeypatch, status):
+def test_clarabel_trouble_is_never_a_band_and_never_blocks_the_certificate(monkeypatch, tmp_path, status):
+    """A solver that returns nothing usable: no band end is claimed (the interior point alone
+    proves nothing beyond its own ratio), and certify still writes the certificate, saying why."""
     import cvxpy as cp
 
     from sgncert.analysis.bands import band_pairs
@@ -239,8 +241,13 @@ def test_clarabel_trouble_is_a_numerical_failure_not_a_band(monkeypatch, status)
     monkeypatch.setattr(cp.Problem, "solve", broken)
     monkeypatch.setattr(cp.Problem, "status", property(lambda self: getattr(self, "_status", "solver_error")))
     mu, L = [1.0, 1.0, 1.0], [[0, 0.2, 0.1], [0.1, 0, 0.2], [0.2, 0.1, 0]]
-    with pytest.raises(NumericalError):
-        band_pairs(mu, L, 0.0, interior_weights=[1.0, 1.0, 1.0])
+    assert band_pairs(mu, L, 0.0, interior_weights=[1.0, 1.0, 1.0]) == []
+    out = tmp_path / "c.json"
+    r = cli("certify", str(GAMES / "three_player.yaml"), "-o", str(out), "--no-tight")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["certified"] and doc["band"] == [] and "proved nothing" in doc["band_note"]
+    assert cli("verify", str(out), "--no-recompute").exit_code == 0
 
 
 # -------------------------------------------------------------------- interrupts, files
