@@ -112,15 +112,20 @@ def band(source, output, alpha, overrides, game_path, as_json):
     else:
         from rich.table import Table
 
-        t = Table(title=f"timescale bands at alpha = {alpha:g}")
-        for col in ("pair", "low", "high", "chosen", "search settled"):
-            t.add_column(col)
+        from .tables import add_number_column, number, number_cell
+
+        # numbers in full (shortest round-trip repr), never truncated (see tables.py)
+        t = Table(title=f"timescale bands at alpha = {number(alpha)}")
+        t.add_column("pair", overflow="fold")
+        for col in ("low", "high", "chosen"):
+            add_number_column(t, col)
+        t.add_column("search settled", overflow="fold")
         for p in data["pairs"]:
             t.add_row(
                 f"w_{names[p['j']]}/w_{names[p['i']]}",
-                f"{p['low']:.6g}",
-                "inf" if p["high"] == math.inf else f"{p['high']:.6g}",
-                f"{p['chosen']:.6g}",
+                number_cell(number(p["low"])),
+                number_cell(number(p["high"])),
+                number_cell(number(p["chosen"])),
                 "yes" if p["settled"] else "no (ends proved, maybe not tight)",
             )
         out.print(t)
