@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
 from ..theory.exact import certified_margin
+from ..theory.proved import PROOF_MAX_DIM
 from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
 from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
@@ -218,6 +219,11 @@ def certify(
         F_center, J_center = value_and_jacobian(game, center)
         points, jac = None, J_center
         constants = exact_constants(game, J_center)
+        if constants.provenance != "exact":
+            notes.append(
+                f"the constants are floating-point eigenvalues of the constant Jacobian (estimates): "
+                f"d = {game.dim} is above {PROOF_MAX_DIM}, the largest dimension proved exactly"
+            )
     else:  # the centre is the first sample point: F(centre) comes with the constants
         points, jac = sample_region(region, game.sampling), None
         constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)

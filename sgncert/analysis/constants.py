@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
+from ..theory import proved
 from ..util.jaxenv import float64
 from .kernels import kernels, rows_kernel, structured_rows
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
@@ -192,17 +193,48 @@ def _batches(points: np.ndarray, size: int):
 
 
 def exact_constants(game: Game, J: np.ndarray) -> Constants:
-    """mu, L, gamma of an affine game from its constant Jacobian J (provenance ``exact``)."""
-    idx, mask = block_layout(game.metric_block_sizes)
-    mu, L, gamma = block_statistics(np.asarray(J)[None], idx, mask)
+    """mu, L, gamma of an affine game from its constant Jacobian J, each *proved* from J's
+    exact rational entries (provenance ``exact``, :mod:`sgncert.theory.proved`): the float
+    eigenvalues are only the ladder's starting points. A game of dimension above
+    PROOF_MAX_DIM keeps the float values, labelled ``sampled`` (estimates)."""
+    mu, L, gamma = float_constants(game, J)
+    provenance = "sampled"
+    if np.shape(J)[0] <= proved.PROOF_MAX_DIM:
+        J = np.asarray(J, dtype=np.float64)
+        sizes = game.metric_block_sizes
+        Jq = proved.rational_jacobian(J)
+        n = game.n_players
+        mu = np.array([proved.prove(proved.own_curvature(J, Jq, sizes, i), mu[i]) for i in range(n)])
+        L = np.array(
+            [
+                [0.0 if i == j else _proved_coupling(J, Jq, sizes, i, j, float(L[i, j])) for j in range(n)]
+                for i in range(n)
+            ]
+        )
+        gamma = proved.prove(proved.euclidean_margin(J, Jq), gamma)
+        provenance = "exact"
     return Constants(
-        mu=mu[0],
-        L=L[0],
-        gamma=float(gamma[0]),
-        provenance="exact",
+        mu=mu,
+        L=L,
+        gamma=gamma,
+        provenance=provenance,
         samples=1,
         worst={"mu": [0] * game.n_players, "gamma": 0},
     )
+
+
+def float_constants(game: Game, J: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """mu, L, gamma of the constant Jacobian J in floating point (estimates)."""
+    idx, mask = block_layout(game.metric_block_sizes)
+    mu, L, gamma = block_statistics(np.asarray(J)[None], idx, mask)
+    return mu[0], L[0], float(gamma[0])
+
+
+def _proved_coupling(J: np.ndarray, Jq, sizes, i: int, j: int, estimate: float) -> float:
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    if not np.any(J[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]]):
+        return 0.0  # an exactly zero block
+    return proved.prove(proved.coupling(J, Jq, sizes, i, j), estimate)
 
 
 @float64
@@ -244,9 +276,18 @@ def weighted_constants(
     J: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> WeightedConstants:
-    """beta(w) and alpha_true(w): from the constant Jacobian ``J``, or as extrema over ``points``."""
+    """beta(w) and alpha_true(w): from the constant Jacobian ``J`` (proved from its rational
+    entries, as :func:`exact_constants`), or as extrema over ``points``."""
     if J is not None:
         beta, at = weighted_statistics(np.asarray(J)[None], weight_scaling(game, weights))
+        if np.all(np.isfinite(beta)) and np.all(np.isfinite(at)) and np.shape(J)[0] <= proved.PROOF_MAX_DIM:
+            # proved from J's rational entries, as exact_constants
+            J = np.asarray(J, dtype=np.float64)
+            Jq = proved.rational_jacobian(J)
+            w = [float(v) for v in np.asarray(weights, dtype=np.float64).reshape(-1)]
+            sizes = game.metric_block_sizes
+            beta = np.array([proved.prove(proved.weighted_lipschitz(J, Jq, sizes, w), float(beta[0]))])
+            at = np.array([proved.prove(proved.weighted_margin(J, Jq, sizes, w), float(at[0]))])
     else:
         if points is None:
             raise SpecError("weighted_constants needs the constant Jacobian J or sample points")

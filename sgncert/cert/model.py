@@ -30,7 +30,8 @@ from ..errors import SpecError
 
 SCHEMA_VERSION: Literal["1"] = "1"
 KIND: Literal["sgncert.certificate"] = "sgncert.certificate"
-MAX_PLAYERS = 256  # exact LDL^T in Fractions is O(N^3)
+MAX_PLAYERS = 256  # exact PSD decisions of N x N matrices (characteristic polynomial, ~7 s at 256)
+MAX_BAND_PLAYERS = 64  # a band's proof is two exact N x N decisions per pair
 
 Provenance = Literal["exact", "sampled", "sound"]
 Family = Literal["scalar", "block"]
@@ -917,6 +918,8 @@ def _check_dimensions(doc: dict[str, Any], v: _Validator) -> None:
     for i, row in enumerate(L):
         length(f"constants.L[{i}]", row, n)
     length("metric.weights", doc["metric"]["weights"], n)
+    if doc["band"] and n > MAX_BAND_PLAYERS:
+        raise v.error("band", f"{n} players; verify checks the bands of at most {MAX_BAND_PLAYERS} players")
     for k, b in enumerate(doc["band"]):
         if not b["i"] < b["j"] < n:
             raise v.error(f"band[{k}]", f"expected player indices 0 <= i < j < {n}, got i = {b['i']}, j = {b['j']}")

@@ -1,8 +1,10 @@
 """Phase 2 of ``sgncert verify``: recompute what the certificate states about its game
 (docs/theory.md §11).
 
-- Exact (affine) games: J is recomputed and mu / L / beta / gamma / residual / exact step
-  thresholds compared (relative 1e-9, unsafe direction only).
+- Exact (affine) games: J is recomputed and every stated constant (mu, L, beta, gamma,
+  alpha_true) is re-proved from its exact rational entries (:mod:`sgncert.theory.proved`);
+  the residual and the exact step thresholds are compared (relative 1e-9, unsafe
+  direction only).
 - Sampled games: the certificate's own sample set is recomputed (the claim "extremum over
   these samples"), then ``resample`` fresh points (a new seed) are drawn and every point
   where a stated bound is beaten is reported with its coordinates. Fresh points beating a
@@ -20,14 +22,17 @@ import numpy as np
 
 from ..analysis.constants import (
     exact_constants,
+    float_constants,
     pointwise_statistics,
     value_and_jacobian,
     weight_scaling,
     weighted_constants,
 )
 from ..analysis.sampling import sample_region
+from ..analysis.statistics import weighted_statistics
 from ..errors import NumericalError
 from ..games.model import Game, Sampling
+from ..theory import proved
 from ..theory.contraction import blockdiag, check_contraction, check_rate, sampled_factor, spectral_step_limit
 from .algebra import REL_TOL
 from .report import FAILED, WARNING, VerifyReport, number_text
@@ -100,7 +105,7 @@ class Recomputation:
         return True
 
     # -- shared comparison
-    def _compare(self, mu, L, beta, gamma, what: str) -> None:
+    def _compare(self, mu, L, beta, gamma, what: str, alpha_true: float | None = None) -> None:
         doc, rep = self.doc, self.rep
         k = doc["constants"]
         n = len(self.names)
@@ -142,6 +147,18 @@ class Recomputation:
             )
         else:
             rep.ok("euclidean.margin", f"gamma = {number_text(float(eg))} <= {what} value {number_text(float(gamma))}")
+        at = doc["sgn"].get("alpha_true")
+        if alpha_true is not None and at is not None:
+            if _unsafe(float(at), float(alpha_true), -1, scale):
+                rep.fail(
+                    "sgn.alpha_true",
+                    f"alpha_true(w) stated {number_text(float(at))} but {what} value is {number_text(float(alpha_true))}: too large",
+                )
+            else:
+                rep.ok(
+                    "sgn.alpha_true",
+                    f"alpha_true(w) = {number_text(float(at))} <= {what} value {number_text(float(alpha_true))}",
+                )
 
     def _exact(self) -> None:
         doc = self.doc
@@ -151,10 +168,77 @@ class Recomputation:
                 f"{doc['constants']['provenance']}; compared with the exact values"
             )
         assert self.J is not None  # evaluate_center ran
-        k = exact_constants(self.game, self.J)
-        beta = weighted_constants(self.game, doc["metric"]["weights"], J=self.J).beta
-        self._compare(np.asarray(k.mu), np.asarray(k.L), beta, k.gamma, "the recomputed exact")
+        if doc["constants"]["provenance"] == "exact" and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+            self._exact_claims()
+        else:
+            k = exact_constants(self.game, self.J)
+            wc = weighted_constants(self.game, doc["metric"]["weights"], J=self.J)
+            self._compare(np.asarray(k.mu), np.asarray(k.L), wc.beta, k.gamma, "the recomputed exact", wc.alpha_true)
         self._thresholds()
+
+    def _exact_claims(self) -> None:
+        """Every exact constant re-proved from the rebuilt J's rational entries
+        (:mod:`sgncert.theory.proved`): the stated value itself must pass the exact check."""
+        doc, rep, game = self.doc, self.rep, self.game
+        J = np.asarray(self.J, dtype=np.float64)
+        Jq = proved.rational_jacobian(J)
+        sizes = game.metric_block_sizes
+        k, w = doc["constants"], [float(v) for v in doc["metric"]["weights"]]
+        mu_f, L_f, gamma_f = float_constants(game, J)
+        beta_f, at_f = weighted_statistics(J[None], weight_scaling(game, w))
+        n = len(self.names)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+
+        def check(name: str, claim, stated, what: str, estimate: float) -> bool:
+            verdict = proved.holds(claim, float(stated))
+            side = "upper" if claim.upper else "lower"
+            if verdict:
+                return True
+            if verdict is None:
+                rep.undecidable(name, f"{what} = {number_text(stated)}: too large to decide exactly ({side} bound)")
+            else:
+                rep.fail(
+                    name,
+                    f"{what} stated {number_text(stated)} is not a proved {side} bound for the rebuilt Jacobian "
+                    f"(exact check fails; floating-point value {number_text(estimate)})",
+                )
+            return False
+
+        ok_mu = True
+        for i in range(n):  # every player checked (no short-circuit): each failure is reported
+            ok_mu &= check(
+                f"constants.mu[{i}]", proved.own_curvature(J, Jq, sizes, i), k["mu"][i], f"mu_{self.names[i]}", mu_f[i]
+            )
+        if ok_mu:
+            rep.ok("constants.mu", "every mu_i <= lambda_min(sym J_ii), proved exactly from the rebuilt J")
+        ok_L = True
+        for i in range(n):
+            for j in range(n):
+                if i == j or not np.any(J[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]]):
+                    continue  # J_ij = 0: any L_ij >= 0 holds (negative ones fail the algebra)
+                ok_L &= check(
+                    f"constants.L[{i}][{j}]",
+                    proved.coupling(J, Jq, sizes, i, j),
+                    k["L"][i][j],
+                    f"L_{self.names[i]},{self.names[j]}",
+                    L_f[i, j],
+                )
+        if ok_L:
+            rep.ok("constants.L", "every L_ij >= ||J_ij||_2, proved exactly from the rebuilt J")
+        if k["beta"] is not None and check(
+            "constants.beta", proved.weighted_lipschitz(J, Jq, sizes, w), k["beta"], "beta(w)", float(beta_f[0])
+        ):
+            rep.ok("constants.beta", f"beta(w) = {number_text(k['beta'])} >= ||M^1/2 J M^-1/2||_2, proved exactly")
+        if check("euclidean.margin", proved.euclidean_margin(J, Jq), doc["euclidean"]["margin"], "gamma", gamma_f):
+            rep.ok(
+                "euclidean.margin",
+                f"gamma = {number_text(doc['euclidean']['margin'])} <= lambda_min(sym J), proved exactly",
+            )
+        at = doc["sgn"].get("alpha_true")
+        if at is not None and check(
+            "sgn.alpha_true", proved.weighted_margin(J, Jq, sizes, w), at, "alpha_true(w)", float(at_f[0])
+        ):
+            rep.ok("sgn.alpha_true", f"alpha_true(w) = {number_text(at)} <= lambda_min(sym(M J), M), proved exactly")
 
     def _thresholds(self) -> None:
         """Each stated exact step threshold: the property holds on (0, h*(1 - 1e-6)]."""
@@ -253,6 +337,7 @@ class Recomputation:
             float(st["beta"].max()),
             float(st["gamma"].min()),
             f"the recomputed ({pts.shape[0]} certificate samples)",
+            float(st["alpha_true"].min()),
         )
         # 2. fresh samples (a new seed): report every point that beats a stated bound
         if not self.resample:

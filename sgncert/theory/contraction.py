@@ -173,13 +173,14 @@ def metric_step_threshold(H: np.ndarray, M: np.ndarray, method: str) -> float:
     return float(first_crossing(contracts, 4.0 / rho, 96))
 
 
-def _fq(x: float):
+def rational(x: float):
+    """The exact rational value of a float (python-flint ``fmpq``)."""
     import flint
 
     return flint.fmpq(*float(x).as_integer_ratio())
 
 
-def _qmat(A: np.ndarray):
+def rational_matrix(A: np.ndarray):
     """Exact rational copy of a float matrix (python-flint fmpq_mat)."""
     import flint
 
@@ -204,41 +205,64 @@ def _exact_step(Hq, hq, method: str, d: int):
     return eye + Z * acc
 
 
-def pd_exact(Sq, *, ldl_max: int = 32) -> bool:
-    """Decide exactly that the symmetric rational matrix Sq is positive definite.
+def integer_matrix(X: np.ndarray):
+    """``(Xi, k)`` with ``X = Xi 2^k`` exactly: the float matrix as a python-flint ``fmpz_mat``
+    (every float is an integer times a power of two)."""
+    import flint
+
+    X = np.asarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise SpecError("non-finite matrix")
+    m, e = np.frexp(X)
+    mant = (m * 2.0**53).astype(np.int64)  # exact: |m| < 1
+    e = e.astype(np.int64) - 53
+    nz = mant != 0
+    k = int(e[nz].min()) if nz.any() else 0
+    shift = np.where(nz, e - k, 0)
+    vals = [int(a) << int(b) for a, b in zip(mant.ravel().tolist(), shift.ravel().tolist())]
+    return flint.fmpz_mat(X.shape[0], X.shape[1], vals), k
+
+
+def congruence_pd(Sq, S_float: np.ndarray | None = None) -> bool:
+    """A fast proof that the rational matrix Sq is positive definite (False: not proved).
 
     Congruence with a float approximate inverse Cholesky factor X (exactly lower
     triangular with non-zero diagonal, hence invertible): S > 0 iff B = X S X^T > 0, and
-    B > 0 follows from strict diagonal dominance with positive diagonal (Gershgorin).
-    Inconclusive -> exact LDL^T for n <= ldl_max, else False ("not certified").
+    B > 0 follows from strict diagonal dominance with positive diagonal (Gershgorin). In
+    integers: with ``S = Si / D`` and ``X = Xi 2^k``, ``B`` is a positive multiple of
+    ``Xi Si Xi^T``. Sq must be exactly symmetric (not proved otherwise). ``S_float``: an
+    approximation of Sq to factor (default: Sq rounded to floats).
     """
-    import flint
-
     n = Sq.nrows()
     if n == 0:
         return True
-    ent = Sq.entries()
-    for i in range(n):  # exact symmetry
-        for j in range(i + 1, n):
-            if ent[i * n + j] != ent[j * n + i]:
-                return False
-    S = np.array([float(v) for v in ent]).reshape(n, n)
+    Si, _ = Sq.numer_denom()  # Sq = Si / D, D > 0
+    if Si != Si.transpose():  # exact symmetry
+        return False
+    S = np.array([float(v) for v in Sq.entries()]).reshape(n, n) if S_float is None else S_float
     L = cholesky_or_none(S) if np.all(np.isfinite(S)) else None
-    if L is not None:
-        X = np.tril(tri_inv(L))
-        if np.all(np.isfinite(X)) and np.all(np.diag(X) != 0):
-            Xq = _qmat(X)
-            B = Xq * Sq * Xq.transpose()
-            be = B.entries()
-            ok = True
-            for i in range(n):
-                row = be[i * n : (i + 1) * n]
-                off = sum((abs(v) for j, v in enumerate(row) if j != i), flint.fmpq(0))
-                if not row[i] > off:
-                    ok = False
-                    break
-            if ok:
-                return True
+    if L is None:
+        return False
+    X = np.tril(tri_inv(L))
+    if not (np.all(np.isfinite(X)) and np.all(np.diag(X) != 0)):
+        return False
+    Xi, _ = integer_matrix(X)
+    entries = [int(v) for v in (Xi * Si * Xi.transpose()).entries()]
+    for i in range(n):
+        row = entries[i * n : (i + 1) * n]
+        diag = row[i]
+        if diag <= 0 or not 2 * diag > sum(abs(v) for v in row):  # diag > sum of |off-diagonal|
+            return False
+    return True
+
+
+def pd_exact(Sq, *, ldl_max: int = 32) -> bool:
+    """Decide exactly that the symmetric rational matrix Sq is positive definite:
+    :func:`congruence_pd`, and when that is inconclusive an exact decision for
+    n <= ldl_max, else False ("not certified")."""
+    if congruence_pd(Sq):
+        return True
+    n = Sq.nrows()
     if n <= ldl_max:
         return ldl_decide([[Sq[i, j] for j in range(n)] for i in range(n)], strict=True)
     return False
@@ -254,8 +278,8 @@ def _exact_metric(M: np.ndarray, H: np.ndarray):
     if not np.array_equal(M, M.T):
         return None
     try:
-        Mq = _qmat(M)
-        Hq = _qmat(np.asarray(H, dtype=np.float64))
+        Mq = rational_matrix(M)
+        Hq = rational_matrix(np.asarray(H, dtype=np.float64))
     except SpecError:
         return None
     return (Mq, Hq) if pd_exact(Mq) else None
@@ -274,8 +298,8 @@ def check_contraction(H: np.ndarray, h: float, M: np.ndarray, factor: float, met
     if exact is None:
         return False
     Mq, Hq = exact
-    Tq = _exact_step(Hq, _fq(h), method, M.shape[0])
-    fq = _fq(factor)
+    Tq = _exact_step(Hq, rational(h), method, M.shape[0])
+    fq = rational(factor)
     Sq = Mq * (fq * fq) - Tq.transpose() * Mq * Tq
     return pd_exact(Sq)
 
@@ -291,7 +315,7 @@ def check_rate(H: np.ndarray, M: np.ndarray, alpha: float) -> bool:
         return False
     Mq, Hq = exact
     MH = Mq * Hq
-    Sq = MH + MH.transpose() - Mq * (2 * _fq(alpha))
+    Sq = MH + MH.transpose() - Mq * (2 * rational(alpha))
     return pd_exact(Sq)
 
 
