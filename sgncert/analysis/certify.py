@@ -31,7 +31,7 @@ from .constants import (
     weight_scaling,
     weighted_constants,
 )
-from .equilibrium import Equilibrium, solve_equilibrium
+from .equilibrium import Equilibrium, residual_allowance, solve_equilibrium
 from .sampling import sample_count, sample_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
 
@@ -60,7 +60,7 @@ class Certification:
     band: list[dict]
     band_note: str | None
     equilibrium: Equilibrium | None
-    residual_M: float  # ||F(center)||_M
+    residual_M: float  # an upper bound of ||F(center)||_M (rounding allowed for)
     certified: bool
     reason: str | None
     notes: list[str] = field(default_factory=list)
@@ -249,6 +249,7 @@ def certify(
     if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
         F_center = game.transform(center).T @ F_center
     residual_M = float(np.linalg.norm(s * F_center))
+    residual_M += residual_allowance(s, weighted.beta, center, residual_M)  # an upper bound (rounding)
     certified = bool(margin > 0 and math.isfinite(weighted.beta))
     steps = sgn_steps(margin, weighted.beta) if certified else None
     thresholds: ExactThresholds | None = None

@@ -94,3 +94,17 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
     raise NumericalError(
         f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)"
     )
+
+
+ROUNDING_ALLOWANCE = 1e-13  # relative size of the floating-point error allowed for in F(c)
+
+
+def residual_allowance(s: np.ndarray, beta: float, center: np.ndarray, residual: float) -> float:
+    """What the rounding of ``F(c)`` may hide: ``1e-13 (1 + ||F(c)||_M + (max s)^2 / min s
+    beta ||c||)``, the size of the terms ``F(c)`` sums (``||J|| <= (max s / min s) beta``
+    with ``s = diag(M)^1/2``). The certificate states ``||F(c)||_M`` plus this, so its
+    distance bound allows for rounding; verify recomputes both (docs/theory.md §10)."""
+    s = np.asarray(s, dtype=np.float64)
+    b = float(beta) if beta is not None and np.isfinite(beta) else 0.0
+    size = 1.0 + float(residual) + float(np.max(s)) ** 2 / float(np.min(s)) * b * float(np.linalg.norm(center))
+    return ROUNDING_ALLOWANCE * size

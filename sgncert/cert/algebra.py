@@ -263,6 +263,11 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
 
     if certified and should:
         _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
+    if doc["constants"]["provenance"] == "exact" and doc["constants"]["samples"] != 1:
+        rep.fail(
+            "constants.samples",
+            f"exact constants come from one Jacobian; the certificate states {doc['constants']['samples']} samples",
+        )
     if doc["constants"]["provenance"] == "sound":
         rep.fail(
             "constants.provenance",
@@ -536,11 +541,38 @@ def _band_witnesses(rep: VerifyReport, k: int, b: dict, mu, L, ba, n: int) -> bo
 def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:
     ball = doc.get("invariant_ball")
     eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
-    if ball is None or not certified or not all(x > 0 for x in wf) or _fr(alpha) <= 0:
+    if eq.get("in_region") is True:  # x* in R: ||c - x*||_M <= dist <= R sqrt(min w) keeps x* in R
+        fisher = isinstance(doc.get("geometry"), dict) and doc["geometry"].get("kind") == "fisher"
+        dist = eq.get("distance_bound_M")
+        rad = _fr(doc["region"]["radius"])
+        if fisher or dist is None or not all(x > 0 for x in wf):
+            rep.fail("equilibrium.in_region", "in_region is claimed without a distance bound in a Euclidean M(w)")
+        elif _at_most(_fr(dist) ** 2, rad * rad * min(wf)):
+            rep.ok(
+                "equilibrium.in_region",
+                f"distance bound {number_text(dist)} <= R sqrt(min w) = {number_text(math.sqrt(float(rad * rad * min(wf))))}",
+            )
+        else:
+            rep.fail(
+                "equilibrium.in_region",
+                f"in_region is claimed but the distance bound {number_text(dist)} exceeds the largest M-ball "
+                f"in the region, R sqrt(min w) = {number_text(math.sqrt(float(rad * rad * min(wf))))}",
+            )
+    if not certified or not all(x > 0 for x in wf) or _fr(alpha) <= 0:
         return
     a = _fr(alpha)
     res = eq.get("residual_M")
     dist = eq.get("distance_bound_M")
+    if ball is None:  # no ball claimed: a stated distance bound must still follow from the residual
+        if res is not None and dist is not None:
+            if _at_least(dist, _fr(res) / a):
+                rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha")
+            else:
+                rep.fail(
+                    "equilibrium.distance_bound_M",
+                    f"stated {number_text(dist)} but residual_M / alpha = {number_text(_fr(res) / a)}",
+                )
+        return
     if res is None or dist is None:
         rep.fail(
             "invariant_ball.radius_M",

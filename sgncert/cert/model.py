@@ -155,17 +155,17 @@ class RegionInfo:
 class ConstantsInfo:
     mu: list[float] = field(
         metadata=info(
-            "own curvatures mu_i = inf lambda_min(sym J_ii) over R (recomputed: a stated value above the true one fails)"
+            "own curvatures mu_i = inf lambda_min(sym J_ii) over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value above the true one fails)"
         )
     )
     L: list[list[float]] = field(
         metadata=info(
-            "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (recomputed: a stated value below the true one fails)"
+            "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value below the true one fails)"
         )
     )
     beta: float | None = field(
         metadata=info(
-            "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (recomputed: a stated value below the true one fails)",
+            "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value below the true one fails)",
             null="+infinity",
             minimum=0,
         )
@@ -201,7 +201,9 @@ class ConstantsInfo:
 @dataclass(frozen=True)
 class EuclideanInfo:
     margin: float = field(
-        metadata=info("gamma = inf lambda_min(sym J) over R, the classical Euclidean (Rosen) test (recomputed)")
+        metadata=info(
+            "gamma = inf lambda_min(sym J) over R, the classical Euclidean (Rosen) test (exact: re-proved; sampled: recomputed)"
+        )
     )
     certified: bool | None = field(
         default=None, metadata=info("gamma > 0 (checked against margin)", required=False, omit_if_none=True)
@@ -244,7 +246,7 @@ class GeometryInfo:
     reduced_dims: list[int] | None = field(
         default=None,
         metadata=info(
-            "Fisher geometry: block sizes after quotienting the softmax gauge (informational)",
+            "Fisher geometry: block sizes after quotienting the softmax gauge (checked against the rebuilt game)",
             required=False,
             omit_if_none=True,
         ),
@@ -264,10 +266,14 @@ class GeometryInfo:
 @dataclass(frozen=True)
 class SgnInfo:
     margin: float = field(metadata=info("alpha_*(w), proved: C(w, margin) >= 0 is checked by an exact rational LDL^T"))
-    tau: float = field(metadata=info("tau(A) = sup_w alpha_*(w), the smallest real eigenvalue of A (informational)"))
+    tau: float = field(
+        metadata=info(
+            "tau(A) = sup_w alpha_*(w), the smallest real eigenvalue of A (recomputed from the stated mu and L; no claim rests on it)"
+        )
+    )
     gain: float | None = field(
         metadata=info(
-            "small-gain radius rho(diag(mu)^-1 L); < 1 iff SGN can certify (informational)",
+            "small-gain radius rho(diag(mu)^-1 L); < 1 iff SGN can certify (recomputed from the stated mu and L; no claim rests on it)",
             null="not defined (some mu_i <= 0)",
         )
     )
@@ -283,7 +289,7 @@ class SgnInfo:
     alpha_true: float | None = field(
         default=None,
         metadata=info(
-            "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w (informational: a diagnostic, in theory >= margin, not checked)",
+            "the true weighted margin inf lambda_min(M^-1/2 sym(M J) M^-1/2) at w, >= margin (exact games: a proved lower bound, re-proved; sampled: the minimum over the samples, recomputed)",
             required=False,
             omit_if_none=True,
         ),
@@ -483,7 +489,11 @@ class EquilibriumInfo:
     )
     in_region: bool | None = field(
         default=None,
-        metadata=info("the equilibrium x* provably lies in R (informational)", required=False, omit_if_none=True),
+        metadata=info(
+            "the equilibrium x* provably lies in R: distance_bound_M <= R sqrt(min w) (checked when true)",
+            required=False,
+            omit_if_none=True,
+        ),
     )
 
 
@@ -506,10 +516,10 @@ class TightStep:
     method: Method = field(metadata=info("euler or rk4, as the section's name (informational)"))
     true_limit: float | None = field(
         metadata=info(
-            "the spectral (true) step limit, min over the samples for sampled games (informational)", null="+infinity"
+            "the spectral (true) step limit, min over the samples for sampled games (recomputed)", null="+infinity"
         )
     )
-    ratio: float | None = field(metadata=info("h / true_limit (informational)", null="not defined"))
+    ratio: float | None = field(metadata=info("h / true_limit (recomputed)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
     provenance: TightProvenance = field(
         metadata=info("exact or sampled (informational: tight.provenance decides how verify checks)")
@@ -538,9 +548,9 @@ class TightRate:
     )
     family: Family = field(metadata=info("scalar or block (informational)"))
     true_bound: float | None = field(
-        metadata=info("min Re lambda(H), no metric does better (informational)", null="not defined")
+        metadata=info("min Re lambda(H), no metric does better (recomputed)", null="not defined")
     )
-    ratio: float | None = field(metadata=info("alpha / true_bound (informational)", null="not defined"))
+    ratio: float | None = field(metadata=info("alpha / true_bound (recomputed)", null="not defined"))
     checks: int = field(metadata=info("exact re-checks run (informational)", minimum=0))
     provenance: Literal["exact"] = field(metadata=info("exact (informational)"))
     search: Search = field(metadata=info("lmi or descent (informational)"))
@@ -557,9 +567,9 @@ class TightRate:
 @dataclass(frozen=True)
 class SgnRatio:
     euler: float | None = field(
-        metadata=info("steps.euler.max / tight.euler.true_limit (informational)", null="not defined")
+        metadata=info("steps.euler.max / tight.euler.true_limit (recomputed)", null="not defined")
     )
-    rk4: float | None = field(metadata=info("steps.rk4.max / tight.rk4.true_limit (informational)", null="not defined"))
+    rk4: float | None = field(metadata=info("steps.rk4.max / tight.rk4.true_limit (recomputed)", null="not defined"))
 
 
 @dataclass(frozen=True)

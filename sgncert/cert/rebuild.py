@@ -131,14 +131,21 @@ def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, ga
     if "players" not in spec:
         rep.ok("game.players", f"{len(rebuilt)} players as in the rebuilt game")
     geometry = doc.get("geometry")
-    if isinstance(geometry, dict):
-        if geometry.get("kind") == game.geometry:
-            rep.ok("geometry.kind", f"{game.geometry} geometry, as the rebuilt game has")
-        else:
+    stated_kind = geometry.get("kind") if isinstance(geometry, dict) else "euclidean"  # no section: Euclidean
+    if stated_kind == game.geometry:
+        rep.ok("geometry.kind", f"{game.geometry} geometry, as the rebuilt game has")
+    else:
+        rep.fail(
+            "geometry.kind",
+            f"the certificate says geometry {stated_kind}{'' if isinstance(geometry, dict) else ' (no geometry section)'}, "
+            f"the rebuilt game has the {game.geometry} geometry",
+        )
+    if game.geometry == "fisher" and isinstance(geometry, dict):
+        reduced = list(game.reduced_sizes) if game.reduced_sizes is not None else None
+        if geometry.get("reduced_dims") is not None and geometry.get("reduced_dims") != reduced:
             rep.fail(
-                "geometry.kind",
-                f"the certificate says geometry {geometry.get('kind')}, the rebuilt game "
-                f"has the {game.geometry} geometry",
+                "geometry.reduced_dims",
+                f"the certificate states reduced dimensions {geometry.get('reduced_dims')}, the rebuilt game has {reduced}",
             )
     affine_claim = doc["game"].get("affine")
     if affine_claim is not None and affine_claim != game.affine:

@@ -28,12 +28,21 @@ from ..analysis.constants import (
     weight_scaling,
     weighted_constants,
 )
+from ..analysis.equilibrium import residual_allowance
 from ..analysis.sampling import sample_region
 from ..analysis.statistics import weighted_statistics
 from ..errors import NumericalError
 from ..games.model import Game, Sampling
 from ..theory import proved
-from ..theory.contraction import blockdiag, check_contraction, check_rate, sampled_factor, spectral_step_limit
+from ..theory.contraction import (
+    blockdiag,
+    check_contraction,
+    check_rate,
+    limit_from_eigs,
+    sampled_factor,
+    spectral_step_limit,
+)
+from ..theory.smallgain import perron_weights, small_gain_radius
 from .algebra import REL_TOL
 from .report import FAILED, WARNING, VerifyReport, number_text
 
@@ -45,6 +54,13 @@ def _unsafe(stated: float, true: float, direction: int, scale: float) -> bool:
     """
     tol = REL_TOL * max(abs(true), abs(stated), 1e-6 * scale)
     return (stated > true + tol) if direction < 0 else (stated < true - tol)
+
+
+REPORTED_TOL = 1e-6  # relative: a reported (not bounding) value recomputed by the same method
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-300)
 
 
 def _point(x, k: int = 6) -> str:
@@ -101,8 +117,28 @@ class Recomputation:
             self._sampled()
         if self.F_center is not None:
             self._residual()
+        self._derived()
         self._tight()
         return True
+
+    def _reported(self, name: str, stated: Any, true: float | None, what: str, tol: float = REPORTED_TOL) -> None:
+        """A reported value (not a bound) must match its recomputation, both ways."""
+        if stated is None and true is None:
+            return
+        if stated is None or true is None or not _close(float(stated), float(true), tol):
+            self.rep.fail(name, f"{what} stated {number_text(stated)} but recomputed {number_text(true)}")
+        else:
+            self.rep.ok(name, f"{what} = {number_text(stated)} (recomputed)")
+
+    def _derived(self) -> None:
+        """tau(A) and the small-gain radius, recomputed from the stated mu and L."""
+        k, sgn = self.doc["constants"], self.doc["sgn"]
+        mu = np.asarray(k["mu"], dtype=np.float64)
+        L = np.asarray(k["L"], dtype=np.float64)
+        np.fill_diagonal(L, 0.0)
+        self._reported("sgn.tau", sgn.get("tau"), float(perron_weights(mu, L).tau), "tau(A)")
+        if "gain" in sgn:
+            self._reported("sgn.gain", sgn.get("gain"), small_gain_radius(mu, L), "the small-gain radius")
 
     # -- shared comparison
     def _compare(self, mu, L, beta, gamma, what: str, alpha_true: float | None = None) -> None:
@@ -409,21 +445,21 @@ class Recomputation:
         s = weight_scaling(self.game, doc["metric"]["weights"])
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
         F = np.asarray(self.F_center)
-        J0 = self.J if self.J is not None else (self.K[0] if self.K is not None else np.zeros((1, 1)))
         if self.game.transform is not None:  # Fisher geometry: E^T F in the metric space
             F = self.game.transform(c).T @ F
         true = float(np.linalg.norm(s * F))
-        # rounding of F(c) = (terms of size ||J|| ||c||): the tolerance of the comparison
-        noise = 1e-13 * (1.0 + float(np.max(s)) * float(np.linalg.norm(J0, 2)) * float(np.linalg.norm(c)))
-        if float(stated) >= true * (1 - REL_TOL) - noise:
+        allowance = residual_allowance(s, doc["constants"]["beta"], c, true)
+        if float(stated) >= true + allowance * (1 - 1e-4):
             rep.ok(
                 "equilibrium.residual_M",
-                f"||F(center)||_M = {number_text(true)} <= stated {number_text(float(stated))} (+ rounding)",
+                f"stated {number_text(float(stated))} >= ||F(center)||_M = {number_text(true)} + rounding allowance "
+                f"{number_text(allowance)}",
             )
         else:
             rep.fail(
                 "equilibrium.residual_M",
-                f"stated {number_text(float(stated))} but ||F(center)||_M = {number_text(true)}",
+                f"stated {number_text(float(stated))} but ||F(center)||_M = {number_text(true)}, plus the rounding "
+                f"allowance {number_text(allowance)}",
             )
 
     # -- tight steps: the stated metric must contract the step maps
@@ -489,6 +525,7 @@ class Recomputation:
                     )
             else:
                 rep.undecidable(name, "no Jacobians to check the tight step against")
+        self._tight_truth(t)
         r = t.get("rate")
         if isinstance(r, dict) and r.get("alpha") is not None and self.J is not None:
             if check_rate(self.J, metric(r), float(r["alpha"])):
@@ -499,6 +536,41 @@ class Recomputation:
             else:
                 rep.fail(
                     "tight.rate", f"the stated metric does not give the flow rate {number_text(float(r['alpha']))}"
+                )
+
+    def _tight_truth(self, t: dict) -> None:
+        """The true limits a tight section reports (spectral step limits, min Re lambda(H))
+        and the ratios built on them, recomputed from the rebuilt Jacobian(s)."""
+        if self.J is not None and t.get("provenance") == "exact":
+            J = np.asarray(self.J, dtype=np.float64)
+            lam = np.linalg.eigvals(J)
+        elif self.K is not None:
+            lam = np.linalg.eigvals(np.asarray(self.K, dtype=np.float64))
+        else:
+            return
+        limits = {}
+        for method in ("euler", "rk4"):
+            e = t.get(method)
+            if not isinstance(e, dict):
+                continue
+            limits[method] = limit_from_eigs(lam, method)
+            true = limits[method] if limits[method] > 0 else None
+            self._reported(f"tight.{method}.true_limit", e.get("true_limit"), true, "the true step limit")
+            if e.get("h") and true:
+                self._reported(f"tight.{method}.ratio", e.get("ratio"), float(e["h"]) / true, "h / true_limit", 1e-9)
+        ratio = t.get("sgn_ratio")
+        if isinstance(ratio, dict):
+            for method, lim in limits.items():
+                sgn_max = self.doc["steps"][method]["max"]
+                true = sgn_max / lim if lim > 0 else None
+                self._reported(f"tight.sgn_ratio.{method}", ratio.get(method), true, "SGN max / true limit", 1e-9)
+        r = t.get("rate")
+        if isinstance(r, dict) and self.J is not None and t.get("provenance") == "exact":
+            bound = float(np.min(lam.real))
+            self._reported("tight.rate.true_bound", r.get("true_bound"), bound, "min Re lambda(H)")
+            if r.get("alpha") is not None and bound != 0:
+                self._reported(
+                    "tight.rate.ratio", r.get("ratio"), float(r["alpha"]) / bound, "alpha / true_bound", 1e-9
                 )
 
     # -- simulation

@@ -24,7 +24,7 @@ complement), so ``L_ij`` bounds the largest eigenvalue of ``[[0, J_ij], [J_ij^T,
 
 :func:`prove` walks a ladder from the float estimate towards the safe side until the
 claim is decided true: first the estimate itself (decided exactly for small matrices),
-then ``estimate -+ scale 2^-52 4^k``. A PSD claim is decided by congruence with a float
+then ``estimate -+ scale 2^-53 2^k``. A PSD claim is decided by congruence with a float
 inverse Cholesky factor and Gershgorin's theorem (a proof of positive definiteness, fast),
 else exactly by the characteristic polynomial (:func:`sgncert.theory.exact.charpoly_decide`)
 when the matrix is small enough. :func:`holds` decides a stated value the same way (for
@@ -62,7 +62,7 @@ PROOF_MAX_DIM = 512  # affine games of larger dimension are not proved (rational
 FIRST_EXACT_MAX = 64  # the float estimate itself is decided exactly up to this size
 LADDER_EXACT_MAX = 16  # every candidate of the ladder is decided exactly up to this size
 VERIFY_EXACT_MAX = 256  # verify decides a stated value exactly up to this size (else: by congruence only)
-LADDER_STEPS = 28  # estimate -+ scale 2^-52 4^k, k = 0 .. 27 (the last is 2^2 scale away)
+LADDER_STEPS = 56  # estimate -+ scale 2^-53 2^k, k = 0 .. 55 (the last is 4 scale away)
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,10 @@ def prove(claim: PencilClaim, estimate: float) -> float:
         raise NumericalError(f"cannot prove a bound from the non-finite estimate {est!r}")
     if claim.squared and est < 0:
         est = 0.0
-    step = max(abs(est), claim.scale, 1e-300) * 2.0**-52
+    step = max(abs(est), claim.scale, 1e-300) * 2.0**-53
     sign = 1.0 if claim.upper else -1.0
     n = claim.A.nrows()
-    candidates = [est] + [est + sign * step * 4.0**k for k in range(LADDER_STEPS)]
+    candidates = [est] + [est + sign * step * 2.0**k for k in range(LADDER_STEPS)]
     for k, t in enumerate(candidates):
         exact_max = FIRST_EXACT_MAX if k == 0 else LADDER_EXACT_MAX
         if (not claim.squared or t >= 0) and _decide(claim, t, exact_max):

@@ -283,6 +283,30 @@ def test_three_player_tampering(certs):
     assert {"sgn.margin", "metric.weights"} <= failed_names(rep)
 
 
+def test_fisher_geometry_cannot_be_dropped_or_relabelled():
+    """A Fisher certificate read as Euclidean would claim strong monotonicity in ||.||_2."""
+    doc = load_certificate(ROOT / "certificates" / "rps.cert.json")
+    for edit in ("relabel", "drop"):
+        d = copy.deepcopy(doc)
+        if edit == "relabel":
+            d["geometry"]["kind"] = "euclidean"
+        else:
+            del d["geometry"]
+        rep = verify_certificate(d, resample=0)
+        assert rep.exit_code == 1 and "geometry.kind" in failed_names(rep), edit
+
+
+def test_in_region_needs_the_distance_bound_to_fit(certs):
+    doc = copy.deepcopy(certs["scalar"])
+    doc["invariant_ball"] = None
+    doc["equilibrium"]["distance_bound_M"] = 10.0  # >= residual / alpha, but far outside R
+    doc["equilibrium"]["in_region"] = True
+    rep = verify_certificate(doc, recompute=False)
+    assert rep.exit_code == 1 and failed_names(rep) == {"equilibrium.in_region"}
+    doc["equilibrium"]["in_region"] = False  # what the bound supports: accepted
+    assert verify_certificate(doc, recompute=False).exit_code == 0
+
+
 N3_BAND_TAMPER = {
     # widened inside the pair's 2 x 2 necessary band: no witness reaches the new ends
     "low lowered": (lambda b: b.update(low=b["low"] * 0.5), "band[0].low"),
