@@ -7,7 +7,6 @@ new field cannot slip in unchecked."""
 from __future__ import annotations
 
 import copy
-import re
 
 import pytest
 
