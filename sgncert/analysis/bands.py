@@ -142,12 +142,25 @@ def band_pairs(
         b = band_two_player(mu_l, L_l, a)
         if b is None:
             return []
-        return [{"i": 0, "j": 1, "low": float(b[0]), "high": float(b[1]), "settled": True}]
+        low, high = _closed_inwards(mu_l, L_l, a, float(b[0]), +1), _closed_inwards(mu_l, L_l, a, float(b[1]), -1)
+        return [{"i": 0, "j": 1, "low": low, "high": high, "settled": True}]
     todo = [(i, j) for i in range(n) for j in range(i + 1, n)] if pairs is None else [tuple(p) for p in pairs]
     for i, j in todo:
         if not 0 <= i < j < n:
             raise SpecError(f"band pair ({i}, {j}): expected 0 <= i < j < {n}")
     return _band_general(mu_l, L_l, m, Lm, a, interior_weights, todo, progress)
+
+
+def _closed_inwards(mu_l, L_l, a: float, end: float, direction: int) -> float:
+    """A closed-form end moved inwards (up for the low end, down for the high one) until
+    ``C((1, end), alpha) >= 0`` holds exactly: the stated band never pokes out of the true one."""
+    if end == 0.0 or not math.isfinite(end):
+        return end
+    for _ in range(256):
+        if in_closure(mu_l, L_l, [1.0, end], a):
+            return end
+        end = math.nextafter(end, math.inf if direction > 0 else 0.0)
+    raise NumericalError(f"band end {end!r}: no float near the closed form is inside the band")
 
 
 def interacting_pairs(L: np.ndarray | Sequence[Sequence[float]]) -> list[tuple[int, int]]:

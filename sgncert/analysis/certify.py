@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
+from ..theory import proved
 from ..theory.exact import certified_margin
 from ..theory.proved import PROOF_MAX_DIM
 from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
@@ -248,8 +249,15 @@ def certify(
     s = weight_scaling(game, weights)
     if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
         F_center = game.transform(center).T @ F_center
-    residual_M = float(np.linalg.norm(s * F_center))
-    residual_M += residual_allowance(s, weighted.beta, center, residual_M)  # an upper bound (rounding)
+    if game.affine and game.transform is None and constants.provenance == "exact":
+        # F(c) = J c + F(0) exactly, from the rational J the constants are proved from
+        F0, _ = value_and_jacobian(game, np.zeros_like(center))
+        residual_M = proved.sqrt_upper(
+            proved.affine_residual_squared(J_center, F0, center, game.metric_block_sizes, weights.tolist())
+        )
+    else:
+        residual_M = float(np.linalg.norm(s * F_center))
+        residual_M += residual_allowance(s, weighted.beta, center, residual_M)  # an upper bound (rounding)
     certified = bool(margin > 0 and math.isfinite(weighted.beta))
     steps = sgn_steps(margin, weighted.beta) if certified else None
     thresholds: ExactThresholds | None = None

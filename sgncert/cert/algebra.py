@@ -387,6 +387,11 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
         if hi is not None and not lo < hi:
             rep.fail(f"band[{k}]", f"low = {number_text(lo)} is not below high = {number_text(hi)}")
     noted = isinstance(doc.get("band_note"), str)  # the certifier says why pairs are missing
+    if af != 0:
+        rep.fail(
+            "band_alpha", f"band_alpha = {number_text(ba)}: this version writes and checks bands at alpha = 0 only"
+        )
+        return
     if n == 2:
         cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
         if cf is None:
@@ -488,6 +493,12 @@ def _band_two_ends(rep: VerifyReport, k: int, b: dict, mu, L, ba) -> bool:
                     f"C(w, {number_text(ba)}) is still positive definite just above the stated end {number_text(hi)}",
                 )
             )
+    # each stated finite end must itself lie in the closed band: C((1, end), alpha) >= 0 exactly
+    for end, value in (("low", lo), ("high", hi)):
+        if value is not None and value > 0 and not psd_exact(sgn_matrix_exact(mu, L, [1, value], af)):
+            msgs.append(
+                (end, f"C(w, {number_text(ba)}) is not positive semidefinite at the stated end {number_text(value)}")
+            )
     for end, msg in msgs:
         rep.fail(f"band[{k}].{end}", f"w_1/w_0: {msg}")
     return not msgs
@@ -539,64 +550,60 @@ def _band_witnesses(rep: VerifyReport, k: int, b: dict, mu, L, ba, n: int) -> bo
 
 
 def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:
+    """The distance bound ``||c - x*||_M <= residual_M / alpha``, ``in_region`` and the
+    invariant ball, all exactly (docs/theory.md §10)."""
     ball = doc.get("invariant_ball")
     eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
-    if eq.get("in_region") is True:  # x* in R: ||c - x*||_M <= dist <= R sqrt(min w) keeps x* in R
-        fisher = isinstance(doc.get("geometry"), dict) and doc["geometry"].get("kind") == "fisher"
-        dist = eq.get("distance_bound_M")
-        rad = _fr(doc["region"]["radius"])
-        if fisher or dist is None or not all(x > 0 for x in wf):
-            rep.fail("equilibrium.in_region", "in_region is claimed without a distance bound in a Euclidean M(w)")
-        elif _at_most(_fr(dist) ** 2, rad * rad * min(wf)):
-            rep.ok(
-                "equilibrium.in_region",
-                f"distance bound {number_text(dist)} <= R sqrt(min w) = {number_text(math.sqrt(float(rad * rad * min(wf))))}",
+    res, dist = eq.get("residual_M"), eq.get("distance_bound_M")
+    in_region = eq.get("in_region") is True
+    if ball is None and not in_region and dist is None:
+        return
+    positive = certified and all(x > 0 for x in wf) and _fr(alpha) > 0
+    dist_ok = False
+    if dist is not None:
+        if not positive or res is None:
+            rep.fail(
+                "equilibrium.distance_bound_M",
+                "a distance bound needs a certified positive margin and equilibrium.residual_M",
             )
+        elif _fr(dist) >= _fr(res) / _fr(alpha):
+            rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha (exactly)")
+            dist_ok = True
+        else:
+            rep.fail(
+                "equilibrium.distance_bound_M",
+                f"stated {number_text(dist)} but residual_M / alpha = {number_text(_fr(res) / _fr(alpha))}",
+            )
+    rad = _fr(doc["region"]["radius"])
+    rhs = rad * rad * min(wf) if all(x > 0 for x in wf) else Fraction(0)
+    r_text = number_text(math.sqrt(float(rhs)))
+    if in_region:  # x* in R: ||c - x*||_M <= dist <= R sqrt(min w) keeps x* in R
+        fisher = isinstance(doc.get("geometry"), dict) and doc["geometry"].get("kind") == "fisher"
+        if fisher or not dist_ok:
+            rep.fail(
+                "equilibrium.in_region", "in_region is claimed without a proved distance bound in a Euclidean M(w)"
+            )
+        elif _fr(dist) ** 2 <= rhs:
+            rep.ok("equilibrium.in_region", f"distance bound {number_text(dist)} <= R sqrt(min w) = {r_text}")
         else:
             rep.fail(
                 "equilibrium.in_region",
                 f"in_region is claimed but the distance bound {number_text(dist)} exceeds the largest M-ball "
-                f"in the region, R sqrt(min w) = {number_text(math.sqrt(float(rad * rad * min(wf))))}",
+                f"in the region, R sqrt(min w) = {r_text}",
             )
-    if not certified or not all(x > 0 for x in wf) or _fr(alpha) <= 0:
-        return
-    a = _fr(alpha)
-    res = eq.get("residual_M")
-    dist = eq.get("distance_bound_M")
-    if ball is None:  # no ball claimed: a stated distance bound must still follow from the residual
-        if res is not None and dist is not None:
-            if _at_least(dist, _fr(res) / a):
-                rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha")
-            else:
-                rep.fail(
-                    "equilibrium.distance_bound_M",
-                    f"stated {number_text(dist)} but residual_M / alpha = {number_text(_fr(res) / a)}",
-                )
-        return
-    if res is None or dist is None:
-        rep.fail(
-            "invariant_ball.radius_M",
-            "an invariant ball is claimed without equilibrium.residual_M and equilibrium.distance_bound_M",
-        )
-        return
-    need = _fr(res) / a
-    if _at_least(dist, need):
-        rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha = {number_text(need)}")
-    else:
-        rep.fail(
-            "equilibrium.distance_bound_M", f"stated {number_text(dist)} but residual_M / alpha = {number_text(need)}"
-        )
-    rM, rad = _fr(ball["radius_M"]), _fr(doc["region"]["radius"])
-    # ||x - c||_M <= R sqrt(min w) keeps x in the box / ball of radius R: (rM + dist)^2 <= R^2 min w
-    lhs, rhs = (rM + _fr(dist)) ** 2, rad * rad * min(wf)
-    if _at_most(lhs, rhs):
-        rep.ok(
-            "invariant_ball.radius_M",
-            f"radius_M + distance = {number_text(rM + _fr(dist))} <= R sqrt(min w) = {number_text(math.sqrt(float(rhs)))}",
-        )
-    else:
-        rep.fail(
-            "invariant_ball.radius_M",
-            f"radius_M + distance bound = {number_text(rM + _fr(dist))} exceeds the largest "
-            f"M-ball in the region, R sqrt(min w) = {number_text(math.sqrt(float(rhs)))}",
-        )
+    if ball is not None:
+        rM = _fr(ball["radius_M"])
+        # ||x - c||_M <= R sqrt(min w) keeps x in the box / ball of radius R: (rM + dist)^2 <= R^2 min w
+        if not dist_ok:
+            rep.fail("invariant_ball.radius_M", "an invariant ball is claimed without a proved distance bound")
+        elif (rM + _fr(dist)) ** 2 <= rhs:
+            rep.ok(
+                "invariant_ball.radius_M",
+                f"radius_M + distance = {number_text(rM + _fr(dist))} <= R sqrt(min w) = {r_text} (exactly)",
+            )
+        else:
+            rep.fail(
+                "invariant_ball.radius_M",
+                f"radius_M + distance bound = {number_text(rM + _fr(dist))} exceeds the largest "
+                f"M-ball in the region, R sqrt(min w) = {r_text}",
+            )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,6 +69,16 @@ def _steps(c: Certification) -> m.StepsInfo:
     return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline, exact=exact)
 
 
+def _rounded(x: Fraction, *, up: bool) -> float:
+    """The float nearest x on the given side (a bound stated as a float stays a bound)."""
+    f = float(x)
+    if up and Fraction(f) < x:
+        f = math.nextafter(f, math.inf)
+    elif not up and Fraction(f) > x:
+        f = math.nextafter(f, -math.inf)
+    return f
+
+
 def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall | None]:
     """The a-posteriori distance to the equilibrium and the invariant ball (docs/theory.md §10)."""
     g = c.game
@@ -77,12 +88,17 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
     residual = c.equilibrium.residual if c.equilibrium is not None else None
     distance = in_region = invariant = None
     if c.certified:
-        distance = c.residual_M / c.margin
+        distance = _rounded(Fraction(c.residual_M) / Fraction(c.margin), up=True)
         # the Fisher metric is degenerate along the softmax gauge and varies with theta:
         # no M-ball inside the logit box is claimed
         if g.geometry != "fisher":
-            in_region = bool(distance <= radius_M)
-            invariant = m.InvariantBall(radius_M=max(0.0, radius_M - distance)) if in_region else None
+            fit = Fraction(g.region.radius) ** 2 * min(Fraction(float(w)) for w in c.weights)  # (R sqrt(min w))^2
+            in_region = Fraction(distance) ** 2 <= fit
+            if in_region:
+                r = max(0.0, radius_M - distance)
+                while r > 0 and (Fraction(r) + Fraction(distance)) ** 2 > fit:  # exactly inside
+                    r = math.nextafter(r, 0.0)
+                invariant = m.InvariantBall(radius_M=r)
     return (
         m.EquilibriumInfo(
             residual_M=c.residual_M,

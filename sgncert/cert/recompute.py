@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -109,6 +111,11 @@ class Recomputation:
     def run(self) -> bool:
         """Every recomputed check (module docstring); False when F or J is not finite at the
         centre of an exact game (an undecidable check says so, nothing else can be compared)."""
+        if not all(float(w) > 0 for w in self.doc["metric"]["weights"]):
+            self.rep.undecidable(
+                "recompute", "the weights are not all positive (metric.weights): nothing to recompute in M(w)"
+            )
+            return False
         if self.exact:
             if not self.evaluate_center():
                 return False
@@ -204,7 +211,7 @@ class Recomputation:
                 f"{doc['constants']['provenance']}; compared with the exact values"
             )
         assert self.J is not None  # evaluate_center ran
-        if doc["constants"]["provenance"] == "exact" and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+        if self.J.shape[0] <= proved.PROOF_MAX_DIM:  # whatever the label: the exact check is the strongest
             self._exact_claims()
         else:
             k = exact_constants(self.game, self.J)
@@ -447,6 +454,20 @@ class Recomputation:
         F = np.asarray(self.F_center)
         if self.game.transform is not None:  # Fisher geometry: E^T F in the metric space
             F = self.game.transform(c).T @ F
+        if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+            # affine: ||J c + F(0)||_M exactly, from the rational J (F(c) in floats may cancel)
+            F0, _ = value_and_jacobian(self.game, np.zeros_like(c))
+            exact = proved.affine_residual_squared(
+                self.J, F0, c, self.game.metric_block_sizes, doc["metric"]["weights"]
+            )
+            if Fraction(float(stated)) ** 2 >= exact:
+                rep.ok("equilibrium.residual_M", f"stated {number_text(float(stated))} >= ||J c + F(0)||_M (exactly)")
+            else:
+                rep.fail(
+                    "equilibrium.residual_M",
+                    f"stated {number_text(float(stated))} but ||J c + F(0)||_M = {number_text(math.sqrt(float(exact)))} (exactly)",
+                )
+            return
         true = float(np.linalg.norm(s * F))
         allowance = residual_allowance(s, doc["constants"]["beta"], c, true)
         if float(stated) >= true + allowance * (1 - 1e-4):

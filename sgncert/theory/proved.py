@@ -55,6 +55,8 @@ __all__ = [
     "prove",
     "holds",
     "rational_jacobian",
+    "affine_residual_squared",
+    "sqrt_upper",
     "PROOF_MAX_DIM",
 ]
 
@@ -219,3 +221,29 @@ def weighted_lipschitz(J: np.ndarray, Jq: Any, block_sizes: Sequence[int], weigh
 def rational_jacobian(J: np.ndarray) -> Any:
     """J's exact rational entries (python-flint ``fmpq_mat``)."""
     return rational_matrix(np.asarray(J, dtype=np.float64))
+
+
+# ------------------------------------------------------------------- the affine residual
+def affine_residual_squared(
+    J: np.ndarray, F0: np.ndarray, center: np.ndarray, block_sizes: Sequence[int], weights: Sequence[float]
+) -> Fraction:
+    """``||J c + F(0)||_M^2`` exactly (``M = blockdiag(w_i I)``): the residual of an affine game
+    at its centre from the same rational J the constants are proved from, immune to the
+    cancellation a floating-point evaluation of F(c) may suffer."""
+    import flint
+
+    d = int(sum(block_sizes))
+    Jq = rational_jacobian(J)
+    cq = flint.fmpq_mat(d, 1, [rational(v) for v in np.asarray(center, dtype=np.float64).reshape(-1)])
+    r = Jq * cq + flint.fmpq_mat(d, 1, [rational(v) for v in np.asarray(F0, dtype=np.float64).reshape(-1)])
+    w = [rational(float(wi)) for wi, n in zip(weights, block_sizes) for _ in range(int(n))]
+    total = sum((w[k] * r[k, 0] * r[k, 0] for k in range(d)), flint.fmpq(0))
+    return Fraction(int(total.p), int(total.q))
+
+
+def sqrt_upper(x: Fraction) -> float:
+    """The smallest float r (up to one step) with r^2 >= x, for x >= 0."""
+    r = math.sqrt(float(x))
+    while Fraction(r) ** 2 < x:
+        r = math.nextafter(r, math.inf)
+    return r

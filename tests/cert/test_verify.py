@@ -24,6 +24,7 @@ from sgncert.cert.load import load_certificate, parse_certificate
 from sgncert.cert.verify import verify_certificate
 from sgncert.cli import main
 from sgncert.games.spec import load_game
+from sgncert.theory.exact import psd_exact, sgn_matrix_exact
 
 CREATED = "2026-01-01T00:00:00+00:00"
 
@@ -305,6 +306,87 @@ def test_in_region_needs_the_distance_bound_to_fit(certs):
     assert rep.exit_code == 1 and failed_names(rep) == {"equilibrium.in_region"}
     doc["equilibrium"]["in_region"] = False  # what the bound supports: accepted
     assert verify_certificate(doc, recompute=False).exit_code == 0
+
+
+def test_in_region_cannot_stand_without_its_residual(certs):
+    """in_region and a distance bound rest on residual_M / alpha: without the residual the claim
+    is unproved (it used to pass with distance 0)."""
+    doc = copy.deepcopy(certs["three_player"])
+    del doc["equilibrium"]["residual_M"]
+    doc["equilibrium"]["distance_bound_M"] = 0.0
+    doc["invariant_ball"] = None
+    rep = verify_certificate(doc, recompute=False)
+    assert rep.exit_code == 1 and {"equilibrium.distance_bound_M", "equilibrium.in_region"} <= failed_names(rep)
+
+
+CANCEL = """sgncert: 1
+name: cancel
+params: {K: 1.0e20}
+players: [{name: p, dim: 1}, {name: q, dim: 1}]
+costs:
+  p: "0.5 * p @ p + sum(p) * ((K + sum(q)) - K)"
+  q: "0.5 * q @ q - 0.5 * sum(q) * sum(p) + sum(q)"
+region: {center: [0.0, -1.0], radius: 3.0, norm: 2}
+"""
+
+
+def test_affine_residual_is_exact_despite_cancellation(tmp_path):
+    """F(c) in floats loses q to cancellation ((K + q) - K with K = 1e20), so the float residual
+    at c = (0, -1) is 0 although ||c - x*|| ~ 0.75; the residual of an affine game comes from
+    J c + F(0) in rationals instead."""
+    spec = tmp_path / "cancel.yaml"
+    spec.write_text(CANCEL)
+    game = load_game(spec)
+    assert game.affine
+    doc = make_cert(game)
+    assert doc["certified"]
+    w = doc["metric"]["weights"]
+    # independent: F(c) = J c + F(0) with J = [[1, 1], [-0.5, 1]], F(0) = (0, 1): F(0, -1) = (-1, 0)
+    assert doc["equilibrium"]["residual_M"] >= math.sqrt(w[0]) * 1.0
+    dist = doc["equilibrium"]["distance_bound_M"]
+    x_star = np.array([2 / 3, -2 / 3])  # solves F = 0
+    true = math.sqrt(w[0] * (0 - x_star[0]) ** 2 + w[1] * (-1 - x_star[1]) ** 2)
+    assert dist >= true
+    assert verify_certificate(doc, resample=0).exit_code == 0
+    doc["equilibrium"]["residual_M"] = 1e-12  # the float residual plus rounding: rejected now
+    assert "equilibrium.residual_M" in failed_names(verify_certificate(doc, resample=0))
+
+
+def test_band_alpha_other_than_zero_is_rejected(certs):
+    doc = copy.deepcopy(certs["three_player"])
+    doc["band_alpha"] = -1000.0
+    rep = verify_certificate(doc, recompute=False)
+    assert rep.exit_code == 1 and "band_alpha" in failed_names(rep)
+
+
+def test_two_player_band_ends_lie_in_the_closed_band(certs):
+    """A stated end must satisfy C((1, end)) >= 0 exactly: widening by 6e-10 (inside the closed
+    form's 1e-9 tolerance) is caught; the shipped ends pass."""
+    doc = copy.deepcopy(certs["scalar"])
+    mu, L = doc["constants"]["mu"], doc["constants"]["L"]
+    for end in ("low", "high"):
+        r = doc["band"][0][end]
+        assert psd_exact(sgn_matrix_exact(mu, L, [1, r], 0))
+    doc["band"][0]["low"] *= 1 - 6e-10
+    doc["band"][0]["high"] *= 1 + 6e-10
+    rep = verify_certificate(doc, recompute=False)
+    assert {"band[0].low", "band[0].high"} <= failed_names(rep)
+
+
+def test_affine_constants_are_re_proved_whatever_their_label(certs):
+    doc = copy.deepcopy(certs["three_player"])
+    doc["constants"]["provenance"] = "sampled"
+    doc["constants"]["beta"] *= 1 - 5e-10  # within a float comparison's tolerance, below the true norm
+    rep = verify_certificate(doc, resample=0)
+    assert rep.exit_code == 1 and "constants.beta" in failed_names(rep)
+
+
+def test_non_positive_weights_are_invalid_not_a_crash(certs):
+    for bad in (0.0, -0.2):
+        doc = copy.deepcopy(certs["three_player"])
+        doc["metric"]["weights"][1] = bad
+        rep = verify_certificate(doc, resample=0)
+        assert rep.exit_code == 1 and "metric.weights" in failed_names(rep)
 
 
 N3_BAND_TAMPER = {
