@@ -126,7 +126,7 @@ def _pd2(mi, mj, lij, lji, r: Fraction, alpha) -> bool:
     return psd_exact(sgn_matrix_exact([mi, mj], [[0, lij], [lji, 0]], [1, r], alpha), strict=True)
 
 
-def _rel_close(a: float, b: float, tol: float = REL_TOL) -> bool:
+def rel_close(a: float, b: float, tol: float = REL_TOL) -> bool:
     if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= tol * max(abs(a), abs(b))
@@ -416,7 +416,8 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
     for (i, j), k in sorted(by_pair.items()):
         b = band[k]
         if n == 2:
-            ok = _band_two_ends(rep, k, b, mu, L, ba)
+            assert cf is not None  # an empty closed-form band returned above
+            ok = _band_two_ends(rep, k, b, mu, L, ba, cf)
         else:
             ok = _band_witnesses(rep, k, b, mu, L, ba, n)
         lo, hi = b["low"], b["high"]
@@ -441,18 +442,16 @@ def _phase1_band(doc: dict, rep: VerifyReport, mu, L, wf, alpha, certified: bool
                 )
 
 
-def _band_two_ends(rep: VerifyReport, k: int, b: dict, mu, L, ba) -> bool:
+def _band_two_ends(rep: VerifyReport, k: int, b: dict, mu, L, ba, cf: tuple[float, float]) -> bool:
     """N = 2: the ends match the closed form, with exact PD tests just inside (and, where the
     closed form is well conditioned, not just outside) each end."""
     af = _fr(ba)
     lo, hi = b["low"], b["high"]
     hi_f = math.inf if hi is None else float(hi)
     msgs = []
-    cf = _band_closed_form(float(mu[0]) - float(ba), float(mu[1]) - float(ba), float(L[0][1]), float(L[1][0]))
-    assert cf is not None  # an empty closed-form band is handled by the caller
-    if not _rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
+    if not rel_close(float(lo), cf[0]) and not (cf[0] == 0 and lo == 0):
         msgs.append(("low", f"stated {number_text(lo)} but the closed form gives {number_text(cf[0])}"))
-    if not _rel_close(hi_f, cf[1]):
+    if not rel_close(hi_f, cf[1]):
         msgs.append(("high", f"stated {number_text(hi)} but the closed form gives {number_text(cf[1])}"))
     mi, mj, lij, lji = mu[0], mu[1], L[0][1], L[1][0]
     lo_f = Fraction(lo)

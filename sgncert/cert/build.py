@@ -23,6 +23,7 @@ from ..analysis.tight import TightRate as TightRateResult
 from ..analysis.tight import TightResult
 from ..errors import SpecError
 from ..games.model import Game
+from ..theory.exact import rounded
 from ..theory.steps import C4
 from ..util.atomic import write_atomic
 from ..util.jaxenv import jax_scope
@@ -69,16 +70,6 @@ def _steps(c: Certification) -> m.StepsInfo:
     return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline, exact=exact)
 
 
-def _rounded(x: Fraction, *, up: bool) -> float:
-    """The float nearest x on the given side (a bound stated as a float stays a bound)."""
-    f = float(x)
-    if up and Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    elif not up and Fraction(f) > x:
-        f = math.nextafter(f, -math.inf)
-    return f
-
-
 def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall | None]:
     """The a-posteriori distance to the equilibrium and the invariant ball (docs/theory.md §10)."""
     g = c.game
@@ -88,7 +79,7 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
     residual = c.equilibrium.residual if c.equilibrium is not None else None
     distance = in_region = invariant = None
     if c.certified:
-        distance = _rounded(Fraction(c.residual_M) / Fraction(c.margin), up=True)
+        distance = rounded(Fraction(c.residual_M) / Fraction(c.margin), up=True)
         # the Fisher metric is degenerate along the softmax gauge and varies with theta:
         # no M-ball inside the logit box is claimed
         if g.geometry != "fisher":

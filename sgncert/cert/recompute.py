@@ -45,7 +45,7 @@ from ..theory.contraction import (
     spectral_step_limit,
 )
 from ..theory.smallgain import perron_weights, small_gain_radius
-from .algebra import REL_TOL
+from .algebra import REL_TOL, rel_close
 from .report import FAILED, WARNING, VerifyReport, number_text
 
 
@@ -59,10 +59,6 @@ def _unsafe(stated: float, true: float, direction: int, scale: float) -> bool:
 
 
 REPORTED_TOL = 1e-6  # relative: a reported (not bounding) value recomputed by the same method
-
-
-def _close(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-300)
 
 
 def _point(x, k: int = 6) -> str:
@@ -132,7 +128,7 @@ class Recomputation:
         """A reported value (not a bound) must match its recomputation, both ways."""
         if stated is None and true is None:
             return
-        if stated is None or true is None or not _close(float(stated), float(true), tol):
+        if stated is None or true is None or not rel_close(float(stated), float(true), tol):
             self.rep.fail(name, f"{what} stated {number_text(stated)} but recomputed {number_text(true)}")
         else:
             self.rep.ok(name, f"{what} = {number_text(stated)} (recomputed)")
@@ -230,7 +226,6 @@ class Recomputation:
         mu_f, L_f, gamma_f = float_constants(game, J)
         beta_f, at_f = weighted_statistics(J[None], weight_scaling(game, w))
         n = len(self.names)
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
 
         def check(name: str, claim, stated, what: str, estimate: float) -> bool:
             verdict = proved.holds(claim, float(stated))
@@ -257,11 +252,12 @@ class Recomputation:
         ok_L = True
         for i in range(n):
             for j in range(n):
-                if i == j or not np.any(J[offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]]):
+                claim = None if i == j else proved.coupling(J, Jq, sizes, i, j)
+                if claim is None:
                     continue  # J_ij = 0: any L_ij >= 0 holds (negative ones fail the algebra)
                 ok_L &= check(
                     f"constants.L[{i}][{j}]",
-                    proved.coupling(J, Jq, sizes, i, j),
+                    claim,
                     k["L"][i][j],
                     f"L_{self.names[i]},{self.names[j]}",
                     L_f[i, j],

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from .exact import psd_exact, sgn_matrix_exact
+from .exact import psd_exact, rounded, sgn_matrix_exact
 from .smallgain import as_game
 
 __all__ = ["band_two_player", "strictly_inside", "in_closure", "ratio_inwards", "pulled_endpoint"]
@@ -89,13 +89,7 @@ def in_closure(mu: Any, L: Any, w: Any, alpha: float) -> bool:
 def ratio_inwards(wj: float, wi: float, direction: int) -> float:
     """Float of wj / wi rounded toward the interior: up (direction=+1) for a lower
     endpoint, down (-1) for an upper one."""
-    exact = Fraction(wj) / Fraction(wi)
-    r = float(exact)
-    if direction > 0 and Fraction(r) < exact:
-        r = math.nextafter(r, math.inf)
-    elif direction < 0 and Fraction(r) > exact:
-        r = math.nextafter(r, -math.inf)
-    return r
+    return rounded(Fraction(wj) / Fraction(wi), up=direction > 0)
 
 
 def pulled_endpoint(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from .exact import ldl_decide
+from .exact import decide_exact
 from .thresholds import first_crossing, rk4_polynomial
 
 METHODS = ("euler", "rk4")
@@ -191,11 +191,18 @@ def rational_matrix(A: np.ndarray):
     return flint.fmpq_mat(n, m, [flint.fmpq(*v.as_integer_ratio()) for v in A.ravel().tolist()])
 
 
+def rational_identity(n: int):
+    """The n x n identity as a python-flint ``fmpq_mat``."""
+    import flint
+
+    return flint.fmpq_mat(n, n, [1 if i == j else 0 for i in range(n) for j in range(n)])
+
+
 def _exact_step(Hq, hq, method: str, d: int):
     """T(h) exactly: I - hH or Horner's P(-hH) = I + Z(I + Z(I/2 + Z(I/6 + Z/24)))."""
     import flint
 
-    eye = flint.fmpq_mat(d, d, [1 if i == j else 0 for i in range(d) for j in range(d)])
+    eye = rational_identity(d)
     Z = Hq * (-hq)
     if method == "euler":
         return eye + Z
@@ -258,13 +265,13 @@ def congruence_pd(Sq, S_float: np.ndarray | None = None) -> bool:
 
 def pd_exact(Sq, *, ldl_max: int = 32) -> bool:
     """Decide exactly that the symmetric rational matrix Sq is positive definite:
-    :func:`congruence_pd`, and when that is inconclusive an exact decision for
-    n <= ldl_max, else False ("not certified")."""
+    :func:`congruence_pd`, and when that is inconclusive an exact decision
+    (:func:`~sgncert.theory.exact.decide_exact`) for n <= ldl_max, else False ("not certified")."""
     if congruence_pd(Sq):
         return True
     n = Sq.nrows()
     if n <= ldl_max:
-        return ldl_decide([[Sq[i, j] for j in range(n)] for i in range(n)], strict=True)
+        return decide_exact(Sq, strict=True)
     return False
 
 

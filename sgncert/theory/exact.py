@@ -30,7 +30,16 @@ from typing import Any
 
 from ..errors import NumericalError, SpecError
 
-__all__ = ["to_fraction", "ldl_decide", "charpoly_decide", "psd_exact", "sgn_matrix_exact", "certified_margin"]
+__all__ = [
+    "to_fraction",
+    "ldl_decide",
+    "charpoly_decide",
+    "decide_exact",
+    "psd_exact",
+    "sgn_matrix_exact",
+    "certified_margin",
+    "rounded",
+]
 
 # matrices up to this size are decided by LDL^T in Fractions, larger ones by the
 # characteristic polynomial in python-flint (LDL^T in Fractions grows ~n^5: 128 x 128 takes
@@ -137,12 +146,40 @@ def charpoly_decide(M: Any, *, strict: bool) -> bool:
     return True
 
 
+def decide_exact(M: Any, *, strict: bool) -> bool:
+    """Decide exactly whether the symmetric rational matrix ``M`` is PSD (``strict``: PD):
+    :func:`ldl_decide` up to LDL_MAX rows, :func:`charpoly_decide` beyond.
+
+    ``M`` is a list of lists of Fractions (overwritten by the LDL^T) or a python-flint
+    ``fmpq_mat``; symmetry is the caller's to check.
+    """
+    if hasattr(M, "nrows"):  # python-flint fmpq_mat
+        n = M.nrows()
+        if n > LDL_MAX:
+            return charpoly_decide(M, strict=strict)
+        e = M.entries()
+        M = [[Fraction(int(v.p), int(v.q)) for v in e[i * n : (i + 1) * n]] for i in range(n)]
+    elif len(M) > LDL_MAX:
+        return charpoly_decide(M, strict=strict)
+    return ldl_decide(M, strict=strict)
+
+
+def rounded(x: Fraction, *, up: bool) -> float:
+    """The float nearest the rational ``x`` on the given side: a bound stated as a float
+    stays a bound."""
+    f = float(x)
+    if up and Fraction(f) < x:
+        f = math.nextafter(f, math.inf)
+    elif not up and Fraction(f) > x:
+        f = math.nextafter(f, -math.inf)
+    return f
+
+
 def psd_exact(S: Sequence[Sequence[object]], *, strict: bool = False) -> bool:
     """Decide exactly whether the symmetric matrix ``S`` is PSD (``strict``: PD).
 
     The entries are converted to their exact rational values (floats included, see
-    :func:`to_fraction`) and decided by :func:`ldl_decide` (up to LDL_MAX rows) or
-    :func:`charpoly_decide`: the answer is exact for the numbers handed in, with no
+    :func:`to_fraction`) and decided by :func:`decide_exact`: the answer is exact for the numbers handed in, with no
     rounding at all.
 
     Raises:
@@ -154,9 +191,7 @@ def psd_exact(S: Sequence[Sequence[object]], *, strict: bool = False) -> bool:
         for j in range(i + 1, n):
             if M[i][j] != M[j][i]:
                 raise SpecError(f"matrix is not symmetric: entry ({i},{j}) = {M[i][j]} but ({j},{i}) = {M[j][i]}")
-    if n > LDL_MAX:
-        return charpoly_decide(M, strict=strict)
-    return ldl_decide(M, strict=strict)
+    return decide_exact(M, strict=strict)
 
 
 def _game(mu: Sequence[object], L: Sequence[Sequence[object]]) -> tuple[list[Fraction], list[list[Fraction]]]:

@@ -33,6 +33,7 @@ when the matrix is small enough. :func:`holds` decides a stated value the same w
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import NumericalError
-from .contraction import congruence_pd, rational, rational_matrix
-from .exact import charpoly_decide, ldl_decide
+from .contraction import congruence_pd, rational, rational_identity, rational_matrix
+from .exact import decide_exact
 
 __all__ = [
     "PencilClaim",
@@ -108,12 +109,7 @@ def _decide(claim: PencilClaim, t: float, exact_max: int) -> bool | None:
     n = S.nrows()
     if n > exact_max:
         return None
-    if n > 8:
-        return charpoly_decide(S, strict=False)
-    entries = S.entries()
-    return ldl_decide(
-        [[Fraction(int(v.p), int(v.q)) for v in entries[i * n : (i + 1) * n]] for i in range(n)], strict=False
-    )
+    return decide_exact(S, strict=False)
 
 
 def prove(claim: PencilClaim, estimate: float) -> float:
@@ -162,36 +158,32 @@ def _sym(X: Any) -> Any:
     return (X + X.transpose()) * flint.fmpq(1, 2)
 
 
-def _eye(n: int) -> Any:
-    import flint
-
-    return flint.fmpq_mat(n, n, [1 if i == j else 0 for i in range(n) for j in range(n)])
-
-
 def own_curvature(J: np.ndarray, Jq: Any, block_sizes: Sequence[int], i: int) -> PencilClaim:
     """``mu_i <= lambda_min(sym J_ii)``: ``sym J_ii - mu_i I >= 0``."""
     o = _offsets(block_sizes)
     r = range(o[i], o[i + 1])
     Jf = J[o[i] : o[i + 1], o[i] : o[i + 1]]
-    return PencilClaim(_sym(_sub(Jq, r, r)), _eye(len(r)), 0.5 * (Jf + Jf.T), np.eye(len(r)), upper=False)
+    return PencilClaim(_sym(_sub(Jq, r, r)), rational_identity(len(r)), 0.5 * (Jf + Jf.T), np.eye(len(r)), upper=False)
 
 
-def coupling(J: np.ndarray, Jq: Any, block_sizes: Sequence[int], i: int, j: int) -> PencilClaim:
+def coupling(J: np.ndarray, Jq: Any, block_sizes: Sequence[int], i: int, j: int) -> PencilClaim | None:
     """``L_ij >= ||J_ij||_2``: ``L_ij^2 I - X^T X >= 0`` with X = J_ij (or X^T, whichever
-    Gram matrix is smaller)."""
+    Gram matrix is smaller). None when J_ij is exactly zero: every L_ij >= 0 holds then."""
     o = _offsets(block_sizes)
-    X = _sub(Jq, range(o[i], o[i + 1]), range(o[j], o[j + 1]))
     Xf = J[o[i] : o[i + 1], o[j] : o[j + 1]]
+    if not np.any(Xf):
+        return None
+    X = _sub(Jq, range(o[i], o[i + 1]), range(o[j], o[j + 1]))
     if Xf.shape[0] < Xf.shape[1]:
         X, Xf = X.transpose(), Xf.T
     n = Xf.shape[1]
-    return PencilClaim(X.transpose() * X, _eye(n), Xf.T @ Xf, np.eye(n), upper=True, squared=True)
+    return PencilClaim(X.transpose() * X, rational_identity(n), Xf.T @ Xf, np.eye(n), upper=True, squared=True)
 
 
 def euclidean_margin(J: np.ndarray, Jq: Any) -> PencilClaim:
     """``gamma <= lambda_min(sym J)``: ``sym J - gamma I >= 0``."""
     n = Jq.nrows()
-    return PencilClaim(_sym(Jq), _eye(n), 0.5 * (J + J.T), np.eye(n), upper=False)
+    return PencilClaim(_sym(Jq), rational_identity(n), 0.5 * (J + J.T), np.eye(n), upper=False)
 
 
 def _metric(block_sizes: Sequence[int], weights: Sequence[float]) -> tuple[Any, np.ndarray]:
@@ -219,8 +211,17 @@ def weighted_lipschitz(J: np.ndarray, Jq: Any, block_sizes: Sequence[int], weigh
 
 
 def rational_jacobian(J: np.ndarray) -> Any:
-    """J's exact rational entries (python-flint ``fmpq_mat``)."""
-    return rational_matrix(np.asarray(J, dtype=np.float64))
+    """J's exact rational entries (python-flint ``fmpq_mat``; shared, never modify it).
+
+    Certify and verify prove several constants and the residual from one J: the conversion
+    is cached on J's bytes, so it runs once per Jacobian."""
+    J = np.ascontiguousarray(J, dtype=np.float64)
+    return _rational_jacobian(J.tobytes(), J.shape)
+
+
+@functools.lru_cache(maxsize=4)
+def _rational_jacobian(data: bytes, shape: tuple[int, ...]) -> Any:
+    return rational_matrix(np.frombuffer(data, dtype=np.float64).reshape(shape))
 
 
 # ------------------------------------------------------------------- the affine residual
