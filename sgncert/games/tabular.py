@@ -128,6 +128,11 @@ def normal_form_model(
 ) -> tuple[MarkovModel, dict[str, Any]]:
     """A ``normal_form:`` section (payoff arrays or a Gambit .nfg file) as a one-state game.
 
+    Every player's payoff array is indexed by the joint action ``[a_1, ..., a_N]`` (shape
+    ``(A_1, ..., A_N)``, the same axes for all players) and is a utility, maximised: the
+    cost is minus the expected payoff (:func:`~sgncert.games.markov.markov_costs`). So a
+    two-player zero-sum game is ``{row: A, col: "-A"}``, not ``"-A.T"``.
+
     The second value holds, for an .nfg file, its sha256 (``nfg``) and the payoff arrays
     read from it (``payoffs``), which the canonical spec embeds."""
     check_keys(raw, ("payoffs", "nfg", "entropy", "players"), where)
