@@ -18,4 +18,5 @@ run sweep games/scalar.yaml --param lam=0:2.5:61 -o "$tmp/sweep_scalar.json" --p
 run plot phase games/scalar.yaml --param lam=0:2.5:61 -o docs/phase_scalar.png
 run plot flow certificates/scalar.cert.json -o docs/flow_scalar.png
 run plot flow certificates/lq64.cert.json -o docs/flow_lq64.png
+run plot flow certificates/markov_general_sum.cert.json -o docs/flow_markov_general_sum.png  # Fisher geometry
 ls -l docs/*.png

@@ -4,7 +4,8 @@ equilibrium, how fast, and with which step sizes (Small-Gain Nash).
     >>> import sgncert
     >>> game = sgncert.load_game("games/scalar.yaml", ["lam=0.8"])   # doctest: +SKIP
     >>> result = sgncert.certify(game)                               # doctest: +SKIP
-    >>> result.certified, result.margin, result.steps.euler_max       # doctest: +SKIP
+    >>> result.certified, result.verdict.best.method, result.verdict.best.rate  # doctest: +SKIP
+    >>> result.verdict.best_steps()["euler"]  # (proof, ProvedStep): the largest proved Euler step  # doctest: +SKIP
     >>> sgncert.write_certificate(result, "scalar.cert.json")         # doctest: +SKIP
     >>> sgncert.verify_certificate(sgncert.load_certificate("scalar.cert.json")).verdict  # doctest: +SKIP
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from .analysis.certify import Certification as Certification
     from .analysis.certify import certify as certify
     from .analysis.sweep import run_sweep as run_sweep
+    from .analysis.verdict import Proof as Proof
+    from .analysis.verdict import ProvedStep as ProvedStep
+    from .analysis.verdict import Verdict as Verdict
     from .cert.build import build_certificate as build_certificate
     from .cert.build import write_certificate as write_certificate
     from .cert.load import load_certificate as load_certificate
@@ -42,6 +46,9 @@ _LAZY = {
     "Certification": "analysis.certify",
     "certify": "analysis.certify",
     "run_sweep": "analysis.sweep",
+    "Proof": "analysis.verdict",
+    "ProvedStep": "analysis.verdict",
+    "Verdict": "analysis.verdict",
     "build_certificate": "cert.build",
     "write_certificate": "cert.build",
     "load_certificate": "cert.load",

@@ -16,6 +16,7 @@ EXIT_OK = 0
 EXIT_NEGATIVE = 1
 EXIT_INPUT = 2
 EXIT_NUMERICAL = 3
+EXIT_NOT_CERTIFIED = 4  # verify: every claim holds, but the certificate certifies nothing
 EXIT_INTERRUPTED = 130
 
 

@@ -80,3 +80,22 @@ def lq64_certification():
     from sgncert.games.spec import load_game
 
     return certify(load_game(GAMES / "lq64.yaml"))
+
+
+def ring_spec(n: int = 8, a: float = 1.0) -> dict:
+    """A sampled ring: F_i = x_i + a (x_{i+1} - x_{i-1}) + 0.1 tanh(x_i). J = I + a S + diag(0.1 sech^2):
+    gamma = min 1 + 0.1 sech^2 > 1 on the box, while the small-gain radius is 2a / mu > 1."""
+    names = [f"p{i}" for i in range(n)]
+    costs = {
+        v: f"0.5 * {v} @ {v} + a * {v} @ {names[(i + 1) % n]} - a * {v} @ {names[i - 1]} + 0.1 * sum(logcosh({v}))"
+        for i, v in enumerate(names)
+    }
+    return {
+        "sgncert": 1,
+        "name": f"skew-ring-{n}",
+        "params": {"a": a},
+        "players": [{"name": v, "dim": 1} for v in names],
+        "costs": costs,
+        "region": {"center": "zeros", "radius": 1.0, "norm": "inf"},
+        "sampling": {"method": "sobol", "samples": 128, "seed": 0},
+    }

@@ -35,6 +35,7 @@ from .constants import (
 from .equilibrium import Equilibrium, residual_allowance, solve_equilibrium
 from .sampling import sample_count, sample_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
+from .verdict import Proof, Verdict, formula_proof, lmi_proof, not_tried
 
 Progress = Callable[[str, int, int], None]
 
@@ -61,11 +62,20 @@ class Certification:
     band: list[dict]
     band_note: str | None
     equilibrium: Equilibrium | None
-    residual_M: float  # an upper bound of ||F(center)||_M (rounding allowed for)
-    certified: bool
+    residual_M: float  # an upper bound of ||F(center)||_M in the metric of equilibrium_proof (rounding allowed for)
+    certified: bool  # some proof of the verdict holds
     reason: str | None
     notes: list[str] = field(default_factory=list)
     tight: TightSteps | None = None
+    verdict: Verdict | None = None
+    # the proof whose rate and scalar metric bound the distance to the equilibrium (None: none holds)
+    equilibrium_proof: str | None = None
+    equilibrium_weights: np.ndarray | None = None  # the metric of residual_M (the SGN weights when none holds)
+
+    @property
+    def sgn_certified(self) -> bool:
+        """The small-gain proof holds: alpha_*(w) > 0 with a finite beta(w)."""
+        return self.steps is not None
 
     @property
     def provenance(self) -> str:
@@ -105,38 +115,35 @@ TIGHT_MAX_SAMPLES = 2048  # sampled games: every sample's map is re-checked exac
 
 
 def _tight(
-    game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str, notes: list[str]
-) -> TightSteps | None:
-    """Largest proved steps (and flow rate) over a metric family (:mod:`sgncert.analysis.tight`)."""
+    game: Game, jacobian: np.ndarray | None, jacobians: np.ndarray | None, family: str
+) -> tuple[TightSteps | None, str | None]:
+    """Largest proved steps (and flow rate) over a metric family (:mod:`sgncert.analysis.tight`),
+    or None and why they were skipped."""
     sizes = game.metric_block_sizes
     if game.geometry != "euclidean":
-        notes.append("tight steps are not computed in the Fisher geometry (the metric moves with theta)")
-        return None
+        return None, "tight steps are not computed in the Fisher geometry (the metric moves with theta)"
     if sum(sizes) > TIGHT_MAX_DIM:
-        notes.append(f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}")
-        return None
+        return None, f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}"
     if jacobian is not None:
         return TightSteps(
             family,
             tight_step(jacobian, sizes, method="euler", family=family),
             tight_step(jacobian, sizes, method="rk4", family=family),
             tight_rate(jacobian, sizes, family=family),
-        )
-    if jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES:
-        notes.append(
-            f"tight steps skipped: {len(jacobians)} samples > {TIGHT_MAX_SAMPLES} "
+        ), None
+    if jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES + 1:  # the centre is extra
+        return None, (
+            f"tight steps skipped: {len(jacobians) - 1} samples > {TIGHT_MAX_SAMPLES} "
             "(each sample's step map is re-checked exactly); certify with fewer --samples for them"
         )
-        return None
     if jacobians is not None:
         return TightSteps(
             family,
             tight_step_sampled(jacobians, sizes, method="euler", family=family),
             tight_step_sampled(jacobians, sizes, method="rk4", family=family),
             None,
-        )
-    notes.append("tight steps skipped: the sampled Jacobians do not fit in memory")
-    return None
+        ), None
+    return None, "tight steps skipped: the sampled Jacobians do not fit in memory"
 
 
 def _bands(
@@ -169,6 +176,70 @@ def _bands(
     if unsettled := [(b["i"], b["j"]) for b in band if not b.get("settled", True)]:
         said.append(f"pairs {unsettled}: ends proved, but the search did not settle them (see band[].search)")
     return band, "; ".join(said) or None
+
+
+def _verdict(
+    game: Game,
+    constants: Constants,
+    weights: np.ndarray,
+    margin: float,
+    sgn_reason: str,
+    weighted: WeightedConstants,
+    tight: TightSteps | None,
+    tight_note: str | None,
+    points: np.ndarray | None,
+    jac: np.ndarray | None,
+) -> Verdict:
+    """Every proof of docs/theory.md §12, from the numbers computed (and, for the Euclidean
+    and weighted proofs, beta in their metrics: one more pass over the samples each, only
+    when the proof's rate is positive)."""
+    geo, prov = game.geometry, constants.provenance
+    ones = np.ones(game.n_players)
+    sgn = formula_proof("sgn", margin, weighted.beta, weights.tolist(), prov, geo, sgn_reason)
+    gamma = constants.gamma
+    frame = "the unweighted Fisher metric (w = 1)" if geo == "fisher" else "the Euclidean norm"
+    if gamma > 0:
+        beta1 = (
+            weighted.beta
+            if np.array_equal(weights, ones)
+            else weighted_constants(game, ones, points=points, J=jac).beta
+        )
+    else:
+        beta1 = math.nan
+    euclid = formula_proof(
+        "euclidean",
+        gamma,
+        beta1,
+        ones.tolist(),
+        prov,
+        geo,
+        f"gamma = {gamma:.6g} <= 0: F is not strongly monotone in {frame}",
+    )
+    # weighted: the best alpha_true(w) over the weights tried
+    cands = [(weighted.alpha_true, weighted.beta, weights)]
+    tried = "the SGN weights"
+    if tight is not None and tight.rate is not None and tight.rate.weights is not None and jac is not None:
+        wr = np.asarray(tight.rate.weights, dtype=np.float64)
+        tried += " and the rate search's"
+        if not np.array_equal(wr, weights) and tight.rate.alpha > weighted.alpha_true:
+            wc = weighted_constants(game, wr, J=jac)
+            cands.append((wc.alpha_true, wc.beta, wr))
+    a, b, w = max(cands, key=lambda t: t[0])
+    weighted_proof = formula_proof("weighted", a, b, w.tolist(), prov, geo, f"alpha_true(w) = {a:.6g} <= 0 for {tried}")
+    lmi = lmi_proof(tight, geo) if tight is not None else not_tried("lmi", tight_note or "not computed", prov)
+    return Verdict((sgn, euclid, weighted_proof, lmi))
+
+
+def _equilibrium_proof(verdict: Verdict, exact_residual: bool) -> Proof | None:
+    """The holding proof with the largest rate in a scalar metric: the a-posteriori distance
+    to the equilibrium and the invariant ball use its rate and metric (docs/theory.md §10).
+    The residual's rounding allowance needs beta in that metric, unless it is exact."""
+    usable = [
+        p
+        for p in verdict.proofs
+        if p.holds and p.rate is not None and p.weights is not None and (p.beta is not None or exact_residual)
+    ]
+    return max(usable, key=lambda p: -math.inf if p.rate is None else p.rate, default=None)
 
 
 @float64
@@ -246,32 +317,41 @@ def certify(
     margin = certified_margin(mu.tolist(), L.tolist(), weights.tolist(), margin_float)
     gain = small_gain_radius(mu, L)
     weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
-    s = weight_scaling(game, weights)
-    if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
-        F_center = game.transform(center).T @ F_center
-    if game.affine and game.transform is None and constants.provenance == "exact":
-        # F(c) = J c + F(0) exactly, from the rational J the constants are proved from
-        F0, _ = value_and_jacobian(game, np.zeros_like(center))
-        residual_M = proved.sqrt_upper(
-            proved.affine_residual_squared(J_center, F0, center, game.metric_block_sizes, weights.tolist())
-        )
-    else:
-        residual_M = float(np.linalg.norm(s * F_center))
-        residual_M += residual_allowance(s, weighted.beta, center, residual_M)  # an upper bound (rounding)
-    certified = bool(margin > 0 and math.isfinite(weighted.beta))
-    steps = sgn_steps(margin, weighted.beta) if certified else None
+    certified_sgn = bool(margin > 0 and math.isfinite(weighted.beta))
+    steps = sgn_steps(margin, weighted.beta) if certified_sgn else None
     thresholds: ExactThresholds | None = None
     if game.affine:
-        thresholds = exact_thresholds(J_center, s)
+        thresholds = exact_thresholds(J_center, weight_scaling(game, weights))
     band, band_note = (
-        _bands(mu, L, weights if certified else None, stage("bands"))
+        _bands(mu, L, weights if certified_sgn else None, stage("bands"))
         if bands
         else ([], "bands not computed (bands=False, --no-bands)")
     )
-    tight_results = (
-        _tight(game, J_center if game.affine else None, constants.jacobians, metric, notes) if tight else None
+    tight_results, tight_note = (
+        _tight(game, J_center if game.affine else None, constants.jacobians, metric)
+        if tight
+        else (None, "tight steps not computed (tight=False, --no-tight)")
     )
-    reason = None if certified else _reason(mu, margin_float, gain, [pl.name for pl in game.players])
+    if tight and tight_note is not None:
+        notes.append(tight_note)
+    sgn_reason = _reason(mu, margin_float, gain, [pl.name for pl in game.players])
+    verdict = _verdict(game, constants, weights, margin, sgn_reason, weighted, tight_results, tight_note, points, jac)
+    exact_residual = game.affine and game.transform is None and constants.provenance == "exact"
+    eq_proof = _equilibrium_proof(verdict, exact_residual)
+    eq_weights = weights if eq_proof is None else np.asarray(eq_proof.weights, dtype=np.float64)
+    eq_beta = weighted.beta if eq_proof is None or eq_proof.beta is None else eq_proof.beta
+    if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
+        F_center = game.transform(center).T @ F_center
+    if exact_residual:
+        # F(c) = J c + F(0) exactly, from the rational J the constants are proved from
+        F0, _ = value_and_jacobian(game, np.zeros_like(center))
+        residual_M = proved.sqrt_upper(
+            proved.affine_residual_squared(J_center, F0, center, game.metric_block_sizes, eq_weights.tolist())
+        )
+    else:
+        s = weight_scaling(game, eq_weights)
+        residual_M = float(np.linalg.norm(s * F_center))
+        residual_M += residual_allowance(s, eq_beta, center, residual_M)  # an upper bound (rounding)
     return Certification(
         game=game,
         center=center,
@@ -289,8 +369,11 @@ def certify(
         band_note=band_note,
         equilibrium=equilibrium,
         residual_M=residual_M,
-        certified=certified,
-        reason=reason,
+        certified=verdict.certified,
+        reason=verdict.reason,
         notes=notes,
         tight=tight_results,
+        verdict=verdict,
+        equilibrium_proof=None if eq_proof is None else eq_proof.method,
+        equilibrium_weights=eq_weights,
     )

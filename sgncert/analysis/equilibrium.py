@@ -99,7 +99,7 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
 ROUNDING_ALLOWANCE = 1e-13  # relative size of the floating-point error allowed for in F(c)
 
 
-def residual_allowance(s: np.ndarray, beta: float, center: np.ndarray, residual: float) -> float:
+def residual_allowance(s: np.ndarray, beta: float | None, center: np.ndarray, residual: float) -> float:
     """What the rounding of ``F(c)`` may hide: ``1e-13 (1 + ||F(c)||_M + (max s)^2 / min s
     beta ||c||)``, the size of the terms ``F(c)`` sums (``||J|| <= (max s / min s) beta``
     with ``s = diag(M)^1/2``). The certificate states ``||F(c)||_M`` plus this, so its

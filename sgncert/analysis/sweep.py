@@ -13,24 +13,40 @@ and an ``error`` field; bad input (unknown parameter, malformed range) raises
 Row fields (JSON-safe: ``inf`` becomes ``null``):
 
 - the swept parameter values;
-- ``certified`` (SGN), ``euclidean_margin`` (gamma), ``euclidean_certified`` (gamma > 0);
-- ``sgn_margin`` (alpha_*(w), proved by exact arithmetic when certified, the float
+- ``certified`` (some proof of the verdict holds, docs/theory.md §12), ``proof`` (the
+  best one, null when none), ``best_rate`` (its proved rate), ``best_step`` (the largest
+  proved Euler / natural policy gradient step of any proof, 0.0 when none),
+  ``best_margin`` (the largest of alpha_*(w), gamma and alpha_true(w) in floating point:
+  positive where the sgn, euclidean or weighted proof holds; the verdict boundary's secant);
+- ``sgn_certified`` (the SGN proof holds), ``euclidean_margin`` (gamma),
+  ``euclidean_certified`` (gamma > 0);
+- ``sgn_margin`` (alpha_*(w), proved by exact arithmetic when SGN certifies, the float
   estimate otherwise), ``tau`` (sup_w alpha_*), ``gain`` (small-gain radius, null when
   some mu_i <= 0), ``weights``;
 - ``alpha_true`` (true weighted margin at w; only for exact (affine) games, else null);
-- ``beta``, ``euler_max``, ``euler_best``, ``rk4_max`` (0.0 when not certified, as in
-  certificates);
+- ``beta``, ``euler_max``, ``euler_best``, ``rk4_max`` (the SGN steps; 0.0 when SGN does
+  not certify, as in certificates);
 - affine games: ``euler_stability``, ``rk4_stability`` (largest steps with spectral
   radius < 1) and ``euler_contraction``, ``rk4_contraction`` (largest steps contracting
   in the certified metric); null for sampled games or when unbounded;
 - ``tight_euler``, ``tight_rk4``: with ``tight=True``, the largest steps proved over the
   scalar metric family (:mod:`sgncert.analysis.tight`; null otherwise);
 - ``provenance`` (``exact`` | ``sampled``), ``error`` (null unless the point failed).
+
+A 1-D sweep also has ``boundaries``: for the Euclidean test (gamma > 0), the SGN test
+(``sgn_certified``) and the verdict (``certified``: any proof), the bracket ``(certified_up_to, fails_at]`` around the point where the
+test stops certifying, located between the grid points by a few more certifications of
+the same kind (:func:`boundaries`), with the grid values it started from:
+
+    doc["boundaries"]["sgn"]  # {"certified_up_to": 1.41421356, "fails_at": 1.41421358,
+                              #  "grid_last_certified": 1.375, "grid_first_failure": 1.41666...,
+                              #  "grid_next_certified": None, "evaluations": 2, "rtol": 1e-06}
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import math
@@ -152,12 +168,20 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
     """The sweep row of one :class:`~sgncert.analysis.certify.Certification`."""
     exact = c.constants.provenance == "exact"
     row: dict[str, Any] = dict(values)
+    best = c.verdict.best if c.verdict is not None else None
+    steps = c.verdict.best_steps() if c.verdict is not None else {}
+    first = steps.get("npg" if c.game.geometry == "fisher" else "euler")
     row.update(
         {
             "certified": bool(c.certified),
+            "proof": None if best is None else best.method,
+            "best_rate": None if best is None else best.rate,
+            "best_step": 0.0 if first is None else first[1].h,
+            "best_margin": float(max(c.margin_float, c.constants.gamma, c.weighted.alpha_true)),
+            "sgn_certified": bool(c.sgn_certified),
             "euclidean_margin": float(c.constants.gamma),
             "euclidean_certified": bool(c.constants.gamma > 0),
-            "sgn_margin": float(c.margin if c.certified else c.margin_float),
+            "sgn_margin": float(c.margin if c.sgn_certified else c.margin_float),
             "tau": float(c.perron.tau),
             "gain": c.gain,
             "alpha_true": float(c.weighted.alpha_true) if exact else None,
@@ -182,7 +206,15 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
 def _failed_row(values: dict, exc: Exception, provenance: str) -> dict:
     row: dict[str, Any] = dict(values)
     row.update(dict.fromkeys(ROW_FIELDS))
-    row.update({"certified": False, "euclidean_certified": False, "provenance": provenance, "error": str(exc)})
+    row.update(
+        {
+            "certified": False,
+            "sgn_certified": False,
+            "euclidean_certified": False,
+            "provenance": provenance,
+            "error": str(exc),
+        }
+    )
     return row
 
 
@@ -192,22 +224,174 @@ def last_certified(rows: Sequence[dict], name: str, key: str = "certified") -> f
     return max(vals) if vals else None
 
 
-def boundaries(rows: Sequence[dict], name: str) -> dict:
-    """Certification boundaries along a 1-D sweep: last grid value certified by each test.
+def euclidean_passes(row: dict) -> bool:
+    """The Euclidean test of a sweep row: gamma > 0."""
+    return bool(row.get("euclidean_certified"))
 
-    For a sweep whose certified set is an interval starting at the first grid point (the
-    usual case) this is the end of that interval; ``first_failure`` is the next grid value.
+
+def sgn_passes(row: dict) -> bool:
+    """The SGN test of a sweep row: the small-gain proof holds (a proved alpha_*(w) > 0)."""
+    margin = row.get("sgn_margin")
+    return bool(row.get("sgn_certified")) and isinstance(margin, (int, float)) and margin > 0
+
+
+def verdict_passes(row: dict) -> bool:
+    """The verdict of a sweep row: some proof holds (docs/theory.md §12)."""
+    return bool(row.get("certified"))
+
+
+#: the tests whose boundary a 1-D sweep locates: label, test of a row, its margin's key
+BOUNDARY_TESTS: tuple[tuple[str, Callable[[dict], bool], str], ...] = (
+    ("euclidean", euclidean_passes, "euclidean_margin"),
+    ("sgn", sgn_passes, "sgn_margin"),
+    ("certified", verdict_passes, "best_margin"),
+)
+#: default bracket width at which a boundary search stops, relative to the grid step
+BOUNDARY_RTOL = 1e-6
+#: most certifications one boundary search may spend (bisection alone needs 20 for 1e-6)
+BOUNDARY_MAX_EVALUATIONS = 64
+
+
+def point_row(game: Game, values: dict[str, float]) -> dict[str, Any]:
+    """The sweep row of ``game`` at the parameter ``values`` (without tight steps), a
+    failed row when the certification breaks down numerically."""
+    try:
+        return certification_row(certify(with_params(game, values), tight=False, bands=False), values)
+    except NumericalError as exc:
+        return _failed_row(values, exc, "exact" if game.affine else "sampled")
+
+
+def _point_at(game: Game, name: str, value: float) -> dict[str, Any]:
+    return point_row(game, {name: value})
+
+
+def _short_decimal(x: float, lo: float, hi: float) -> float:
+    """A float with few significant digits in ``[lo, hi]`` (a window around ``x``), so that
+    the located boundaries print exactly and briefly; ``x`` itself at worst."""
+    for digits in range(1, 18):
+        y = float(f"{x:.{digits}g}")
+        if lo <= y <= hi:
+            return y
+    return x
+
+
+def _margin(row: dict, key: str) -> float | None:
+    v = row.get(key)
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def locate_crossing(
+    evaluate: Callable[[float], dict],
+    passes: Callable[[dict], bool],
+    margin_key: str,
+    a: tuple[float, dict],
+    b: tuple[float, dict],
+    rtol: float = BOUNDARY_RTOL,
+    max_evaluations: int = BOUNDARY_MAX_EVALUATIONS,
+) -> tuple[float, float, int]:
+    """Shrink the bracket ``(a, b)`` around a crossing of the test ``passes(row)``.
+
+    ``a`` and ``b`` are ``(value, row)``: ``a``'s row passes the test, ``b``'s fails (a
+    ``b < a`` is fine). ``evaluate(value)`` certifies at a new value and returns its row.
+    Every trial point lies inside the current bracket and replaces the end whose verdict it
+    shares, so the returned ``(a, b, evaluations)`` still has ``a`` certified and ``b``
+    not, each by a certification. Stops when ``|b - a| <= rtol * |b0 - a0|`` or after
+    ``max_evaluations``. Trial points follow the secant of ``row[margin_key]`` through the
+    bracket ends where the margins straddle zero (a smooth margin crosses in 2-4 steps), and
+    bisect otherwise or when the secant does not halve the bracket every two steps; each
+    is rounded to the fewest significant digits within a quarter of the tolerance.
     """
+    (xa, ra), (xb, rb) = a, b
+    fa, fb = _margin(ra, margin_key), _margin(rb, margin_key)
+    tol = rtol * abs(xb - xa)
+    widths = [abs(xb - xa)]
+    evaluations = 0
+    while abs(xb - xa) > tol and evaluations < max_evaluations:
+        width = abs(xb - xa)
+        x = xa + (xb - xa) / 2
+        stalled = len(widths) >= 3 and width > widths[-3] / 2
+        if not stalled and fa is not None and fb is not None and fa > 0 >= fb and fa != fb:
+            x = xa + (xb - xa) * (fa / (fa - fb))
+        lo, hi = min(xa, xb) + tol / 2, max(xa, xb) - tol / 2  # keeps every step >= tol / 4
+        x = min(max(x, lo), hi)
+        x = _short_decimal(x, x - tol / 4, x + tol / 4)
+        if x in (xa, xb):  # the bracket is at float resolution
+            break
+        row = evaluate(x)
+        evaluations += 1
+        if passes(row):
+            xa, fa = x, _margin(row, margin_key)
+        else:
+            xb, fb = x, _margin(row, margin_key)
+        widths.append(abs(xb - xa))
+    return xa, xb, evaluations
+
+
+def boundaries(
+    rows: Sequence[dict],
+    name: str,
+    game: Game | None = None,
+    rtol: float | None = BOUNDARY_RTOL,
+    max_evaluations: int = BOUNDARY_MAX_EVALUATIONS,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
+    """Where each test stops certifying along a 1-D sweep (grid order), per test
+    ``{"euclidean": {...}, "sgn": {...}}`` (:func:`euclidean_passes`: gamma > 0;
+    :func:`sgn_passes`: certified with alpha_*(w) > 0):
+
+    - ``grid_last_certified``: the last grid value of the run of certified points that
+      starts at the first grid point (None when the first point is not certified);
+      ``grid_first_failure``: the next grid value (None when every point is certified);
+    - ``certified_up_to``, ``fails_at``: the bracket around the crossing between those two
+      grid values, located by re-certifying ``game`` in between (:func:`locate_crossing`,
+      to ``rtol`` of the grid step): ``certified_up_to`` is certified and ``fails_at`` is
+      not, each by a certification, so the crossing lies in ``(certified_up_to,
+      fails_at]``. Without ``game`` (or with ``rtol=None``) they are the grid values;
+    - ``grid_next_certified``: the first certified grid value after ``grid_first_failure``
+      (None when none; otherwise the certified set is not one interval from the first grid
+      point and only its first crossing is located);
+    - ``evaluations``: the certifications the search made (at most ``max_evaluations``: the
+      bracket may then be wider than asked); ``rtol``: the tolerance (None: not located).
+
+    A row that failed numerically counts as not certified. ``progress(stage, done, total)``
+    is called with stage ``"boundaries"`` after each test's search.
+    """
+    if rtol is not None and not (math.isfinite(rtol) and rtol > 0):
+        raise SpecError(f"boundary tolerance must be a positive number, got {rtol!r}")
+    vals = [r[name] for r in rows]
     out = {}
-    for label, key in (("euclidean", "euclidean_certified"), ("sgn", "certified")):
-        ok = [bool(r.get(key)) for r in rows]
-        vals = [r[name] for r in rows]
-        last = last_certified(rows, name, key)
-        first_fail = None
-        if ok and ok[0]:
-            k = ok.index(False) if False in ok else None
-            first_fail = vals[k] if k is not None else None
-        out[label] = {"last_certified": last, "first_failure": first_fail}
+    located = game is not None and rtol is not None
+    if located and progress:
+        progress("boundaries", 0, len(BOUNDARY_TESTS))
+    for i, (label, passes, margin_key) in enumerate(BOUNDARY_TESTS):
+        ok = [passes(r) for r in rows]
+        k = ok.index(False) if False in ok else len(rows)  # first failing grid point
+        last = vals[k - 1] if k > 0 else None
+        first_fail = vals[k] if k < len(rows) else None
+        nxt = next((vals[j] for j in range(k + 1, len(rows)) if ok[j]), None)
+        entry = {
+            "certified_up_to": last,
+            "fails_at": first_fail,
+            "grid_last_certified": last,
+            "grid_first_failure": first_fail,
+            "grid_next_certified": nxt,
+            "evaluations": 0,
+            "rtol": None,
+        }
+        if game is not None and rtol is not None and 0 < k < len(rows):
+            a, b, n = locate_crossing(
+                functools.partial(_point_at, game, name),
+                passes,
+                margin_key,
+                (vals[k - 1], rows[k - 1]),
+                (vals[k], rows[k]),
+                rtol=rtol,
+                max_evaluations=max_evaluations,
+            )
+            entry.update({"certified_up_to": a, "fails_at": b, "evaluations": n, "rtol": rtol})
+        out[label] = entry
+        if located and progress:
+            progress("boundaries", i + 1, len(BOUNDARY_TESTS))
     return out
 
 
@@ -217,15 +401,22 @@ def run_sweep(
     ranges: Iterable[ParamRange | str],
     progress: Callable[[str, int, int], None] | None = None,
     tight: bool = False,
+    boundary_rtol: float | None = BOUNDARY_RTOL,
 ) -> dict:
     """Certify ``game`` at every point of the cartesian grid of ``ranges``.
 
     ``tight``: also the largest proved steps over the scalar metric family (about 0.5 s a
     point for a 64-dim game); bands are not computed (they are not part of a row).
 
+    One swept parameter: ``boundaries`` (see :func:`boundaries`) brackets where each test
+    stops certifying, located between the grid points to ``boundary_rtol`` of the grid step
+    by a few more certifications (``None``: the grid values only). Several parameters: no
+    ``boundaries`` (the rows hold the verdicts; the 2-D plot draws the zero contours).
+
     Returns ``{"kind": "sgncert.sweep", "schema_version", "game": {...}, "params": [...],
     "rows": [...], "boundaries": {...}}`` (JSON-safe). ``progress(stage, done, total)``
-    is called after each point with stage ``"sweep"``.
+    is called after each point with stage ``"sweep"``, then after each boundary search with
+    stage ``"boundaries"``.
     """
     ranges = as_ranges(ranges)
     check_ranges(game, ranges)
@@ -262,7 +453,7 @@ def run_sweep(
         "tool_version": __version__,
     }
     if len(ranges) == 1:
-        doc["boundaries"] = boundaries(rows, ranges[0].name)
+        doc["boundaries"] = boundaries(rows, ranges[0].name, game, rtol=boundary_rtol, progress=progress)
     return jsonable(doc)
 
 

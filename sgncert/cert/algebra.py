@@ -241,7 +241,10 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     else:
         rep.fail("rate", f"rate = {number_text(doc['rate'])} but the proved margin sgn.margin = {number_text(alpha)}")
     should = bool(_fr(alpha) > 0 and beta is not None)
-    if certified and should:
+    rep.certifies = bool(certified)
+    if "verdict" in doc:
+        pass  # certified iff some proof holds: checked with the verdict (sgncert.cert.proofs)
+    elif certified and should:
         rep.ok("certified", "certified: the margin is positive and beta finite")
     elif certified:
         rep.fail(
@@ -250,9 +253,6 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             + ("" if beta is not None else " and beta is unbounded")
             + " does not certify anything",
         )
-    else:
-        reason = doc.get("reason") if isinstance(doc.get("reason"), str) else "no reason given"
-        rep.fail("certified", f"the certificate does not certify convergence ({reason})")
     if doc["euclidean"]["margin"] > 0 and doc.get("euclidean", {}).get("certified") is False:
         rep.fail("euclidean.certified", "euclidean.margin > 0 but euclidean.certified is false")
     elif doc["euclidean"]["margin"] <= 0 and doc.get("euclidean", {}).get("certified") is True:
@@ -261,7 +261,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             f"euclidean.certified is true but euclidean.margin = {number_text(doc['euclidean']['margin'])} <= 0",
         )
 
-    if certified and should:
+    if should:
         _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
     if doc["constants"]["provenance"] == "exact" and doc["constants"]["samples"] != 1:
         rep.fail(
@@ -274,8 +274,29 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             "constants labelled sound need a proof over the region, which this version neither writes nor checks",
         )
 
-    _phase1_band(doc, rep, mu, L, wf, alpha, certified)
-    _phase1_ball(doc, rep, wf, alpha, certified)
+    _phase1_band(doc, rep, mu, L, wf, alpha, should)
+    _phase1_ball(doc, rep, *_equilibrium_metric(doc, rep, wf, alpha, should))
+
+
+def _equilibrium_metric(doc: dict, rep: VerifyReport, wf, alpha, sgn_holds: bool) -> tuple[list, Any, bool]:
+    """The metric weights, rate and 'holds' the equilibrium section uses: those of the proof
+    it names (``equilibrium.proof``, a holding proof of the verdict with a rate, in the
+    metric ``equilibrium.weights``), or SGN's when it names none."""
+    eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
+    name, weights = eq.get("proof"), eq.get("weights")
+    if name is None:
+        if weights is not None and [_fr(x) for x in weights] != wf:
+            rep.fail("equilibrium.weights", "without equilibrium.proof the weights must be metric.weights (SGN)")
+        return wf, alpha, sgn_holds
+    proofs = (doc.get("verdict") or {}).get("proofs") or []
+    proof = next((p for p in proofs if p["method"] == name), None)
+    if proof is None or not proof["holds"] or proof.get("rate") is None or proof.get("weights") is None:
+        rep.fail("equilibrium.proof", f"{name} is not a holding proof of the verdict with a rate and scalar weights")
+        return wf, alpha, False
+    if weights is None or [_fr(x) for x in weights] != [_fr(x) for x in proof["weights"]]:
+        rep.fail("equilibrium.weights", f"the weights must be those of the {name} proof")
+        return wf, alpha, False
+    return [_fr(x) for x in weights], proof["rate"], True
 
 
 def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fraction) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from ..analysis.certify import Certification
 from ..analysis.tight import TightRate as TightRateResult
 from ..analysis.tight import TightResult
+from ..analysis.verdict import ProvedStep, update_rules
 from ..errors import SpecError
 from ..games.model import Game
 from ..theory.exact import rounded
@@ -71,19 +72,23 @@ def _steps(c: Certification) -> m.StepsInfo:
 
 
 def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall | None]:
-    """The a-posteriori distance to the equilibrium and the invariant ball (docs/theory.md §10)."""
+    """The a-posteriori distance to the equilibrium and the invariant ball (docs/theory.md §10),
+    in the rate and metric of ``c.equilibrium_proof`` (the holding proof with the largest rate
+    in a scalar metric)."""
     g = c.game
-    radius_M = g.region.radius * math.sqrt(float(np.min(c.weights)))
+    weights = c.weights if c.equilibrium_weights is None else c.equilibrium_weights
     solved = c.equilibrium is not None
     method = c.equilibrium.method if c.equilibrium is not None else None
     residual = c.equilibrium.residual if c.equilibrium is not None else None
     distance = in_region = invariant = None
-    if c.certified:
-        distance = rounded(Fraction(c.residual_M) / Fraction(c.margin), up=True)
+    proof = c.verdict.proof(c.equilibrium_proof) if c.verdict is not None and c.equilibrium_proof else None
+    if proof is not None and proof.rate is not None:
+        radius_M = g.region.radius * math.sqrt(float(np.min(weights)))
+        distance = rounded(Fraction(c.residual_M) / Fraction(proof.rate), up=True)
         # the Fisher metric is degenerate along the softmax gauge and varies with theta:
         # no M-ball inside the logit box is claimed
         if g.geometry != "fisher":
-            fit = Fraction(g.region.radius) ** 2 * min(Fraction(float(w)) for w in c.weights)  # (R sqrt(min w))^2
+            fit = Fraction(g.region.radius) ** 2 * min(Fraction(float(w)) for w in weights)  # (R sqrt(min w))^2
             in_region = Fraction(distance) ** 2 <= fit
             if in_region:
                 r = max(0.0, radius_M - distance)
@@ -98,8 +103,52 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
             residual=residual,
             distance_bound_M=distance,
             in_region=in_region,
+            proof=cast(m.ProofMethod, c.equilibrium_proof) if c.equilibrium_proof else None,
+            weights=[float(w) for w in weights],
         ),
         invariant,
+    )
+
+
+def _verdict_step(s: ProvedStep, proof: str | None = None) -> m.VerdictStep:
+    return m.VerdictStep(
+        h=s.h,
+        attained=s.attained,
+        factor=s.factor,
+        weights=None if s.weights is None else list(s.weights),
+        proof=cast(m.ProofMethod, proof) if proof else None,
+    )
+
+
+def _verdict(c: Certification) -> m.VerdictInfo | None:
+    """Every proof tried and the best statement (docs/theory.md §12)."""
+    v = c.verdict
+    if v is None:
+        return None
+    proofs = [
+        m.VerdictProof(
+            method=cast(m.ProofMethod, p.method),
+            holds=p.holds,
+            provenance=cast(m.Provenance, p.provenance),
+            steps=m.VerdictSteps(**{rule: _verdict_step(s) for rule, s in p.steps.items()}),
+            reason=p.reason,
+            rate=p.rate,
+            weights=None if p.weights is None else list(p.weights),
+            beta=p.beta,
+        )
+        for p in v.proofs
+    ]
+    best = v.best
+    best_info = None
+    if best is not None:
+        best_info = m.VerdictBest(
+            proof=cast(m.ProofMethod, best.method),
+            rate=best.rate,
+            weights=None if best.weights is None else list(best.weights),
+            steps=m.VerdictSteps(**{rule: _verdict_step(s, name) for rule, (name, s) in v.best_steps().items()}),
+        )
+    return m.VerdictInfo(
+        proofs=proofs, best=best_info, update_rules=cast(list[m.UpdateRule], list(update_rules(c.game.geometry)))
     )
 
 
@@ -234,6 +283,7 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
         equilibrium=equilibrium,
         invariant_ball=invariant,
         tight=_tight(c),
+        verdict=_verdict(c),
         provenance=m.ToolProvenance(
             tool_version=__version__,
             x64=x64,

@@ -495,6 +495,24 @@ class EquilibriumInfo:
             omit_if_none=True,
         ),
     )
+    proof: ProofMethod | None = field(
+        default=None,
+        metadata=info(
+            "the verdict's proof whose rate alpha and metric M(w) the distance bound and the invariant ball use "
+            "(checked: a holding proof with a rate; absent: sgn)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    weights: list[float] | None = field(
+        default=None,
+        metadata=info(
+            "the metric M(w) of residual_M, distance_bound_M and the invariant ball (checked: that proof's weights; "
+            "absent: metric.weights)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -590,6 +608,138 @@ class TightInfo:
     )
 
 
+ProofMethod = Literal["sgn", "euclidean", "weighted", "lmi"]
+UpdateRule = Literal["euler", "npg", "rk4"]
+
+
+@dataclass(frozen=True)
+class VerdictStep:
+    h: float = field(
+        metadata=info(
+            "the step proved (re-checked: the formula 2 rate/beta^2 or c4 rate/beta^2 exactly, or the tight section's step)",
+            exclusive_minimum=0,
+        )
+    )
+    attained: bool = field(
+        metadata=info(
+            "false: an open bound, every 0 < step < h contracts; true: h itself is proved in the metric "
+            "(metric search; Euler: also every smaller step) (checked)"
+        )
+    )
+    factor: float | None = field(
+        metadata=info(
+            "the proved per-step contraction factor at h (checked against the tight section)",
+            null="open bound (no factor at h itself)",
+            minimum=0,
+        )
+    )
+    weights: list[float] | None = field(
+        metadata=info(
+            "the scalar metric w (w_1 = 1) the step holds in (checked against its proof)",
+            null="the block metric of the tight section",
+        )
+    )
+    proof: ProofMethod | None = field(
+        default=None,
+        metadata=info(
+            "verdict.best only: the proof the step comes from (checked: the largest step of any holding proof)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class VerdictSteps:
+    euler: VerdictStep | None = field(
+        default=None,
+        metadata=info("explicit Euler x+ = x - h F(x)", required=False, omit_if_none=True),
+    )
+    npg: VerdictStep | None = field(
+        default=None,
+        metadata=info(
+            "Fisher geometry: natural policy gradient theta_i <- theta_i - h G_i^+ grad_i f_i",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    rk4: VerdictStep | None = field(
+        default=None,
+        metadata=info(
+            "classical RK4 on the flow (on the natural-gradient flow in the Fisher geometry)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class VerdictProof:
+    method: ProofMethod = field(
+        metadata=info(
+            "sgn (small-gain margin), euclidean (gamma > 0, M = I), weighted (alpha_true(w) > 0), "
+            "lmi (the tight section's metric search) (checked: each at most once, in this order)"
+        )
+    )
+    holds: bool = field(metadata=info("the proof holds (checked)"))
+    provenance: Provenance = field(
+        metadata=info("exact (proved on R) or sampled (on the samples only) (checked against the constants)")
+    )
+    steps: VerdictSteps = field(metadata=info("the largest step proved per update rule (empty when it fails)"))
+    reason: str | None = field(
+        default=None, metadata=info("why it does not hold (informational)", required=False, null="it holds")
+    )
+    rate: float | None = field(
+        default=None,
+        metadata=info(
+            "the proved flow contraction rate in the proof's metric (re-checked)",
+            required=False,
+            null="no rate proved",
+        ),
+    )
+    weights: list[float] | None = field(
+        default=None,
+        metadata=info(
+            "the scalar metric w (w_1 = 1) of the rate and of the formula steps (re-checked with them)",
+            required=False,
+            null="none (block metric, or no rate)",
+        ),
+    )
+    beta: float | None = field(
+        default=None,
+        metadata=info(
+            "beta(w) = sup ||M^1/2 J M^-1/2||_2 in the proof's metric, used by its steps (re-checked)",
+            required=False,
+            null="not used (lmi) or not computed (the proof fails)",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class VerdictBest:
+    proof: ProofMethod = field(
+        metadata=info("the holding proof with the largest proved rate (checked; ties: the first listed)")
+    )
+    rate: float | None = field(metadata=info("its proved flow rate (checked)", null="no holding proof proves a rate"))
+    weights: list[float] | None = field(
+        metadata=info("the scalar metric of that rate (checked)", null="a block metric or none")
+    )
+    steps: VerdictSteps = field(
+        metadata=info("per update rule, the largest step of any holding proof, with its proof and metric (checked)")
+    )
+
+
+@dataclass(frozen=True)
+class VerdictInfo:
+    proofs: list[VerdictProof] = field(metadata=info("every proof tried, in the order sgn, euclidean, weighted, lmi"))
+    best: VerdictBest | None = field(
+        metadata=info("the strongest statement proved (checked)", null="no proof holds: not certified")
+    )
+    update_rules: list[UpdateRule] = field(
+        metadata=info("the update rules certified: euler and rk4, or npg and rk4 (Fisher geometry) (checked)")
+    )
+
+
 @dataclass(frozen=True)
 class ToolProvenance:
     tool_version: str = field(metadata=info("the sgncert version that wrote the certificate (informational)"))
@@ -616,15 +766,19 @@ class Certificate:
         metadata=info("the certificate format version (checked: verify reads version 1)")
     )
     kind: Literal["sgncert.certificate"] = field(metadata=info("what this document is (checked)"))
-    certified: bool = field(metadata=info("the game is certified (checked against the proved margin)"))
+    certified: bool = field(
+        metadata=info("the game is certified: some proof of the verdict holds (checked against every proof)")
+    )
     game: GameInfo = field(metadata=info("the game certified"))
     region: RegionInfo = field(metadata=info("the region R all constants hold on"))
     constants: ConstantsInfo = field(metadata=info("curvature, coupling and Lipschitz constants on R"))
     euclidean: EuclideanInfo = field(metadata=info("the classical Euclidean test, for comparison"))
     metric: MetricInfo = field(metadata=info("the certified metric M(w)"))
     sgn: SgnInfo = field(metadata=info("the small-gain (SGN) analysis"))
-    rate: float = field(metadata=info("the proved contraction rate of the flow in M(w) (= sgn.margin; checked)"))
-    steps: StepsInfo = field(metadata=info("step sizes proved from alpha = sgn.margin and beta"))
+    rate: float = field(
+        metadata=info("the SGN contraction rate of the flow in M(w) (= sgn.margin; checked); verdict.best has the best")
+    )
+    steps: StepsInfo = field(metadata=info("the SGN step sizes, proved from alpha = sgn.margin and beta (checked)"))
     band: list[BandPair] = field(metadata=info("timescale band: for each pair (i, j) the interval of w_j/w_i"))
     provenance: ToolProvenance = field(metadata=info("how the certificate was made"))
     reason: str | None = field(
@@ -670,6 +824,14 @@ class Certificate:
             "the largest proved steps over a metric family, with the metric and the true limits",
             required=False,
             null="not computed",
+        ),
+    )
+    verdict: VerdictInfo | None = field(
+        default=None,
+        metadata=info(
+            "every proof tried and the strongest statement proved (certified iff one holds)",
+            required=False,
+            omit_if_none=True,
         ),
     )
 

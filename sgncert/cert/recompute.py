@@ -88,6 +88,7 @@ class Recomputation:
         self.F_center: np.ndarray | None = None
         self.J: np.ndarray | None = None
         self.K: np.ndarray | None = None
+        self.points: np.ndarray | None = None  # the certificate's samples (sampled games)
 
     @property
     def exact(self) -> bool:
@@ -122,6 +123,7 @@ class Recomputation:
             self._residual()
         self._derived()
         self._tight()
+        self._verdict()
         return True
 
     def _reported(self, name: str, stated: Any, true: float | None, what: str, tol: float = REPORTED_TOL) -> None:
@@ -365,6 +367,7 @@ class Recomputation:
                 f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}",
             )
         st = self._stats(pts)
+        self.points = pts
         self.F_center, self.K = st["value0"], st.get("jacobians")
         if not st["finite"].all():
             bad = int(np.argmin(st["finite"]))
@@ -445,7 +448,8 @@ class Recomputation:
         stated = eq.get("residual_M")
         if stated is None:
             return
-        s = weight_scaling(self.game, doc["metric"]["weights"])
+        weights, beta = self._equilibrium_metric()
+        s = weight_scaling(self.game, weights)
         c = np.asarray(doc["region"]["center"], dtype=np.float64)
         F = np.asarray(self.F_center)
         if self.game.transform is not None:  # Fisher geometry: E^T F in the metric space
@@ -453,9 +457,7 @@ class Recomputation:
         if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
             # affine: ||J c + F(0)||_M exactly, from the rational J (F(c) in floats may cancel)
             F0, _ = value_and_jacobian(self.game, np.zeros_like(c))
-            exact = proved.affine_residual_squared(
-                self.J, F0, c, self.game.metric_block_sizes, doc["metric"]["weights"]
-            )
+            exact = proved.affine_residual_squared(self.J, F0, c, self.game.metric_block_sizes, weights)
             if Fraction(float(stated)) ** 2 >= exact:
                 rep.ok("equilibrium.residual_M", f"stated {number_text(float(stated))} >= ||J c + F(0)||_M (exactly)")
             else:
@@ -465,7 +467,7 @@ class Recomputation:
                 )
             return
         true = float(np.linalg.norm(s * F))
-        allowance = residual_allowance(s, doc["constants"]["beta"], c, true)
+        allowance = residual_allowance(s, beta, c, true)
         if float(stated) >= true + allowance * (1 - 1e-4):
             rep.ok(
                 "equilibrium.residual_M",
@@ -478,6 +480,73 @@ class Recomputation:
                 f"stated {number_text(float(stated))} but ||F(center)||_M = {number_text(true)}, plus the rounding "
                 f"allowance {number_text(allowance)}",
             )
+
+    def _equilibrium_metric(self) -> tuple[list[float], float | None]:
+        """The weights of equilibrium.residual_M and the beta of its rounding allowance: the
+        named proof's (phase 1 checked they agree with the verdict), else SGN's."""
+        doc = self.doc
+        eq = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
+        proofs = {p["method"]: p for p in (doc.get("verdict") or {}).get("proofs") or []}
+        proof = proofs.get(eq.get("proof") or "")
+        if proof is not None and eq.get("weights") is not None:
+            return [float(w) for w in eq["weights"]], proof.get("beta")
+        return [float(w) for w in doc["metric"]["weights"]], doc["constants"]["beta"]
+
+    # -- the verdict's own constants: beta(1) (euclidean), alpha_true(w) and beta(w) (weighted)
+    def _verdict(self) -> None:
+        """Each holding euclidean / weighted proof's beta (and the weighted rate) in its own
+        metric: re-proved exactly for affine games, recomputed on the certificate's samples
+        otherwise (the rates of sgn and euclidean are the SGN and Euclidean sections')."""
+        proofs = (self.doc.get("verdict") or {}).get("proofs") or []
+        for k, p in enumerate(proofs):
+            if not p["holds"] or p["method"] not in ("euclidean", "weighted") or p.get("weights") is None:
+                continue
+            where = f"verdict.proofs[{k}]"
+            w = [float(x) for x in p["weights"]]
+            rate = p["rate"] if p["method"] == "weighted" else None
+            if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+                J = np.asarray(self.J, dtype=np.float64)
+                Jq = proved.rational_jacobian(J)
+                sizes = self.game.metric_block_sizes
+                self._proved(f"{where}.beta", proved.weighted_lipschitz(J, Jq, sizes, w), p["beta"], "beta(w)")
+                if rate is not None:
+                    self._proved(f"{where}.rate", proved.weighted_margin(J, Jq, sizes, w), rate, "alpha_true(w)")
+                continue
+            if self.exact and self.J is not None:
+                wc = weighted_constants(self.game, w, J=self.J)
+                beta_v, at_v = wc.beta, wc.alpha_true
+                what = "the recomputed (floating-point)"
+            elif self.points is not None:
+                st = pointwise_statistics(self.game, self.points, w, block_stats=False)
+                beta_v, at_v = float(st["beta"].max()), float(st["alpha_true"].min())
+                what = f"the recomputed ({self.points.shape[0]} certificate samples)"
+            else:
+                continue
+            self._bound(f"{where}.beta", p["beta"], beta_v, +1, "beta(w)", what)
+            if rate is not None:
+                self._bound(f"{where}.rate", rate, at_v, -1, "alpha_true(w)", what)
+
+    def _proved(self, name: str, claim, stated: float, what: str) -> None:
+        """An exact claim: the stated value itself passes the exact check."""
+        ok = proved.holds(claim, float(stated))
+        side = "upper" if claim.upper else "lower"
+        if ok:
+            self.rep.ok(name, f"{what} = {number_text(stated)} is a proved {side} bound (exact, rebuilt J)")
+        elif ok is None:
+            self.rep.undecidable(name, f"{what} = {number_text(stated)}: too large to decide exactly")
+        else:
+            self.rep.fail(name, f"{what} stated {number_text(stated)} is not a proved {side} bound for the rebuilt J")
+
+    def _bound(self, name: str, stated: float, true: float, direction: int, what: str, source: str) -> None:
+        """A recomputed bound: stated on the safe side of the recomputation (relative REL_TOL)."""
+        if _unsafe(float(stated), float(true), direction, abs(true)):
+            side = "too small" if direction > 0 else "too large"
+            self.rep.fail(
+                name, f"{what} stated {number_text(stated)} but {source} value is {number_text(true)}: {side}"
+            )
+        else:
+            rel = ">=" if direction > 0 else "<="
+            self.rep.ok(name, f"{what} = {number_text(stated)} {rel} {source} value {number_text(true)}")
 
     # -- tight steps: the stated metric must contract the step maps
     def _tight(self) -> None:
@@ -571,7 +640,7 @@ class Recomputation:
             if not isinstance(e, dict):
                 continue
             limits[method] = limit_from_eigs(lam, method)
-            true = limits[method] if limits[method] > 0 else None
+            true = limits[method] if math.isfinite(limits[method]) else None  # null: unbounded
             self._reported(f"tight.{method}.true_limit", e.get("true_limit"), true, "the true step limit")
             if e.get("h") and true:
                 self._reported(f"tight.{method}.ratio", e.get("ratio"), float(e["h"]) / true, "h / true_limit", 1e-9)
@@ -585,9 +654,8 @@ class Recomputation:
         if isinstance(r, dict) and self.J is not None and t.get("provenance") == "exact":
             bound = float(np.min(lam.real))
             self._reported("tight.rate.true_bound", r.get("true_bound"), bound, "min Re lambda(H)")
-            if r.get("alpha") is not None and bound != 0:
-                self._reported(
-                    "tight.rate.ratio", r.get("ratio"), float(r["alpha"]) / bound, "alpha / true_bound", 1e-9
-                )
+            if r.get("alpha") is not None:  # defined for a positive true bound only, as the writer's
+                expected = float(r["alpha"]) / bound if bound > 0 else None
+                self._reported("tight.rate.ratio", r.get("ratio"), expected, "alpha / true_bound", 1e-9)
 
     # -- simulation

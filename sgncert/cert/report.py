@@ -1,8 +1,9 @@
 """The report of ``sgncert verify``: one :class:`Check` per claim and a verdict.
 
-Verdicts: ``valid`` (exit 0, every claim holds), ``invalid`` (exit 1, some claim is false;
-every failed claim is listed by name) and ``undecidable`` (exit 3, some claim could not be
-decided).
+Verdicts: ``valid`` (exit 0, every claim holds and the certificate certifies the game),
+``not-certified`` (exit 4, every claim holds but no proof holds: an honest ``certified:
+false``), ``invalid`` (exit 1, some claim is false; every failed claim is listed by name)
+and ``undecidable`` (exit 3, some claim could not be decided).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ..errors import EXIT_NEGATIVE, EXIT_NUMERICAL, EXIT_OK
+from ..errors import EXIT_NEGATIVE, EXIT_NOT_CERTIFIED, EXIT_NUMERICAL, EXIT_OK
 from ..util.jsondoc import jsonable
 
 OK, FAILED, WARNING, UNDECIDABLE = "ok", "failed", "warning", "undecidable"
@@ -48,6 +49,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     simulation: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    certifies: bool = True  # the certificate states certified: true
 
     def add(self, name: str, status: str, message: str) -> Check:
         check = Check(name, status, message)
@@ -87,21 +89,34 @@ class VerifyReport:
             return "invalid"
         if self.undecided:
             return "undecidable"
-        return "valid"
+        return "valid" if self.certifies else "not-certified"
 
     @property
     def exit_code(self) -> int:
-        return {"valid": EXIT_OK, "invalid": EXIT_NEGATIVE, "undecidable": EXIT_NUMERICAL}[self.verdict]
+        return {
+            "valid": EXIT_OK,
+            "invalid": EXIT_NEGATIVE,
+            "undecidable": EXIT_NUMERICAL,
+            "not-certified": EXIT_NOT_CERTIFIED,
+        }[self.verdict]
+
+    @staticmethod
+    def names(checks: list[Check]) -> list[str]:
+        """The distinct claim names of ``checks``, in order (a claim may have several checks)."""
+        return list(dict.fromkeys(c.name for c in checks))
 
     def summary(self) -> str:
         if self.verdict == "invalid":
-            names = ", ".join(dict.fromkeys(c.name for c in self.failed))
-            return f"INVALID: {len(self.failed)} claim(s) failed: {names}"
+            names = self.names(self.failed)
+            return f"INVALID: {len(names)} claim(s) failed: {', '.join(names)}"
         if self.verdict == "undecidable":
-            names = ", ".join(dict.fromkeys(c.name for c in self.undecided))
-            return f"UNDECIDABLE: could not decide {names}"
+            names = self.names(self.undecided)
+            return f"UNDECIDABLE: could not decide {len(names)} claim(s): {', '.join(names)}"
         extra = f" ({len(self.warnings)} warning(s))" if self.warnings else ""
-        return f"VALID: all {len(self.checks) - len(self.warnings)} checks passed{extra}"
+        passed = len(self.checks) - len(self.warnings)
+        if self.verdict == "not-certified":
+            return f"VALID, NOT CERTIFIED: all {passed} checks passed{extra}; the certificate certifies nothing"
+        return f"VALID: all {passed} checks passed{extra}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; non-finite floats (a diverged simulation) become null."""

@@ -24,6 +24,31 @@ from .algebra import REL_TOL
 from .report import VerifyReport, number_text
 
 
+def _best_runs(doc: dict[str, Any], game: Game) -> list[tuple[str, str, float, float, str, np.ndarray]]:
+    """The verdict's best Euler and RK4 steps, each in its own (scalar) metric: an open bound
+    at 0.99 x h with the factor proved there from its proof's rate and beta, an attained step
+    at h with its stated factor (docs/theory.md §12)."""
+    from ..theory.steps import rk4_factor_bound
+
+    best = (doc.get("verdict") or {}).get("best") or {}
+    proofs = {p["method"]: p for p in (doc.get("verdict") or {}).get("proofs", [])}
+    out = []
+    for rule in ("euler", "rk4"):
+        st = (best.get("steps") or {}).get(rule)
+        if st is None or st.get("weights") is None or st["proof"] == "sgn":  # sgn: simulated above
+            continue
+        s = weight_scaling(game, st["weights"])
+        if st["attained"]:
+            h, factor, label = float(st["h"]), float(st["factor"]), f"certified factor ({st['proof']})"
+        else:
+            p = proofs[st["proof"]]
+            a, b, h = float(p["rate"]), float(p["beta"]), 0.99 * float(st["h"])
+            factor = math.sqrt(max(0.0, 1 - 2 * h * a + (h * b) ** 2)) if rule == "euler" else rk4_factor_bound(h, a, b)
+            label = f"proved bound at 0.99 x h ({st['proof']})"
+        out.append((f"simulate.best.{rule}", rule, h, factor, label, s))
+    return out
+
+
 def _seed(doc: dict[str, Any], seed: int | None) -> int:
     return seed if seed is not None else (doc["constants"]["seed"] or 0) + 1
 
@@ -42,16 +67,22 @@ def simulate(
     """Run the simulation checks (module docstring) and add them to ``rep``. ``jacobian``
     and ``value`` are J and F at the centre when known (affine games are then stepped in
     NumPy)."""
-    if not doc["certified"] or doc["constants"]["beta"] is None:
+    sgn_holds = doc["constants"]["beta"] is not None and doc["sgn"]["margin"] > 0
+    if not doc["certified"]:
         rep.notes.append("simulation skipped: the certificate certifies no step size")
         return
     if game.geometry == "fisher":
-        _simulate_npg(doc, rep, game, seed=seed, pairs=pairs, steps=steps)
+        if sgn_holds:
+            _simulate_npg(doc, rep, game, seed=seed, pairs=pairs, steps=steps)
+        else:
+            rep.notes.append("simulation skipped: natural policy gradient is simulated at the SGN steps only")
         return
-    s = weight_scaling(game, doc["metric"]["weights"])
+    eq = doc.get("equilibrium") or {}
+    ball_weights = eq.get("weights") or doc["metric"]["weights"]  # the invariant ball's metric
+    s = weight_scaling(game, ball_weights)
     c = np.asarray(doc["region"]["center"], dtype=np.float64)
     ball = doc.get("invariant_ball")
-    w_min = min(float(x) for x in doc["metric"]["weights"])
+    w_min = min(float(x) for x in ball_weights)
     radius_M = float(ball["radius_M"]) if ball else float(doc["region"]["radius"]) * math.sqrt(w_min)
     if not radius_M > 0:
         radius_M = float(doc["region"]["radius"]) * math.sqrt(w_min)
@@ -60,25 +91,32 @@ def simulate(
     d, P = c.shape[0], pairs
     Z0 = c + ball_points(rng, 2 * P, d, radius_M) / s
     F = batched_field(game, jacobian=jacobian, value=value, center=c)
-    e, r = doc["steps"]["euler"], doc["steps"]["rk4"]
-    alpha, beta = float(doc["sgn"]["margin"]), float(doc["constants"]["beta"])
-    runs = [
-        ("simulate.euler", "euler", float(e["best"]), float(e["factor"]), "certified factor at euler.best"),
-        (
-            "simulate.euler.max",
-            "euler",
-            0.99 * float(e["max"]),
-            math.sqrt(max(0.0, 1 - 2 * 0.99 * float(e["max"]) * alpha + (0.99 * float(e["max"]) * beta) ** 2)),
-            "proved bound at 0.99 x euler.max",
-        ),
-    ]
-    if r.get("best") is not None and r.get("factor") is not None:
-        runs.append(("simulate.rk4", "rk4", float(r["best"]), float(r["factor"]), "certified factor at rk4.best"))
+    s_sgn = weight_scaling(game, doc["metric"]["weights"])
+    runs: list[tuple[str, str, float, float, str, np.ndarray]] = []
+    if sgn_holds:
+        e, r = doc["steps"]["euler"], doc["steps"]["rk4"]
+        alpha, beta = float(doc["sgn"]["margin"]), float(doc["constants"]["beta"])
+        runs += [
+            ("simulate.euler", "euler", float(e["best"]), float(e["factor"]), "certified factor at euler.best", s_sgn),
+            (
+                "simulate.euler.max",
+                "euler",
+                0.99 * float(e["max"]),
+                math.sqrt(max(0.0, 1 - 2 * 0.99 * float(e["max"]) * alpha + (0.99 * float(e["max"]) * beta) ** 2)),
+                "proved bound at 0.99 x euler.max",
+                s_sgn,
+            ),
+        ]
+        if r.get("best") is not None and r.get("factor") is not None:
+            runs.append(
+                ("simulate.rk4", "rk4", float(r["best"]), float(r["factor"]), "certified factor at rk4.best", s_sgn)
+            )
+    runs += _best_runs(doc, game)
     T = steps
-    for name, method, h, certified_factor, label in runs:
+    for name, method, h, certified_factor, label, s_run in runs:
         if not h > 0:
             continue
-        run = step_pairs(F, Z0, s, method, h, T)
+        run = step_pairs(F, Z0, s_run, method, h, T)
         obs, decay = run.worst_factor, run.decay
         rep.simulation[name] = {
             "method": method,

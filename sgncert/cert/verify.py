@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import NumericalError, SpecError
 from .algebra import check_algebra
 from .model import validate_document
+from .proofs import check_verdict
 from .report import VerifyReport
 
 SIM_PAIRS = 16
@@ -112,6 +113,7 @@ def verify_certificate(
         "sha256": doc["game"]["sha256"],
         "provenance": doc["constants"]["provenance"],
         "certified": doc["certified"],
+        "proofs": [p["method"] for p in (doc.get("verdict") or {}).get("proofs", []) if p["holds"]],
         "tool_version": doc["provenance"]["tool_version"],
     }
     source = doc["game"].get("source")
@@ -126,6 +128,7 @@ def verify_certificate(
     t = time.perf_counter()
     try:
         check_algebra(doc, rep)
+        check_verdict(doc, rep)
     except SpecError as exc:
         raise SpecError(f"{label}: {exc}") from None
     except (NumericalError, ArithmeticError, ValueError) as exc:

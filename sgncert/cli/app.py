@@ -4,7 +4,7 @@ Exit codes: 0 success (certified / valid), 1 checked and negative, 2 bad input o
 3 undecidable or numerical failure, 130 interrupted. Each command lives in its own module,
 imported only when that command runs (heavy libraries are imported inside the commands),
 so ``sgncert --help`` stays instant. No traceback reaches the user unless ``--debug`` is
-given.
+given, before or after the subcommand (each command gets the option when it is loaded).
 """
 
 from __future__ import annotations
@@ -28,6 +28,36 @@ COMMANDS = {
     "verify": "sgncert.cli.verify:verify",
 }
 
+DEBUG_HELP = "Show Python tracebacks on errors."
+#: key in ``click.Context.meta`` (shared by a context and all its sub-contexts)
+DEBUG_KEY = "sgncert.debug"
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[DEBUG_KEY] = True
+
+
+def debug_requested(ctx: click.Context) -> bool:
+    """Whether ``--debug`` was given anywhere on the command line."""
+    return bool(ctx.meta.get(DEBUG_KEY))
+
+
+def with_debug_option(cmd: click.Command) -> click.Command:
+    """Give ``cmd`` (and the commands of a group, recursively) a ``--debug`` flag, so that
+    ``sgncert certify GAME --debug`` works as ``sgncert --debug certify GAME`` does.
+    Eager: it is set before the other options are converted. Idempotent."""
+    if not any(p.name == "debug" for p in cmd.params):
+        cmd.params.append(
+            click.Option(
+                ["--debug"], is_flag=True, expose_value=False, is_eager=True, callback=_set_debug, help=DEBUG_HELP
+            )
+        )
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            with_debug_option(sub)
+    return cmd
+
 
 class SgnGroup(click.Group):
     """Loads each command's module on first use, and maps library errors to exit codes
@@ -40,13 +70,14 @@ class SgnGroup(click.Group):
         if name in COMMANDS and name not in self.commands:
             module, attr = COMMANDS[name].split(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
+        cmd = super().get_command(ctx, name)
+        return with_debug_option(cmd) if cmd is not None else None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SgnError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug_requested(ctx):
                 raise
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -55,7 +86,7 @@ class SgnGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # last resort: never a traceback without --debug
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug_requested(ctx):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""
             fail(f"internal error: {type(exc).__name__}: {first} (run with --debug for the traceback)", EXIT_NUMERICAL)
@@ -63,7 +94,7 @@ class SgnGroup(click.Group):
 
 @click.group(cls=SgnGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sgncert")
-@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@click.option("--debug", is_flag=True, help=DEBUG_HELP + " Also accepted after the command.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """Certify that gradient play in a differentiable game contracts to its Nash equilibrium.
@@ -80,8 +111,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     from ..util.jaxenv import own_process
 
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+    if debug:
+        ctx.meta[DEBUG_KEY] = True
     own_process()  # this process is sgncert's: synchronous JAX dispatch, opt-in compilation cache
     _terminate_as_interrupt()
 

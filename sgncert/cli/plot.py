@@ -26,7 +26,9 @@ def plot():
 )
 @click.option("-o", "--output", type=FILE_PATH, default=Path("phase.png"), show_default=True, help="Figure file.")
 @click.option(
-    "--h-max", type=float, help="Largest step size drawn [default: 1.25 x the largest finite true threshold]."
+    "--h-max",
+    type=float,
+    help="Largest step size drawn [default: 1.25 x the largest finite true stability threshold, else 3/max|eig H|].",
 )
 @click.option(
     "--h-points", type=click.IntRange(16, 4000), default=241, show_default=True, help="Step sizes on the grid."
@@ -36,9 +38,11 @@ def plot():
 def phase(game, param, output, h_max, h_points, overrides, tight):
     """Step-size phase diagram of an affine GAME.yaml.
 
-    The spectral radius of the Euler map I - hH and the RK4 map P(-hH) over (parameter, h),
-    with the certified SGN steps (Euler 2 alpha/beta^2, RK4 c4 alpha/beta^2), the exact
-    contraction thresholds in M(w) and the true stability thresholds.
+    Two heatmaps over (parameter, step h): the spectral radius of the Euler map I - hH and
+    of the RK4 map P(-hH), H the game's constant Jacobian, with the contour radius = 1, the
+    true stability thresholds, the exact contraction thresholds in M(w) (w: the weights
+    chosen at each parameter value) and the certified SGN steps (Euler 2 alpha/beta^2,
+    RK4 c4 alpha/beta^2; 0 where not certified); with --tight also the tight steps.
     """
     check_figure(output)
     from ..analysis.sweep import check_ranges, parse_param_range
@@ -59,9 +63,15 @@ def phase(game, param, output, h_max, h_points, overrides, tight):
 @click.argument("cert", type=FILE_PATH, metavar="CERT.json")
 @click.option("-o", "--output", type=FILE_PATH, default=Path("flow.png"), show_default=True, help="Figure file.")
 @click.option("--starts", type=click.IntRange(1, 256), default=8, show_default=True, help="Number of trajectories.")
-@click.option("--time", "t_max", type=float, help="Time horizon [default: 5/alpha].")
 @click.option(
-    "--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the random start directions (d > 2)."
+    "--time", "t_max", type=float, help="Time horizon [default: 5/alpha; not certified: 10/max(min mu, 0.1)]."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed of the random start directions (metric dimension > 2).",
 )
 @click.option(
     "--game",
@@ -70,14 +80,31 @@ def phase(game, param, output, h_max, h_points, overrides, tight):
     help="The game spec file (Python hooks and data files resolve next to it) [default: next to CERT.json].",
 )
 def flow(cert, output, starts, t_max, seed, game_path):
-    """Trajectories of the flow x' = -F(x) of a certified game.
+    """Trajectories of the certified dynamics of CERT.json and their distances to the equilibrium.
 
-    Distances to the equilibrium in the Euclidean norm and in the certified M(w)-norm,
-    relative to the start, against time with the certified bound exp(-alpha t): the
-    Euclidean distance may grow (the trajectory escapes the ball) while the M-distance
-    contracts (it is trapped in the ellipse). For 2-D games also the phase portrait with
-    the invariant M-ellipse; larger games are projected on the first coordinate of each of
-    the first two players.
+    Euclidean geometry: the flow x' = -F(x) (RK4, small steps) from starts on the
+    certificate's invariant M(w)-sphere around x* (without one, the M(w)-sphere of radius
+    R sqrt(min w)); distances ||x - x*||_2 and ||x - x*||_M, M = blockdiag(w_i I).
+
+    Fisher geometry (softmax games): the natural-gradient flow
+    theta' = -G(theta)^+ F(theta) from starts on an M(w)-sphere inside the region;
+    distances in the gauge-free logits and in the Fisher metric at the equilibrium,
+    M = blockdiag(w_i G_i(theta*)), measured in the reduced (gauge-quotiented) frame where
+    the certificate's weights live.
+
+    Left panel: both distances relative to the start against time, with exp(-alpha t)
+    (alpha the certified margin). Right panel: the trajectories with the M(w)-ellipse
+    through the starts (in the Euclidean geometry also the Euclidean circle through the
+    first start), drawn on a line for a one-dimensional (metric) space; in the plane of
+    the state with stream lines of the field for a two-dimensional one (Fisher: of the
+    reduced coordinates); in the plane of the first two coordinates for one player in
+    more dimensions (a projection); otherwise in the plane of the first two players'
+    distances to the equilibrium (Fisher: in the norms of G_i(theta*)), where the M-ball
+    is the ellipse w_1 a^2 + w_2 b^2 <= r^2 (for more than two players the ellipse
+    contains the projection of the ball).
+
+    Titles state only what the plotted trajectories show: whether each distance grows
+    above its start, and whether the M-distance stays below exp(-alpha t).
     """
     check_figure(output)
     from ..cert.load import load_certificate
@@ -89,8 +116,14 @@ def flow(cert, output, starts, t_max, seed, game_path):
     fig, data = flow_figure(data)
     save_figure_or_fail(fig, output)
     out = console()
+    v = data["variable"].lstrip("\\")
+    claims = data["claims"]
     out.print(
-        f"max ||x(t)-x*||_2 / ||x(0)-x*||_2 = {data['max_euclidean_ratio']:.4g}; "
-        f"max ||x(t)-x*||_M / ||x(0)-x*||_M = {data['max_m_ratio']:.4g}"
+        f"max ||{v}(t)-{v}*||_2 / ||{v}(0)-{v}*||_2 = {data['max_euclidean_ratio']:.4g}; "
+        f"max ||{v}(t)-{v}*||_M / ||{v}(0)-{v}*||_M = {data['max_m_ratio']:.4g}",
+        markup=False,
     )
+    if claims["within_bound"] is not None:
+        verdict = "yes" if claims["within_bound"] else f"no (up to x{claims['bound_excess']:.4g})"
+        out.print(f"M-distance within exp(-alpha t) on every trajectory: {verdict}")
     out.print(f"figure written to {output}")

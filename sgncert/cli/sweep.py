@@ -9,20 +9,37 @@ import click
 
 from .console import Progress, console
 from .files import FILE_PATH, check_figure, check_output, save_figure_or_fail, write_text
+from .tables import add_number_column, add_row, number, number_cell, plain
+
+
+def _num(value: float) -> str:
+    """A parameter value in full (shortest round-trip form): a boundary is never rounded."""
+    return repr(float(value))
 
 
 def _boundary_text(doc: dict) -> list[str]:
+    """One sentence per test from the sweep's ``boundaries`` (1-D sweeps only)."""
     if "boundaries" not in doc:
         return []
-    name = doc["params"][0]["name"]
+    p = doc["params"][0]
+    name = p["name"]
+    way = "down to" if p["stop"] < p["start"] else "up to"
     out = []
-    for label, key in (("Euclidean", "euclidean"), ("SGN", "sgn")):
-        b = doc["boundaries"][key]
-        if b["last_certified"] is None:
-            out.append(f"{label}: certifies no grid point")
+    for label, key in (("Euclidean", "euclidean"), ("SGN", "sgn"), ("Certified (any proof)", "certified")):
+        b = doc["boundaries"].get(key)
+        if b is None:
+            continue
+        if b["certified_up_to"] is None:
+            line = f"{label}: not certified at the first grid point {name} = {_num(b['fails_at'])}"
+            if b["grid_next_certified"] is not None:
+                line += f" (first certified grid point {name} = {_num(b['grid_next_certified'])})"
+        elif b["fails_at"] is None:
+            line = f"{label}: certifies every grid point ({way} {name} = {_num(b['certified_up_to'])})"
         else:
-            nxt = f" (fails at {name} = {b['first_failure']:.6g})" if b["first_failure"] is not None else ""
-            out.append(f"{label}: certifies up to {name} = {b['last_certified']:.6g}{nxt}")
+            line = f"{label}: certifies {way} {name} = {_num(b['certified_up_to'])} (fails at {_num(b['fails_at'])})"
+            if b["grid_next_certified"] is not None:
+                line += f"; certified again at grid point {name} = {_num(b['grid_next_certified'])}"
+        out.append(line)
     return out
 
 
@@ -36,30 +53,35 @@ def _rows_table(doc: dict, limit: int = 25):
         step = math.ceil(len(rows) / limit)
         chosen = set(range(0, len(rows), step)) | {len(rows) - 1}
         for k in range(1, len(rows)):
-            for key in ("certified", "euclidean_certified"):
+            for key in ("certified", "sgn_certified", "euclidean_certified"):
                 if rows[k].get(key) != rows[k - 1].get(key):
                     chosen |= {k - 1, k}
         keep = sorted(chosen)
     shown = f" ({len(keep)} shown)" if len(keep) < len(rows) else ""
-    t = Table(title=f"{doc['game']['name']}: {len(rows)} grid points{shown}")
-    for col in names + ["SGN", "Euclid. gamma", "SGN alpha", "alpha_true", "beta", "Euler max", "RK4 max"]:
-        t.add_column(col, justify="right")
+    t = Table(title=plain(f"{doc['game']['name']}: {len(rows)} grid points{shown}"), title_justify="left")
+    for n in names:
+        add_number_column(t, n)
+    t.add_column("certified by", no_wrap=True)
+    for col in ("best rate", "best Euler/NPG h", "SGN alpha_*", "Euclid. gamma"):
+        add_number_column(t, col)
 
     def f(v):
-        return "-" if v is None else f"{v:.4g}"
+        return number_cell("-" if v is None else number(v))
 
     for k in keep:
         r = rows[k]
-        verdict = "[green]yes[/]" if r["certified"] else ("[magenta]error[/]" if r.get("error") else "[red]no[/]")
-        t.add_row(
-            *[f"{r[n]:.6g}" for n in names],
+        if r.get("error"):
+            verdict = plain("error", style="magenta")
+        else:
+            verdict = plain(r.get("proof") or "no", style="green" if r["certified"] else "red")
+        add_row(
+            t,
+            *[f(r[n]) for n in names],
             verdict,
-            f(r.get("euclidean_margin")),
+            f(r.get("best_rate")),
+            f(r.get("best_step")),
             f(r.get("sgn_margin")),
-            f(r.get("alpha_true")),
-            f(r.get("beta")),
-            f(r.get("euler_max")),
-            f(r.get("rk4_max")),
+            f(r.get("euclidean_margin")),
         )
     return t
 
@@ -90,13 +112,23 @@ def _rows_table(doc: dict, limit: int = 25):
 @click.option("--seed", type=click.IntRange(0), help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sweep JSON on stdout instead of the table.")
 @click.option("--tight", is_flag=True, help="Also the largest proved steps over the scalar metric family per point.")
-def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, tight):
+@click.option(
+    "--boundary-rtol",
+    type=click.FloatRange(0.0, 1.0),
+    default=1e-6,
+    show_default=True,
+    help="One parameter: locate each test's boundary to this fraction of the grid step "
+    "(a few more certifications); 0: report the grid values only.",
+)
+def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, tight, boundary_rtol):
     """Certify GAME.yaml over a grid of parameter values.
 
     Writes a JSON document (kind sgncert.sweep: one row per grid point with the parameter
     values, certified, Euclidean margin, SGN margin, alpha_true for exact games, beta and
-    the certified steps) and the same rows as CSV. Exit 0 when the sweep ran, whatever the
-    verdicts; 2 on bad input.
+    the certified steps) and the same rows as CSV. With one parameter, each test's boundary
+    is located between the grid points by a few more certifications: "certifies up to
+    lam = a (fails at b)" means a is certified and b is not, so the crossing lies in (a, b].
+    Exit 0 when the sweep ran, whatever the verdicts; 2 on bad input.
     """
     check_output(output)
     if plot_path is not None:
@@ -112,7 +144,7 @@ def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, ti
 
         raise SpecError(f"--plot needs 1 or 2 swept parameters, got {len(ranges)}")
     with Progress() as progress:
-        doc = run_sweep(g, ranges, progress=progress, tight=tight)
+        doc = run_sweep(g, ranges, progress=progress, tight=tight, boundary_rtol=boundary_rtol or None)
     text = dumps_sweep(doc)
     write_text(output, text, "sweep")
     csv_path = output.with_suffix(".csv")

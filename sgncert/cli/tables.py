@@ -76,6 +76,138 @@ def _reduced_dims(doc: dict[str, Any]) -> list[int | None]:
     return [None] * len(players)
 
 
+RULE_LABEL = {
+    "euler": "Euler",
+    "npg": "natural policy gradient",
+    "rk4": "RK4",
+}
+VECTOR_HEAD = 4  # entries of a long vector shown in one line (the JSON has them all)
+
+
+def vector(v: list[Any] | None, head: int = VECTOR_HEAD) -> str:
+    """A vector in one line: every entry when short, else the first ``head`` and the count."""
+    if v is None:
+        return "n/a"
+    if len(v) <= head + 1:
+        return "[" + ", ".join(number(x) for x in v) + "]"
+    return "[" + ", ".join(number(x) for x in v[:head]) + f", ... ({len(v)} entries)]"
+
+
+def _metric(weights: list[Any] | None, fisher: bool = False) -> str:
+    """A metric in words: the identity (the Fisher metric G in the Fisher geometry) or M(w)."""
+    if weights is None:
+        return "block metric (tight section)"
+    if all(float(w) == 1.0 for w in weights):
+        return "M = G (Fisher, w = 1)" if fisher else "M = I"
+    return f"M(w), w = {vector(weights)}"
+
+
+def _fisher(doc: dict[str, Any]) -> bool:
+    return (doc.get("geometry") or {}).get("kind") == "fisher"
+
+
+def _where(doc: dict[str, Any]) -> str:
+    return "on the samples (estimated constants)" if doc["constants"]["provenance"] == "sampled" else "on the region"
+
+
+def headline(doc: dict[str, Any]) -> Any:
+    """The first line: the verdict, the best proof and its rate (docs/theory.md §12)."""
+    from rich.text import Text
+
+    v = doc.get("verdict")
+    if not doc["certified"]:
+        return Text("NOT CERTIFIED: no proof holds (reasons below)", style="bold red")
+    if not isinstance(v, dict) or v.get("best") is None:  # an older certificate: SGN only
+        return Text(f"CERTIFIED {_where(doc)} by sgn: rate {number(doc['rate'])} in M(w)", style="bold green")
+    best = v["best"]
+    holding = [p["method"] for p in v["proofs"] if p["holds"]]
+    rate = (
+        f"rate {number(best['rate'])} in {_metric(best.get('weights'), _fisher(doc))}"
+        if best.get("rate") is not None
+        else "no flow rate proved (steps only)"
+    )
+    return Text(
+        f"CERTIFIED {_where(doc)} by {', '.join(holding)}; best proof {best['proof']}: {rate}", style="bold green"
+    )
+
+
+def best_steps_table(doc: dict[str, Any]) -> Any:
+    """Per update rule, the largest proved step, the proof it comes from and its metric."""
+    from rich.table import Table
+
+    v = doc["verdict"]
+    fisher = (doc.get("geometry") or {}).get("kind") == "fisher"
+    t = Table(title="largest proved steps (one common step h; weights never enter the update)", title_justify="left")
+    t.add_column("update rule", overflow="fold")
+    add_number_column(t, "h")
+    t.add_column("proof", no_wrap=True)
+    t.add_column("proved for", overflow="fold")
+    t.add_column("metric", overflow="fold")
+    best = v.get("best") or {}
+    for rule in v["update_rules"]:
+        s = (best.get("steps") or {}).get(rule)
+        label = RULE_LABEL.get(rule, rule) + (" (natural-gradient flow)" if fisher and rule == "rk4" else "")
+        if s is None:
+            add_row(t, label, number_cell("none"), "", "", "")
+            continue
+        if not s["attained"]:
+            proved = "every 0 < step < h"
+        else:
+            proved = "h (and every smaller step)" if rule != "rk4" else "h itself"
+            if s.get("factor") is not None:
+                proved += f", factor {number(s['factor'])}"
+        add_row(t, label, number_cell(number(s["h"])), s["proof"], proved, _metric(s.get("weights"), _fisher(doc)))
+    return t
+
+
+def proofs_table(doc: dict[str, Any]) -> Any:
+    """Every proof tried: holds, rate, steps; then one line per failing proof saying why."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    v = doc["verdict"]
+    rules = v["update_rules"]
+    t = Table(title="proofs tried", title_justify="left")
+    t.add_column("proof", no_wrap=True)
+    t.add_column("holds", no_wrap=True)
+    t.add_column("provenance", no_wrap=True)
+    add_number_column(t, "rate")
+    for rule in rules:
+        add_number_column(t, f"{rule} h")
+    for p in v["proofs"]:
+        steps = p["steps"]
+        row = [p["method"], "yes" if p["holds"] else "no", p["provenance"], number_cell(_opt(p.get("rate")))]
+        row += [number_cell(_opt((steps.get(r) or {}).get("h"))) for r in rules]
+        add_row(t, *row)
+    why = [
+        Text(f"{p['method']} does not hold: {p['reason']}") for p in v["proofs"] if not p["holds"] and p.get("reason")
+    ]
+    return Group(t, *why)
+
+
+def equilibrium_line(doc: dict[str, Any]) -> Any:
+    """Where the equilibrium is: the centre (first entries) and the proved distance to x*."""
+    from rich.text import Text
+
+    c = doc["region"]["center"]
+    eq = doc.get("equilibrium") or {}
+    solved = eq.get("solved")
+    name = "equilibrium x* ~ c" if solved else "centre c"
+    text = f"{name} = {vector(c, 6)}"
+    if eq.get("distance_bound_M") is not None:
+        proof = eq.get("proof") or "sgn"
+        text += (
+            f"; proved ||c - x*||_M <= {number(eq['distance_bound_M'])} "
+            f"(rate and metric of {proof}: {_metric(eq.get('weights') or doc['metric']['weights'], _fisher(doc))})"
+        )
+        if eq.get("in_region"):
+            text += "; x* lies in the region"
+    elif eq.get("residual_M") is not None:
+        text += f"; ||F(c)||_M = {number(eq['residual_M'])}, no distance bound (nothing certified)"
+    return Text(text)
+
+
 def _verdict(doc: dict[str, Any]) -> Any:
     """The closing line: what is certified and, where the equilibrium may lie outside the
     region, what is not (docs/theory.md §10)."""
@@ -83,28 +215,42 @@ def _verdict(doc: dict[str, Any]) -> Any:
 
     if not doc["certified"]:
         return Text(f"NOT CERTIFIED: {doc['reason']}", style="bold red")
-    steps = doc["steps"]
-    what = "on the samples (estimated constants)" if doc["constants"]["provenance"] == "sampled" else "on the region"
-    rate, euler = number(doc["rate"]), number(steps["euler"]["max"])
+    what = _where(doc)
+    v = doc.get("verdict")
+    if isinstance(v, dict) and v.get("best") is not None:
+        best = v["best"]
+        rate = _opt(best.get("rate"))
+        metric = _metric(best.get("weights"), _fisher(doc))
+        first = v["update_rules"][0]
+        s = best["steps"].get(first)
+        steps = f"{RULE_LABEL[first]} steps up to h = {number(s['h'])} ({s['proof']})" if s else "no step proved"
+    else:  # an older certificate: SGN only
+        rate, metric = number(doc["rate"]), "M(w)"
+        steps = f"Euler steps h < {number(doc['steps']['euler']['max'])}"
     eq = doc.get("equilibrium") or {}
     ball = doc.get("invariant_ball")
     if eq.get("in_region") is False:
         # strong monotonicity on R is proved, but the a-posteriori bound does not place the
         # equilibrium in R: no invariant ball, so no claim that play reaches x*
-        radius_M = doc["region"]["radius"] * math.sqrt(min(doc["metric"]["weights"]))
+        weights = eq.get("weights") or doc["metric"]["weights"]
+        radius_M = doc["region"]["radius"] * math.sqrt(min(weights))
         return Text(
-            f"CERTIFIED {what}: F strongly monotone in M(w) with rate {rate} (trajectories that stay in the "
+            f"CERTIFIED {what}: F strongly monotone in {metric} with rate {rate} (trajectories that stay in the "
             f"region approach each other at this rate; at most one equilibrium in the region); "
-            f"Euler steps h < {euler}. NOT certified: convergence to the equilibrium, which may lie outside "
+            f"{steps}. NOT certified: convergence to the equilibrium, which may lie outside "
             f"the region (distance bound ||c - x*||_M <= {number(eq.get('distance_bound_M'))} vs radius "
-            f"{number(radius_M)} of the M(w)-ball around c inside the region; no invariant ball)",
+            f"{number(radius_M)} of the M-ball around c inside the region; no invariant ball)",
             style="bold yellow",
         )
-    text = f"CERTIFIED {what}: contraction rate {rate} in M(w); Euler steps h < {euler}"
+    text = (
+        f"CERTIFIED {what}: contraction rate {rate} in {metric}; {steps}"
+        if rate != "n/a"
+        else f"CERTIFIED {what}: {steps} (no flow rate proved)"
+    )
     if eq.get("in_region") and isinstance(ball, dict) and ball.get("radius_M") is not None:
         text += (
             f"; the equilibrium lies in the region (||c - x*||_M <= {number(eq.get('distance_bound_M'))}) and "
-            f"play started in the invariant M(w)-ball of radius {number(ball['radius_M'])} around it stays in "
+            f"play started in the invariant M-ball of radius {number(ball['radius_M'])} around it stays in "
             f"the region and converges to it"
         )
     return Text(text, style="bold green")
@@ -127,13 +273,16 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     if fisher:
         label += "; reduced Fisher frame K = E^T J E"
 
+    n = len(names)
+    wide = n > 2  # one L column per player would not fit 100 columns: couplings get their own table
     const = Table(title=plain(f"{doc['game']['name']}: constants [{label}]"), title_justify="left")
     const.add_column("player", overflow="fold")
     add_number_column(const, "dim: reduced (logits)" if fisher else "dim")
     add_number_column(const, "mu_i")
-    for j in names:
-        add_number_column(const, f"L_i,{j}")
-    add_number_column(const, "weight w_i")
+    if not wide:
+        for j in names:
+            add_number_column(const, f"L_i,{j}")
+    add_number_column(const, "SGN weight w_i")
     reduced = _reduced_dims(doc) if fisher else []
     for i, p in enumerate(doc["game"]["players"]):
         if fisher:
@@ -141,9 +290,21 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
         else:
             dim = str(p["dim"])
         row = [p["name"], number_cell(dim), number_cell(number(k["mu"][i]))]
-        row += [number_cell("-" if i == j else number(k["L"][i][j])) for j in range(len(names))]
+        if not wide:
+            row += [number_cell("-" if i == j else number(k["L"][i][j])) for j in range(n)]
         row.append(number_cell(number(doc["metric"]["weights"][i])))
         add_row(const, *row)
+    couplings = None
+    if wide:
+        couplings = Table(title="couplings L_ij = sup ||J_ij||_2 (the zero ones omitted)", title_justify="left")
+        couplings.add_column("i (affected)", overflow="fold")
+        couplings.add_column("j (affecting)", overflow="fold")
+        add_number_column(couplings, "L_ij")
+        nonzero = [(i, j) for i in range(n) for j in range(n) if i != j and k["L"][i][j] != 0]
+        for i, j in nonzero:
+            add_row(couplings, names[i], names[j], number_cell(number(k["L"][i][j])))
+        if not nonzero:
+            add_row(couplings, "(all zero)", "", "")
 
     margins = Table(title="margins", title_justify="left")
     margins.add_column("quantity", overflow="fold")
@@ -170,7 +331,7 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     add_row(margins, "alpha_true(w)", number_cell(_opt(sgn.get("alpha_true"))), "diagnostic: true weighted margin")
     add_row(margins, "beta(w)", number_cell(number(k["beta"])), "Lipschitz constant in M(w)")
 
-    st = Table(title="step sizes (one common step; weights never enter the update)", title_justify="left")
+    st = Table(title="SGN step sizes (in M(w) with the SGN weights)", title_justify="left")
     st.add_column("method", overflow="fold")
     for header in ("max", "best", "factor/step"):
         add_number_column(st, header)
@@ -178,8 +339,9 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     def step_row(method: str, *values: str) -> None:
         add_row(st, method, *(number_cell(v) for v in values))
 
+    first = "natural policy gradient" if fisher else "Euler"
     step_row(
-        "Euler (SGN, proved)",
+        f"{first} (SGN, proved)",
         number(steps["euler"]["max"]),
         number(steps["euler"]["best"]),
         number(steps["euler"]["factor"]),
@@ -230,7 +392,13 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     if not doc["band"]:
         add_row(band, "(empty)", "", "", *([""] if with_search else []))
 
-    out: list[Any] = [const, margins, st, band]
+    out: list[Any] = [headline(doc)]
+    if isinstance(doc.get("verdict"), dict):
+        if doc["certified"]:
+            out.append(best_steps_table(doc))
+        out.append(proofs_table(doc))
+    out.append(equilibrium_line(doc))
+    out += [const] + ([couplings] if couplings is not None else []) + [margins, st, band]
     if doc.get("band_note"):
         out.append(Text(f"band note: {doc['band_note']}", style="yellow"))
     for note in doc.get("notes") or []:

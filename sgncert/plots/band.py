@@ -85,6 +85,7 @@ def band_data(
         "alpha": float(alpha),
         "weights": w.tolist(),
         "tau": float(perron.tau),
+        "weights_are_perron": bool(np.allclose(w, perron.weights / perron.weights[0], rtol=1e-6, atol=0.0)),
         "title": title,
     }
     if n == 2:
@@ -261,7 +262,9 @@ def _band_many(data: dict):
                 mec="black",
                 mew=0.8,
                 ls="none",
-                label="chosen (Perron) weights" if k == 0 else None,
+                label=("chosen (Perron) weights" if data["weights_are_perron"] else "chosen weights")
+                if k == 0
+                else None,
             )
             label = f"({fmt(p['low'])}, {fmt(p['high'])})" + ("" if p["settled"] else " (proved; search unsettled)")
             ax.text(right, y + 0.22, label, ha="right", va="bottom", fontsize=8)

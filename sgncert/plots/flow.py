@@ -1,65 +1,361 @@
-"""The flow figure: trajectories of ``x' = -F(x)`` in the Euclidean and the ``M(w)`` norm
-against ``exp(-alpha t)`` (docs/theory.md §3, §10); for 2-D games the phase portrait with
-the ``M``-ellipse (a projection for larger games). Integration is
-:func:`sgncert.analysis.simulate.flow_trajectories`.
+"""The flow figure: trajectories of the dynamics a certificate speaks about, their distance
+to the equilibrium in the plain and in the certified metric against ``exp(-alpha t)``, and
+a picture of the trajectories in a plane (docs/theory.md §3, §8, §10).
+
+- Euclidean geometry: the flow ``x' = -F(x)``; distances ``||x - x*||_2`` and
+  ``||x - x*||_M`` with ``M = blockdiag(w_i I)``.
+- Fisher geometry (softmax games): the natural-gradient flow ``theta' = -G(theta)^+
+  F(theta)`` (natural policy gradient with infinitesimal steps; ``steps.npg`` is its Euler
+  step); distances in the gauge-free logits, ``||B^T (theta - theta*)||_2`` (``B`` the
+  Helmert basis that removes the softmax gauge), and in the Fisher metric at the
+  equilibrium, ``||theta - theta*||_M`` with ``M = blockdiag(w_i G_i(theta*))``, i.e.
+  ``||W^1/2 E(theta*)^+ (theta - theta*)||_2`` in the reduced (gauge-quotiented) frame
+  where the certificate's weights live. The certified rate is that of the linearised flow
+  (docs/theory.md §8); the figure checks it on the trajectories instead of assuming it.
+
+Titles and annotations are computed from the plotted trajectories (:func:`flow_claims`,
+:func:`flow_titles`): a distance is said to grow only if it does on the plotted samples.
+Integration: classical RK4 with steps ``0.05 / ||A(x*)||_2`` (A the field's Jacobian),
+jit + vmap over the starts (:func:`sgncert.analysis.simulate.flow_trajectories`); the
+natural-gradient field is compiled once and stepped on the host (:func:`_integrate_host`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..analysis.constants import value_and_jacobian, weight_scaling
 from ..analysis.equilibrium import solve_equilibrium
-from ..analysis.simulate import batched_field, flow_trajectories
+from ..analysis.simulate import batched_field, flow_trajectories, rk4_step
 from ..cert.rebuild import game_from_certificate
 from ..errors import NumericalError, SpecError
-from ..util.jaxenv import float64
+from ..games.model import Game, PseudoGradient
+from ..util.jaxenv import float64, jax_scope
 from .style import C_EUCLID, C_MARK, C_SGN, fmt, new_figure, style_context
 
-STEP_SCALE = 0.05  # RK4 step h = STEP_SCALE / ||J(x*)||_2: |P(-hJ) - exp(-hJ)| ~ (h||J||)^5/120 ~ 3e-9 per step
+STEP_SCALE = 0.05  # RK4 step h = STEP_SCALE / ||A(x*)||_2: |P(-hA) - exp(-hA)| ~ (h||A||)^5/120 ~ 3e-9 per step
+CLAIM_RTOL = 1e-6  # a distance ratio "exceeds" a level only by more than this (relative) ...
+CLAIM_ATOL = 1e-12  # ... plus this (absolute): rounding of x - x* near the equilibrium is not growth
+
+
+# ------------------------------------------------------------------------------ geometry
+@dataclass(frozen=True)
+class FlowGeometry:
+    """What is integrated and how distances are measured.
+
+    ``field``: the vector field's negative, ``(x, p) -> F(x)`` (the plotted flow is
+    ``x' = -field(x)``), ``batched`` its jitted batch form when the flow is stepped on the
+    host; ``A``: its Jacobian at ``x*``; ``to_metric`` (d_m x d) maps a
+    displacement to the coordinates of the metric space (where ``M = diag(s)^2``),
+    ``from_metric`` (d x d_m) back; ``logits`` (d x d_q): an orthonormal basis of the
+    displacements whose Euclidean length is reported (the identity, or the gauge-free
+    logits); ``blocks``: each player's slice of the metric coordinates."""
+
+    kind: str  # "euclidean" | "fisher"
+    field: PseudoGradient
+    batched: Callable[[np.ndarray], np.ndarray] | None  # Fisher: X (B, d) -> field(X), one jitted vmap
+    A: np.ndarray
+    to_metric: np.ndarray
+    from_metric: np.ndarray
+    logits: np.ndarray
+    blocks: tuple[slice, ...]
+
+
+def natural_gradient_field(game: Game) -> PseudoGradient:
+    """``(theta, p) -> G(theta)^+ F(theta, p)`` for a softmax (Fisher) game, in JAX.
+
+    Per player and state ``G = diag(pi) - pi pi^T`` is singular only along the all-ones
+    vector ``1``, and ``F`` is orthogonal to it. For ``g`` orthogonal to ``1``, ``g / pi``
+    solves ``G v = g`` (``G (g/pi) = g - pi (1^T g) = g``), and the minimum-norm solution
+    ``G^+ g`` is its projection on the complement of ``1``. Equal to
+    :func:`sgncert.games.markov.natural_gradient` (``E E^T F``), without the host
+    eigen-decompositions, so it is one jittable function."""
+    import jax
+    import jax.numpy as jnp
+
+    model = game.extras.get("model")
+    if model is None:
+        raise SpecError(f"{game.name}: the Fisher geometry needs a tabular (markov / normal_form) game")
+    S = int(model.states)
+    layout = []
+    for player, a in zip(game.players, model.actions):
+        if player.dim != S * int(a):
+            raise SpecError(f"{game.name}: player {player.name} has {player.dim} logits, expected {S} x {a}")
+        layout.append((player.offset, int(a)))
+    F = game.pseudo_gradient
+
+    def field(x: Any, p: Any) -> Any:
+        g = F(x, p)
+        parts = []
+        for o, a in layout:
+            pi = jax.nn.softmax(x[o : o + S * a].reshape(S, a), axis=1)
+            gi = g[o : o + S * a].reshape(S, a)
+            gi = gi - jnp.mean(gi, axis=1, keepdims=True)  # F is gauge-free; drop its rounding
+            v = gi / pi
+            parts.append((v - jnp.mean(v, axis=1, keepdims=True)).reshape(-1))
+        return jnp.concatenate(parts)
+
+    return field
+
+
+def _slices(sizes) -> tuple[slice, ...]:
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    return tuple(slice(int(offsets[k]), int(offsets[k + 1])) for k in range(len(sizes)))
+
+
+def euclidean_geometry(game: Game, J: np.ndarray) -> FlowGeometry:
+    """The flow ``x' = -F(x)`` measured in the coordinates of ``x`` (J = DF(x*))."""
+    eye = np.eye(game.dim)
+    return FlowGeometry("euclidean", game.pseudo_gradient, None, J, eye, eye, eye, _slices(game.block_sizes))
+
+
+FD_STEP = 1e-5  # central differences of the natural-gradient field: error ~ FD_STEP^2 |D^3 V| + 1e-16 |V| / FD_STEP
+
+
+def fisher_geometry(game: Game, center: np.ndarray) -> tuple[FlowGeometry, np.ndarray, str]:
+    """(geometry, theta*, where theta* comes from) of a softmax game: the natural-gradient
+    field ``V = G^+ F``, its Jacobian ``A = G^+ J`` at the equilibrium (where ``F = 0``),
+    and the frame ``E(theta*)`` of the metric space. A is taken by central differences of V
+    along the gauge-free directions ``B`` (J, and so A, vanishes along the gauge:
+    ``A = (A B) B^T``); it chooses the first start and is reported, nothing is certified
+    from it.
+
+    theta* is the region's centre when ``V`` vanishes there (equivalently F: ``||G^+ g|| >=
+    2 ||g||`` for gauge-free g), else :func:`sgncert.analysis.equilibrium.solve_equilibrium`'s."""
+    if game.transform is None or game.gauge is None:
+        raise SpecError(f"{game.name}: a Fisher-geometry game needs its Fisher transform and gauge basis")
+    field = natural_gradient_field(game)
+    batched = batched_natural_field(game, field)
+    Q = np.asarray(game.gauge, dtype=np.float64)  # d x d_q, orthonormal columns
+    q = Q.shape[1]
+
+    def at(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        V = batched(np.concatenate([x[None], x + FD_STEP * Q.T, x - FD_STEP * Q.T]))
+        if not np.all(np.isfinite(V)):
+            where = np.array2string(x, threshold=8)
+            raise NumericalError(f"the natural-gradient field is not finite near theta = {where}")
+        return V[0], (V[1 : 1 + q] - V[1 + q :]).T / (2.0 * FD_STEP)
+
+    value, AQ = at(center)
+    x_star, source = center, "region centre"
+    if float(np.linalg.norm(value)) > 1e-9 * (1.0 + float(np.linalg.norm(AQ, 2))):
+        eq = solve_equilibrium(dataclasses.replace(game, region=game.region.with_center(center)))
+        x_star, source = eq.x, f"solved ({eq.method})"
+        _, AQ = at(x_star)
+    E = np.asarray(game.transform(x_star), dtype=np.float64)  # d x d_m, E^T G E = I, E E^T = G^+
+    geo = FlowGeometry("fisher", field, batched, AQ @ Q.T, np.linalg.pinv(E), E, Q, _slices(game.metric_block_sizes))
+    return geo, x_star, source
+
+
+FIELD_CHUNK = 32  # the batched field always runs on chunks of this many points: one compilation
+
+
+def batched_natural_field(game: Game, field: PseudoGradient) -> Callable[[np.ndarray], np.ndarray]:
+    """``X (B, d) -> field(X) (B, d)``: one jitted vmap over chunks of FIELD_CHUNK points
+    (the last padded with copies of the first), so every batch size reuses one compilation
+    (a chunk costs about what a single point does)."""
+    import jax
+    import jax.numpy as jnp
+
+    fn = jax.jit(jax.vmap(field, in_axes=(0, None)))
+    p = game.jax_params()
+
+    def batched(X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        n = X.shape[0]
+        pad = (-n) % FIELD_CHUNK
+        Z = np.concatenate([X, np.repeat(X[:1], pad, axis=0)]) if pad else X
+        with jax_scope():
+            out = [np.asarray(fn(jnp.asarray(Z[k : k + FIELD_CHUNK]), p)) for k in range(0, Z.shape[0], FIELD_CHUNK)]
+        return np.concatenate(out)[:n]
+
+    return batched
+
+
+def _integrate_host(
+    batched: Callable[[np.ndarray], np.ndarray], X0: np.ndarray, dt: float, n_blocks: int, stride: int
+) -> np.ndarray:
+    """RK4 on ``x' = -batched(x)`` stepped on the host, the states every ``stride`` steps
+    (as :func:`sgncert.analysis.simulate.flow_trajectories`, which compiles the whole loop:
+    for a Markov game's natural-gradient field that compilation alone takes seconds)."""
+
+    def f(Z: np.ndarray) -> np.ndarray:
+        return -batched(Z)
+
+    X = np.asarray(X0, dtype=np.float64)
+    out = [X]
+    with np.errstate(all="ignore"):
+        for _ in range(n_blocks):
+            for _ in range(stride):
+                X = rk4_step(f, X, dt)
+            out.append(X)
+            if not np.all(np.isfinite(X)):
+                break
+    out += [np.full_like(X, np.nan)] * (n_blocks + 1 - len(out))
+    return np.stack(out, axis=1)
+
+
+# ------------------------------------------------------------------------------- claims
+def flow_claims(
+    t, euclidean_ratio, m_ratio, alpha: float | None = None, *, rtol: float = CLAIM_RTOL, atol: float = CLAIM_ATOL
+) -> dict:
+    """What the plotted distance ratios (trajectories x time, each 1 at t = 0) show.
+
+    ``*_grows``: how many trajectories exceed their starting distance (by more than
+    ``rtol``, ``atol``) at some plotted time; ``*_max``: the largest ratio; ``*_final``: the
+    largest ratio at the last time. With ``alpha``: ``within_bound`` (every M-ratio at most
+    ``exp(-alpha t)``, within the same tolerances) and ``bound_excess``, the largest
+    ``ratio / exp(-alpha t)``."""
+    t = np.asarray(t, dtype=np.float64)
+    er = np.atleast_2d(np.asarray(euclidean_ratio, dtype=np.float64))
+    mr = np.atleast_2d(np.asarray(m_ratio, dtype=np.float64))
+    if er.shape != mr.shape or er.shape[1] != t.size:
+        raise ValueError(f"ratios of shapes {er.shape} and {mr.shape} do not match {t.size} times")
+    e_peak, m_peak = np.max(er, axis=1), np.max(mr, axis=1)
+    level = 1.0 + rtol + atol
+    claims: dict[str, Any] = {
+        "trajectories": int(er.shape[0]),
+        "euclidean_grows": int(np.sum(e_peak > level)),
+        "first_euclidean_grows": bool(e_peak[0] > level),
+        "euclidean_max": float(np.max(e_peak)),
+        "euclidean_final": float(np.max(er[:, -1])),
+        "m_grows": int(np.sum(m_peak > level)),
+        "m_max": float(np.max(m_peak)),
+        "m_final": float(np.max(mr[:, -1])),
+        "alpha": alpha,
+        "within_bound": None,
+        "bound_excess": None,
+    }
+    if alpha:
+        bound = np.exp(-float(alpha) * t)[None, :]
+        over = mr > bound * (1.0 + rtol) + atol
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            excess = np.where(mr > atol, np.log(np.maximum(mr, 1e-300)) + float(alpha) * t[None, :], -np.inf)
+        claims["within_bound"] = not bool(np.any(over))
+        claims["bound_excess"] = float(np.exp(min(np.max(excess), 700.0)))
+    return claims
+
+
+def times(v: float) -> str:
+    """``v`` with the digits it takes not to read as 1 (a ratio of 1.003 is "1.003", not "1")."""
+    for digits in range(3, 10):
+        text = f"{v:.{digits}g}"
+        if float(text) != 1.0 or v == 1.0:
+            return text
+    return f"{v:.10g}"
+
+
+def _grow_text(name: str, grows: int, n: int, peak: float) -> str:
+    if not grows:
+        return f"{name} never exceeds its start" if n == 1 else f"{name} never exceeds its start (all {n})"
+    where = "grows" if n == 1 else (f"grows on all {n}" if grows == n else f"grows on {grows} of {n}")
+    return f"{name} {where} (up to ×{times(peak)})"
+
+
+def flow_titles(claims: dict, *, fisher: bool = False, certified: bool = True) -> dict:
+    """The texts of the figure that make claims, built only from :func:`flow_claims`:
+    ``portrait`` (the right panel's title), ``bound`` (the note on ``exp(-alpha t)`` in
+    its legend entry, None without alpha) and ``peak`` (the arrow's text, None when no
+    plain distance grows)."""
+    n = claims["trajectories"]
+    plain = "logit distance" if fisher else "Euclidean distance"
+    portrait = (
+        _grow_text(plain[0].upper() + plain[1:], claims["euclidean_grows"], n, claims["euclidean_max"])
+        + ";\n"
+        + _grow_text("$M(w)$-distance", claims["m_grows"], n, claims["m_max"])
+    )
+    if not certified:
+        portrait += " (not certified)"
+    bound = None
+    if claims.get("within_bound") is not None:
+        if claims["within_bound"]:
+            bound = "the $M(w)$-ratio stays below it" if n == 1 else f"all {n} $M(w)$-ratios stay below it"
+        else:
+            bound = f"$M(w)$-ratio exceeds it (up to ×{times(claims['bound_excess'])})"
+    peak = f"{plain} grows to ×{times(claims['euclidean_max'])} of its start" if claims["euclidean_grows"] else None
+    return {"portrait": portrait, "bound": bound, "peak": peak}
+
+
+# --------------------------------------------------------------------------------- data
+def _equilibrium(game: Game, center: np.ndarray) -> tuple[np.ndarray, str]:
+    F_c, J_c = value_and_jacobian(game, center)
+    if float(np.linalg.norm(F_c)) <= 1e-9 * (1.0 + float(np.linalg.norm(J_c))):
+        return center, "region centre"
+    eq = solve_equilibrium(dataclasses.replace(game, region=game.region.with_center(center)))
+    return eq.x, f"solved ({eq.method})"
+
+
+def _fisher_radius(doc: dict, x_star: np.ndarray, center: np.ndarray, unit: np.ndarray) -> tuple[float, bool]:
+    """Largest r with ``x* + r u`` in the region for every row u of ``unit`` (logit
+    displacements of M-norm 1); (r, True). When x* is not inside the region, the region's
+    radius around x* instead: (r, False)."""
+    R = float(doc["region"]["radius"])
+    norm = doc["region"]["norm"]
+    o = x_star - center
+    inside = float(np.max(np.abs(o))) < R if norm == "inf" else float(np.linalg.norm(o)) < R
+    if not inside:
+        o = np.zeros_like(o)
+    radii = []
+    for u in unit:
+        if norm == "inf":
+            with np.errstate(divide="ignore"):
+                r = np.where(np.abs(u) > 0, (R - np.sign(u) * o) / np.abs(u), np.inf)
+            radii.append(float(np.min(r)))
+        else:  # ||o + r u||_2 = R
+            uu, ou, oo = float(u @ u), float(o @ u), float(o @ o)
+            radii.append((-ou + math.sqrt(max(ou * ou - uu * (oo - R * R), 0.0))) / uu)
+    return float(min(radii)), inside
 
 
 @float64
 def flow_data(
     doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: int = 0, t_max: float | None = None, game=None
 ) -> dict:
-    """Trajectories of the flow ``x' = -F(x)`` from a certificate.
+    """Trajectories of the certified dynamics from a certificate (module docstring).
 
-    Starts lie on the boundary of the largest ``M(w)``-ball around the equilibrium inside
-    the region (the certificate's invariant ball): the first in the direction where the
-    Euclidean norm grows fastest (the eigenvector of ``lambda_min(sym J(x*))``), the others
-    evenly spaced (d = 2) or seeded random directions. Integration: classical RK4 with
-    steps ``0.05 / ||J(x*)||_2`` (jit + vmap over the starts).
+    Starts lie on one ``M(w)``-sphere around the equilibrium: in the Euclidean geometry the
+    certificate's invariant ball (else the ball of radius ``R sqrt(min w)``); in the
+    Fisher geometry, where no invariant ball is certified, the largest sphere on which
+    every start lies in the region. The first start is in the direction where the plain
+    distance decreases slowest at ``x*`` (the eigenvector of ``lambda_min(sym A)``, ``A``
+    the field's Jacobian restricted to the measured coordinates), the others evenly spaced
+    (a 2-D metric space) or seeded random directions. RK4 steps ``0.05 / ||A||_2``.
     """
     if not isinstance(starts, int) or not 1 <= starts <= 256:
         raise SpecError(f"--starts must be an integer in [1, 256], got {starts!r}")
     if game is None:
         game = game_from_certificate(doc, base_dir)
     w = np.asarray(doc["metric"]["weights"], dtype=np.float64)
-    s = weight_scaling(game, w)
+    s = weight_scaling(game, w)  # over the metric space's coordinates
     center = np.asarray(doc["region"]["center"], dtype=np.float64)
-    F_c, J_c = value_and_jacobian(game, center)
-    x_star, x_star_source = center, "region centre"
-    if float(np.linalg.norm(F_c)) > 1e-9 * (1.0 + float(np.linalg.norm(J_c))):
-        import dataclasses
+    if game.geometry == "fisher":
+        geo, x_star, x_star_source = fisher_geometry(game, center)
+    else:
+        x_star, x_star_source = _equilibrium(game, center)
+        geo = euclidean_geometry(game, value_and_jacobian(game, x_star)[1])
+    fisher = geo.kind == "fisher"
+    if s.size != geo.to_metric.shape[0]:
+        raise SpecError(f"certificate: {w.size} weights do not fit the metric blocks {game.metric_block_sizes}")
+    certified = bool(doc["certified"])
+    # the proved SGN margin is the certified rate in M(w) only when it is positive (a
+    # certificate may hold by another test while the SGN margin at w is not)
+    margin = doc["sgn"].get("margin")
+    alpha = float(margin) if certified and margin is not None and float(margin) > 0 else None
+    dm = s.size
 
-        eq = solve_equilibrium(dataclasses.replace(game, region=game.region.with_center(center)))
-        x_star, x_star_source = eq.x, f"solved ({eq.method})"
-    _, J = value_and_jacobian(game, x_star)
-    alpha = float(doc["sgn"]["margin"]) if doc["certified"] else None
-    ball = doc.get("invariant_ball") or {}
-    radius_M = ball.get("radius_M") if isinstance(ball, dict) else None
-    if not radius_M:
-        radius_M = float(doc["region"]["radius"]) * math.sqrt(float(np.min(w)))
-    d = game.dim
-    # directions in the scaled coordinates v = S (x - x*), ||v||_2 = radius_M
-    gamma_vals, gamma_vecs = np.linalg.eigh(0.5 * (J + J.T))
-    e = gamma_vecs[:, 0]
-    dirs = [s * e]
-    if d == 2:
+    # the first start: the direction where the plain (logit) distance decreases slowest
+    Q = geo.logits
+    plain_A = Q.T @ geo.A @ Q
+    gamma_vals, gamma_vecs = np.linalg.eigh(0.5 * (plain_A + plain_A.T))
+    dirs = [s * (geo.to_metric @ (Q @ gamma_vecs[:, 0]))]
+    if dm == 2:
         base = math.atan2(dirs[0][1], dirs[0][0])
         dirs += [
             np.array([math.cos(base + 2 * math.pi * k / starts), math.sin(base + 2 * math.pi * k / starts)])
@@ -67,90 +363,146 @@ def flow_data(
         ]
     else:
         rng = np.random.default_rng(seed)
-        dirs += list(rng.standard_normal((starts - 1, d)))
-    V = np.array([v / np.linalg.norm(v) * radius_M for v in dirs[:starts]])
-    X0 = x_star + V / s
-    norm_J = float(np.linalg.norm(J, 2)) or 1.0
+        dirs += list(rng.standard_normal((starts - 1, dm)))
+    V = np.array([v / np.linalg.norm(v) for v in dirs[:starts]])  # scaled metric coordinates, M-norm 1
+    unit = (V / s) @ geo.from_metric.T  # the displacements of M-norm 1
+    ball = doc.get("invariant_ball") or {}
+    invariant = False
+    region_fit = True
+    if fisher:
+        radius_M, region_fit = _fisher_radius(doc, x_star, center, unit)
+    else:
+        stated = ball.get("radius_M") if isinstance(ball, dict) else None
+        invariant = bool(certified and stated)
+        if stated:
+            radius_M = float(stated)
+        else:
+            radius_M = float(doc["region"]["radius"]) * math.sqrt(float(np.min(w)))
+    if not (radius_M > 0 and math.isfinite(radius_M)):
+        raise NumericalError(f"no M(w)-sphere of positive radius fits around the equilibrium (radius {radius_M!r})")
+    X0 = x_star + radius_M * unit
+
+    norm_A = float(np.linalg.norm(geo.A, 2)) or 1.0
     if t_max is None:
         t_max = 5.0 / alpha if alpha and alpha > 0 else 10.0 / max(float(np.min(doc["constants"]["mu"])), 0.1)
         t_max = float(min(t_max, 1e4))
     if not (t_max > 0 and math.isfinite(t_max)):
         raise SpecError(f"--time must be positive and finite, got {t_max!r}")
     n_blocks = 400
-    steps_needed = max(n_blocks, math.ceil(t_max * norm_J / STEP_SCALE))
+    steps_needed = max(n_blocks, math.ceil(t_max * norm_A / STEP_SCALE))
     stride = min(max(1, math.ceil(steps_needed / n_blocks)), 250)
     dt = t_max / (n_blocks * stride)
-    traj = flow_trajectories(game.pseudo_gradient, game.jax_params(), X0, dt, n_blocks, stride)
+    if geo.batched is not None:
+        traj = _integrate_host(geo.batched, X0, dt, n_blocks, stride)
+    else:
+        traj = flow_trajectories(geo.field, game.jax_params(), X0, dt, n_blocks, stride)
     if not np.all(np.isfinite(traj)):
         raise NumericalError("the simulated flow left the finite range (the game may not be stable there)")
     t = np.arange(n_blocks + 1) * dt * stride
     diff = traj - x_star[None, None, :]
-    e_norm = np.linalg.norm(diff, axis=2)
-    m_norm = np.linalg.norm(diff * s[None, None, :], axis=2)
+    Y = diff @ geo.to_metric.T  # metric coordinates (unweighted)
+    e_norm = np.linalg.norm(diff @ Q, axis=2)
+    m_norm = np.linalg.norm(Y * s[None, None, :], axis=2)
     e_ratio = e_norm / e_norm[:, :1]
     m_ratio = m_norm / m_norm[:, :1]
+    claims = flow_claims(t, e_ratio, m_ratio, alpha)
+
     players = game.players
-    flat = False
-    if d == 1:  # a one-dimensional state: the line, drawn as the plane's first axis
+    names = [p.name for p in players]
+    var = "\\theta" if fisher else "x"
+    flat = projection = False
+    if dm == 1:  # a one-dimensional (metric) space: the line, drawn as the plane's first axis
         plane, flat = "state", True
-        labels = [players[0].name, "(one-dimensional state)"]
-        path = np.stack([traj[:, :, 0], np.zeros(traj.shape[:2])], axis=2)
+        first = Y[:, :, 0] if fisher else traj[:, :, 0]
+        path = np.stack([first, np.zeros(traj.shape[:2])], axis=2)
         s_pair = (s[0], s[0])
-        origin = np.array([x_star[0], 0.0])
-    elif d == 2 or len(players) < 2:  # the state plane (the first two coordinates of a one-player game)
+        origin = np.array([0.0 if fisher else x_star[0], 0.0])
+        labels = [f"Fisher coordinate of {names[0]}" if fisher else names[0], "(one-dimensional)"]
+    elif dm == 2 or len(players) < 2:  # the plane of the first two (metric) coordinates
         plane = "state"
-        labels = [players[0].name, players[1].name] if len(players) == 2 else ["x[0]", "x[1]"]
-        path = traj[:, :, :2]
+        projection = dm > 2
+        path = Y[:, :, :2] if fisher else traj[:, :, :2]
         s_pair = (s[0], s[1])
-        origin = x_star[:2]
-    else:  # per-player distances: ||x||_M^2 = sum_i w_i ||x_i||^2, exact for two players
+        origin = np.zeros(2) if fisher else x_star[:2]
+        if fisher:
+            labels = [f"Fisher coordinate of {n}" for n in names[:2]] if len(players) == 2 else ["$y_0$", "$y_1$"]
+        else:
+            labels = names[:2] if len(players) == 2 else ["x[0]", "x[1]"]
+    else:  # per-player distances: ||.||_M^2 = sum_i w_i ||.||_i^2, exact for two players
         plane = "player_norms"
-        p1, p2 = players[0], players[1]
-        labels = [f"$\\|{p1.name} - {p1.name}^*\\|_2$", f"$\\|{p2.name} - {p2.name}^*\\|_2$"]
-        path = np.stack(
-            [np.linalg.norm(diff[:, :, p1.slice], axis=2), np.linalg.norm(diff[:, :, p2.slice], axis=2)], axis=2
-        )
-        s_pair = (s[p1.offset], s[p2.offset])
+        projection = len(players) > 2
+        b1, b2 = geo.blocks[0], geo.blocks[1]
+        if fisher:
+            labels = [f"$\\|\\theta_{{{n}}} - \\theta_{{{n}}}^*\\|_{{G(\\theta^*)}}$" for n in names[:2]]
+        else:
+            labels = [f"$\\|{n} - {n}^*\\|_2$" for n in names[:2]]
+        path = np.stack([np.linalg.norm(Y[:, :, b1], axis=2), np.linalg.norm(Y[:, :, b2], axis=2)], axis=2)
+        s_pair = (s[b1.start], s[b2.start])
         origin = np.zeros(2)
-    data = {
+    data: dict[str, Any] = {
         "game": game.name,
-        "dim": d,
+        "geometry": geo.kind,
+        "dynamics": "natural-gradient flow" if fisher else "flow",
+        "variable": var,
+        "dim": game.dim,
+        "metric_dim": dm,
         "n_players": len(players),
         "t": t.tolist(),
         "alpha": alpha,
-        "certified": bool(doc["certified"]),
+        "certified": certified,
         "weights": w.tolist(),
-        "radius_M": float(radius_M),
+        "radius_M": radius_M,
+        "invariant": invariant,
+        "starts_in_region": region_fit,
         "x_star": x_star.tolist(),
+        "starts": X0.tolist(),
         "x_star_source": x_star_source,
         "gamma_center": float(gamma_vals[0]),
         "euclidean_ratio": e_ratio.tolist(),
         "m_ratio": m_ratio.tolist(),
         "max_euclidean_ratio": float(np.max(e_ratio)),
         "max_m_ratio": float(np.max(m_ratio)),
+        "claims": claims,
         "plane": plane,
+        "projection": projection,
         "plane_labels": labels,
         "plane_origin": [float(origin[0]), float(origin[1])],
         "path": path.tolist(),
-        "ball_radius": float(np.linalg.norm(X0[0] - x_star)),
+        # the Euclidean ball through the first start (not drawn in the Fisher geometry, whose
+        # plane is in metric coordinates)
+        "ball_radius": None if fisher else float(np.linalg.norm(X0[0] - x_star)),
         "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
         "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
         "stream": None,
     }
-    if d == 2:
-        data["stream"] = _stream_field(game, data)
+    data["titles"] = flow_titles(claims, fisher=fisher, certified=certified)
+    if dm == 2 and plane == "state":
+        if fisher:
+            nat = geo.batched
+            assert nat is not None
+
+            def velocity(P: np.ndarray) -> np.ndarray:  # y' = E^+ theta' (theta' is gauge-free)
+                return -(nat(x_star + P @ geo.from_metric.T) @ geo.to_metric.T)
+        else:
+            F = batched_field(game)
+
+            def velocity(P: np.ndarray) -> np.ndarray:
+                return -F(P)
+
+        data["stream"] = _stream_field(velocity, data)
     return data
 
 
 def _window(data, aspect: float):
-    """Axis limits around the ellipse and the trajectories, height/width = ``aspect`` in data units."""
+    """Axis limits around the ellipse, the Euclidean circle and the trajectories, height/width = ``aspect``."""
     c = np.asarray(data["plane_origin"])
     a, b = data["ellipse_axes"]
+    r = data.get("ball_radius") or 0.0
     path = np.asarray(data["path"])
     ext_x = max(a, float(np.max(np.abs(path[:, :, 0] - c[0]))))
     ext_y = max(b, float(np.max(np.abs(path[:, :, 1] - c[1]))))
     if data["plane"] == "player_norms":  # one quadrant
-        w = 1.08 * max(ext_x, ext_y / aspect)
+        w = 1.08 * max(ext_x, ext_y / aspect, r)
         return (0.0, w), (0.0, w * aspect)
     half_w = 1.15 * max(ext_x, ext_y / aspect)
     half_h = half_w * aspect
@@ -160,12 +512,12 @@ def _window(data, aspect: float):
 PORTRAIT_ASPECT = 0.62  # height / width of the phase-portrait axes (data units, equal scale)
 
 
-def _stream_field(game, data, n: int = 41) -> dict:
+def _stream_field(velocity: Callable[[np.ndarray], np.ndarray], data: dict, n: int = 41) -> dict:
+    """The plotted field on an n x n grid of the portrait's window (plane coordinates)."""
     (x0, x1), (y0, y1) = _window(data, PORTRAIT_ASPECT)
     gx, gy = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     X, Y = np.meshgrid(gx, gy)
-    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
-    Fv = -batched_field(game)(pts)
+    Fv = velocity(np.stack([X.ravel(), Y.ravel()], axis=1))
     return {
         "x": gx.tolist(),
         "y": gy.tolist(),
@@ -176,10 +528,54 @@ def _stream_field(game, data, n: int = 41) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------- figure
+def _texts(data: dict) -> dict:
+    """Labels that say what is drawn (geometry-dependent; no claims)."""
+    fisher = data["geometry"] == "fisher"
+    if fisher:
+        return {
+            "plain": r"logit $\|\theta(t)-\theta^*\|_2/\|\theta(0)-\theta^*\|_2$ (gauge-free)",
+            "metric": r"Fisher $\|\theta(t)-\theta^*\|_M/\|\theta(0)-\theta^*\|_M$, $M=\mathrm{blockdiag}(w_i G_i(\theta^*))$",
+            "bound": "certified rate $e^{-\\alpha t}$ (linearised flow), $\\alpha$ = ",
+            "flow": "Natural-gradient flow $\\theta' = -G(\\theta)^+F(\\theta)$",
+            "star": "equilibrium $\\theta^*$",
+            "first": r"from the first start ($\lambda_{\min}$ direction of $\mathrm{sym}\,G^+J(\theta^*)$)",
+            "margin": r"logit margin of the flow at $\theta^*$: $\lambda_{\min}(\mathrm{sym}\,G^+J)$ (gauge-free)",
+            "ylabel": r"distance to $\theta^*$ relative to the start (log)",
+        }
+    return {
+        "plain": r"Euclidean $\|x(t)-x^*\|_2/\|x(0)-x^*\|_2$",
+        "metric": r"metric $\|x(t)-x^*\|_M/\|x(0)-x^*\|_M$, $M=\mathrm{blockdiag}(w_i I)$",
+        "bound": "certified bound $e^{-\\alpha t}$, $\\alpha$ = ",
+        "flow": "Flow $x' = -F(x)$",
+        "star": "equilibrium $x^*$",
+        "first": r"from the first start ($\lambda_{\min}$ direction of $\mathrm{sym}\,J(x^*)$)",
+        "margin": r"Euclidean margin at $x^*$: $\lambda_{\min}(\mathrm{sym}\,J)$",
+        "ylabel": r"distance to $x^*$ relative to the start (log)",
+    }
+
+
+def _sphere_text(data: dict) -> str:
+    if data["invariant"]:
+        return "the certified invariant $M(w)$-sphere"
+    if data["geometry"] == "fisher":
+        if data["starts_in_region"]:
+            return "an $M(w)$-sphere inside the region"
+        return "an $M(w)$-sphere ($\\theta^*$ outside the region)"
+    return "an $M(w)$-sphere of radius $R\\sqrt{\\min w}$"
+
+
 def flow_figure(data: dict):
-    """Norm ratios against time, and the (projected) phase portrait; returns (fig, data)."""
+    """Distance ratios against time, and the trajectories in a plane; returns (fig, data).
+    The claims in titles and notes are ``data["titles"]`` (:func:`flow_titles`)."""
     from matplotlib.patches import Circle, Ellipse
 
+    texts = _texts(data)
+    titles = data.get("titles") or flow_titles(
+        flow_claims(data["t"], data["euclidean_ratio"], data["m_ratio"], data["alpha"]),
+        fisher=data["geometry"] == "fisher",
+        certified=data["certified"],
+    )
     fig, axes = new_figure(11.0, 4.9, ncols=2, width_ratios=[1.0, 1.15])
     t = np.asarray(data["t"])
     er, mr = np.asarray(data["euclidean_ratio"]), np.asarray(data["m_ratio"])
@@ -192,7 +588,7 @@ def flow_figure(data: dict):
                 color=C_EUCLID,
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.55,
-                label=r"Euclidean $\|x(t)-x^*\|_2/\|x(0)-x^*\|_2$" if k == 0 else None,
+                label=texts["plain"] if k == 0 else None,
             )
         for k in range(mr.shape[0]):
             ax.plot(
@@ -201,7 +597,7 @@ def flow_figure(data: dict):
                 color=C_SGN,
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.55,
-                label=r"metric $\|x(t)-x^*\|_M/\|x(0)-x^*\|_M$" if k == 0 else None,
+                label=texts["metric"] if k == 0 else None,
             )
         if data["alpha"]:
             ax.plot(
@@ -210,23 +606,23 @@ def flow_figure(data: dict):
                 color="black",
                 ls="--",
                 lw=1.6,
-                label=f"certified bound $e^{{-\\alpha t}}$, $\\alpha$ = {fmt(data['alpha'])}",
+                label=texts["bound"] + fmt(data["alpha"]) + (f": {titles['bound']}" if titles["bound"] else ""),
             )
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_yscale("log")
         floor = max(float(np.min(np.concatenate([er.ravel(), mr.ravel()]))), 1e-8)
-        ax.set_ylim(floor * 0.7, max(1.5, data["max_euclidean_ratio"] * 1.6))
+        top = max(float(np.max(er)), float(np.max(mr)))
+        ax.set_ylim(floor * 0.7, max(1.5, top * 1.6))
         ax.set_xlim(0, t[-1])
         ax.set_xlabel("time t  (flow time units)")
-        ax.set_ylabel("distance to $x^*$ relative to the start (log)")
-        where = "the invariant $M(w)$-sphere" if data["certified"] else "an $M(w)$-sphere (not certified)"
-        ax.set_title(f"Flow $x' = -F(x)$: {er.shape[0]} starts on {where}")
-        ax.legend(loc="lower left")
-        if data["max_euclidean_ratio"] > 1.01:
+        ax.set_ylabel(texts["ylabel"])
+        ax.set_title(f"{texts['flow']}:\n{er.shape[0]} starts on {_sphere_text(data)}")
+        ax.legend(loc="lower left", fontsize=7.5)
+        if titles["peak"]:
             k = int(np.argmax(np.max(er, axis=1)))
             i = int(np.argmax(er[k]))
             ax.annotate(
-                f"escapes the Euclidean ball (×{data['max_euclidean_ratio']:.3g})",
+                titles["peak"],
                 xy=(t[i], er[k, i]),
                 xytext=(0.35, 0.93),
                 textcoords="axes fraction",
@@ -256,7 +652,11 @@ def flow_figure(data: dict):
             xlim, ylim = _window(data, PORTRAIT_ASPECT)
         a, b = data["ellipse_axes"]
         ax.add_patch(Ellipse(c, 2 * a, 2 * b, fill=True, fc=C_SGN, alpha=0.08, lw=0))
-        kind = "invariant $M(w)$-ellipse" if data["certified"] else "$M(w)$-ellipse"
+        if data["projection"]:  # the plane shows a projection: the starts lie inside the ellipse, not on it
+            kind = "certified invariant $M(w)$-ball" if data["invariant"] else "$M(w)$-ball through the starts"
+            kind += ", projected"
+        else:
+            kind = "certified invariant $M(w)$-ellipse" if data["invariant"] else "$M(w)$-ellipse through the starts"
         ax.add_patch(
             Ellipse(
                 c,
@@ -268,18 +668,20 @@ def flow_figure(data: dict):
                 label=f"{kind}, $w$ = ({', '.join(fmt(v) for v in data['weights'])})",
             )
         )
-        r = data["ball_radius"]
-        ax.add_patch(
-            Circle(
-                c,
-                r,
-                fill=False,
-                ec=C_EUCLID,
-                lw=1.6,
-                ls="--",
-                label=f"Euclidean ball through the worst start (r = {fmt(r)})",
+        r = data.get("ball_radius")
+        if r:
+            ax.add_patch(
+                Circle(
+                    c,
+                    r,
+                    fill=False,
+                    ec=C_EUCLID,
+                    lw=1.6,
+                    ls="--",
+                    label=f"Euclidean ball through the first start (r = {fmt(r)})"
+                    + (", projected" if data["projection"] else ""),
+                )
             )
-        )
         for k in range(path.shape[0] - 1, -1, -1):
             ax.plot(
                 path[k, :, 0],
@@ -288,7 +690,7 @@ def flow_figure(data: dict):
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.8,
                 zorder=4 if k == 0 else 3,
-                label=("trajectory from the worst start" if k == 0 else ("other trajectories" if k == 1 else None)),
+                label=(f"trajectory {texts['first']}" if k == 0 else ("other trajectories" if k == 1 else None)),
             )
             ax.plot(
                 path[k, 0, 0],
@@ -309,7 +711,7 @@ def flow_figure(data: dict):
             mec="black",
             ls="none",
             zorder=6,
-            label="equilibrium $x^*$",
+            label=texts["star"],
             clip_on=False,
         )
         ax.set_xlim(*xlim)
@@ -318,17 +720,18 @@ def flow_figure(data: dict):
         px, py = data["plane_labels"]
         ax.set_xlabel(px)
         ax.set_ylabel(py)
-        story = ": escapes the ball, trapped in the ellipse" if data["certified"] else " (not certified)"
-        if data["plane"] == "state":
-            ax.set_title("Phase portrait" + story)
-        else:
-            ax.set_title("Distance per player" + story)
+        ax.set_title(titles["portrait"], fontsize=9.5)
+        space = "Fisher frame" if data["geometry"] == "fisher" else "flow"
+        if data["plane"] == "player_norms":
             which = "" if data["n_players"] == 2 else f", first two of {data['n_players']} players"
-            ax.set_xlabel(f"{px}   ({data['dim']}-D flow{which})")
-        ax.legend(loc="upper right", fontsize=7.5)
+            ax.set_xlabel(f"{px}   ({data['metric_dim']}-D {space}{which})")
+        elif data["projection"]:
+            ax.set_xlabel(f"{px}   (first two of {data['metric_dim']} coordinates)")
+        ax.legend(loc="upper right", fontsize=7)
         fig.suptitle(
             f"{data['game']}: "
             + ("certified" if data["certified"] else "NOT certified")
-            + f", Euclidean margin at $x^*$: $\\lambda_{{\\min}}(\\mathrm{{sym}}\\,J)$ = {fmt(data['gamma_center'])}"
+            + (" (Fisher geometry)" if data["geometry"] == "fisher" else "")
+            + f", {texts['margin']} = {fmt(data['gamma_center'])}"
         )
     return fig, data

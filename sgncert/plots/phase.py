@@ -139,7 +139,9 @@ def phase_figure(data: dict):
             ),
         ]
         if any(v is not None for v in (data.get("tight_euler") or [])):
-            handles.append(Line2D([], [], color=C_TIGHT, lw=1.8, ls="-.", label="tight step (LMI metric, proved)"))
+            handles.append(
+                Line2D([], [], color=C_TIGHT, lw=1.8, ls="-.", label="tight step (proved, scalar metric family)")
+            )
         leg = axes[0, 1].legend(
             handles=handles, loc="upper right", facecolor="#3a3a3a", labelcolor="white", fontsize=7.5
         )

@@ -35,8 +35,8 @@ def _sweep_1d(doc: dict):
         "euclidean_margin": gamma.tolist(),
         "sgn_margin": sgn.tolist(),
         "alpha_true": None if true is None else true.tolist(),
-        "euclidean_boundary": bnd["euclidean"]["last_certified"],
-        "sgn_boundary": bnd["sgn"]["last_certified"],
+        "euclidean_boundary": bnd["euclidean"]["certified_up_to"],
+        "sgn_boundary": bnd["sgn"]["certified_up_to"],
         "failed": [r[name] for r in rows if r.get("error")],
     }
     fig, axes = new_figure(7.2, 4.4)
@@ -53,7 +53,7 @@ def _sweep_1d(doc: dict):
                 ax.axvline(v, color=colour, ls=":", lw=1.6, label=f"{label} certifies up to {name} = {fmt(v)}")
         ax.axhline(0.0, color="black", lw=0.9)
         ax.plot(x, gamma, color=C_EUCLID, marker="o", ms=2.5, label=r"Euclidean margin $\gamma$ (Rosen)")
-        ax.plot(x, sgn, color=C_SGN, marker="s", ms=2.5, label=r"SGN margin $\alpha_*(w)$, Perron weights")
+        ax.plot(x, sgn, color=C_SGN, marker="s", ms=2.5, label=r"SGN margin $\alpha_*(w)$, " + _weights_text(rows))
         if true is not None:
             ax.plot(
                 x,
@@ -101,6 +101,16 @@ def _sweep_1d(doc: dict):
         )
         ax.legend(loc="upper right")
     return fig, data
+
+
+def _weights_text(rows) -> str:
+    """Which weights the SGN margins are at: the Perron (margin-optimal) weights when every
+    row's margin equals its optimum tau (to rounding), else the rows' own weights."""
+    pairs = [(r.get("sgn_margin"), r.get("tau")) for r in rows]
+    pairs = [(float(a), float(t)) for a, t in pairs if a is not None and t is not None]
+    if pairs and all(abs(a - t) <= 1e-6 * max(1.0, abs(t)) for a, t in pairs):
+        return r"Perron weights ($\alpha_* = \tau$)"
+    return "each point's weights"
 
 
 def _sweep_2d(doc: dict):

@@ -60,6 +60,19 @@ CLAIMS = {
     "tight.rk4.h": +1,
     "tight.rk4.factor": -1,
     "tight.rate.alpha": +1,
+    "verdict.proofs[].rate": +1,
+    "verdict.proofs[].beta": -1,
+    "verdict.proofs[].steps.euler.h": +1,
+    "verdict.proofs[].steps.euler.factor": -1,
+    "verdict.proofs[].steps.npg.h": +1,
+    "verdict.proofs[].steps.rk4.h": +1,
+    "verdict.proofs[].steps.rk4.factor": -1,
+    "verdict.best.rate": +1,
+    "verdict.best.steps.euler.h": +1,
+    "verdict.best.steps.euler.factor": -1,
+    "verdict.best.steps.npg.h": +1,
+    "verdict.best.steps.rk4.h": +1,
+    "verdict.best.steps.rk4.factor": -1,
 }
 # reported values (not bounds) and what identifies the game: any change fails
 REPORTED = {
@@ -92,6 +105,15 @@ EVIDENCE = {
     "tight.euler.weights[]",
     "tight.rk4.weights[]",
     "tight.rate.weights[]",
+    "verdict.proofs[].weights[]",
+    "verdict.proofs[].steps.euler.weights[]",
+    "verdict.proofs[].steps.npg.weights[]",
+    "verdict.proofs[].steps.rk4.weights[]",
+    "verdict.best.weights[]",
+    "verdict.best.steps.euler.weights[]",
+    "verdict.best.steps.npg.weights[]",
+    "verdict.best.steps.rk4.weights[]",
+    "equilibrium.weights[]",
 }
 INFORMATIONAL = {
     "sgn.margin_float",
@@ -192,13 +214,18 @@ def cases():
     for kind, doc in DOCS.items():
         done = set()
         for pattern, path in numeric_leaves(doc):
-            if pattern in done:
+            # every proof of the verdict is tampered with, not only the first listed
+            key = (
+                (pattern, doc["verdict"]["proofs"][path[2]]["method"]) if path[:2] == ("verdict", "proofs") else pattern
+            )
+            if key in done:
                 continue
             if pattern in CLAIMS or pattern in REPORTED:
                 if pattern == "constants.L[][]" and path[-1] == path[-2]:
                     continue  # the diagonal of L is not a coupling
-                done.add(pattern)
-                out.append(pytest.param(kind, pattern, path, id=f"{kind}:{pattern}"))
+                done.add(key)
+                name = pattern if isinstance(key, str) else f"{pattern}:{key[1]}"
+                out.append(pytest.param(kind, pattern, path, id=f"{kind}:{name}"))
     return out
 
 

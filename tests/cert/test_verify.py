@@ -103,7 +103,7 @@ def test_json_report(certdir):
 
 
 def test_game_file_still_matches(certdir, tmp_path):
-    result = run(certdir / "lq64.cert.json", "--game", GAMES / "lq64.yaml")
+    result = run(certdir / "lq64.cert.json", "--game", GAMES / "lq64.yaml", "-v")
     assert result.exit_code == 0, result.output
     assert "game.file" in result.output
     changed = tmp_path / "lq64.yaml"
@@ -121,7 +121,7 @@ def test_overridden_parameters_are_recorded_and_checked(tmp_path):
     doc = make_cert(game)
     assert doc["game"]["overrides"] == {"lam": 0.5}
     path = write(tmp_path / "c.json", doc)
-    result = run(path, "--game", GAMES / "scalar.yaml")
+    result = run(path, "--game", GAMES / "scalar.yaml", "-v")
     assert result.exit_code == 0, result.output
     assert "game.file" in result.output
     doc["game"]["overrides"]["lam"] = 0.6  # the file with 0.6 is not the certified game
@@ -146,12 +146,18 @@ def test_with_params_certificate_matches_its_file(tmp_path):
     assert "game.file" in {c.name for c in report.checks if c.status == "ok"}
 
 
-def test_not_certified_is_invalid(tmp_path):
+def test_honest_not_certified_is_valid_but_not_certified(tmp_path):
+    """An honest certified: false is not a false claim: exit 4, never INVALID; claiming
+    certified: true for it is invalid (exit 1)."""
     doc = make_cert(load_game(GAMES / "scalar.yaml", ["lam=2.0"]))
-    assert doc["certified"] is False
+    assert doc["certified"] is False and doc["verdict"]["best"] is None
+    assert not any(p["holds"] for p in doc["verdict"]["proofs"])
     result = run(write(tmp_path / "c.json", doc))
-    assert result.exit_code == 1
-    assert "certified" in result.output
+    assert result.exit_code == 4, result.output
+    assert "VALID, NOT CERTIFIED" in result.output and "INVALID" not in result.output
+    doc["certified"] = True
+    result = run(write(tmp_path / "d.json", doc))
+    assert result.exit_code == 1 and "certified" in result.output
 
 
 # ---------------------------------------------------------------------------- tampering
@@ -496,7 +502,7 @@ def test_hook_game(tmp_path):
     assert doc["certified"] and doc["constants"]["provenance"] == "sampled"
     # next to the game: hooks resolve; elsewhere: undecidable until --game says where
     honest = write(gdir / "hooked.cert.json", doc)
-    result = run(honest, "--resample", "64")
+    result = run(honest, "--resample", "64", "-v")
     assert result.exit_code == 0, result.output
     assert "game.hook" in result.output
     away = write(cdir / "hooked.cert.json", doc)
@@ -527,7 +533,8 @@ def test_simulation_passes_honest_lq64(certs):
     rep = verify_certificate(certs["lq64"], recompute=False, simulate=True)
     assert rep.exit_code == 0, rep.summary()
     sims = {c.name for c in rep.checks if c.name.startswith("simulate.")}
-    assert sims == {"simulate.euler", "simulate.euler.max", "simulate.rk4"}
+    # the SGN steps, and the verdict's best steps (the tight ones) in their own metrics
+    assert sims == {"simulate.euler", "simulate.euler.max", "simulate.rk4", "simulate.best.euler", "simulate.best.rk4"}
     obs = rep.simulation["simulate.euler"]
     assert obs["observed_factor"] <= obs["certified_factor"]
 
@@ -538,6 +545,8 @@ def test_simulation_catches_inflated_euler_step(certs):
     from sgncert.theory.steps import sgn_steps
 
     doc = copy.deepcopy(certs["lq64"])
+    doc.pop("verdict")  # written as an older certificate (SGN sections only), whose algebra is SGN's
+    assert doc["equilibrium"].pop("proof") == "sgn" and doc["equilibrium"].pop("weights") == doc["metric"]["weights"]
     alpha = doc["sgn"]["margin"]
     beta = math.sqrt(alpha / 1.3) * (1 - 1e-12)
     s = sgn_steps(alpha, beta)

@@ -218,3 +218,91 @@ def test_python_hook_game(tmp_path):
     import hashlib
 
     assert doc["game"]["spec"]["costs"]["sha256"] == hashlib.sha256((tmp_path / "hook.py").read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------ --debug anywhere
+DEBUG_COMMANDS = [
+    ["certify", "nope.yaml"],
+    ["sweep", "nope.yaml", "--param", "lam=0:1:3"],
+    ["verify", "nope.json"],
+    ["band", "nope.yaml"],
+    ["plot", "phase", "nope.yaml", "--param", "lam=0:1:3"],
+    ["plot", "flow", "nope.json"],
+]
+
+
+@pytest.mark.parametrize("args", DEBUG_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_debug_before_or_after_the_command(tmp_path, args):
+    from click.testing import CliRunner
+
+    from sgncert.cli import main
+    from sgncert.errors import SpecError
+
+    args = [str(tmp_path / a) if a.startswith("nope.") else a for a in args]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and r.stderr.startswith("sgncert: error:") and "cannot read" in r.stderr
+    positions = [["--debug", *args], [*args, "--debug"], [args[0], "--debug", *args[1:]]]
+    if args[0] == "plot":  # the group, its command, or the end
+        positions.append([args[0], args[1], "--debug", *args[2:]])
+    for argv in positions:
+        r = CliRunner().invoke(main, argv)
+        assert isinstance(r.exception, SpecError), (argv, r.output)
+
+
+def test_debug_after_the_command_shows_internal_tracebacks(monkeypatch):
+    from click.testing import CliRunner
+
+    import sgncert.analysis.certify as certify_module
+    from sgncert.cli import main
+
+    def boom(*a, **k):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(certify_module, "certify", boom)
+    r = CliRunner().invoke(main, ["certify", str(GAMES / "scalar.yaml"), "--no-write"])
+    assert r.exit_code == 3 and "--debug" in r.stderr
+    r = CliRunner().invoke(main, ["certify", str(GAMES / "scalar.yaml"), "--no-write", "--debug"])
+    assert isinstance(r.exception, RuntimeError)
+    r = CliRunner().invoke(main, ["schema", "--debug"])  # a command without arguments takes it too
+    assert r.exit_code == 0 and json.loads(r.stdout)
+
+
+def test_debug_after_the_command_in_a_real_process(tmp_path):
+    r = run_subprocess("certify", str(tmp_path / "nope.yaml"), "--debug")
+    assert "Traceback" in r.stderr and "SpecError" in r.stderr and "cannot read" in r.stderr
+
+
+def test_command_help_lists_debug_and_imports_nothing_heavy():
+    code = (
+        "import sys; from sgncert.cli import main\n"
+        "try:\n    main(['certify', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('jax', 'cvxpy', 'numpy', 'scipy') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert "--debug" in out.stdout and "HEAVY []" in out.stdout
+
+
+# ------------------------------------------------------------ sweep: located boundaries
+def test_sweep_prints_the_located_boundaries_in_full(tmp_path):
+    out = tmp_path / "sweep.json"
+    r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:2.5:61", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    bnd = json.loads(out.read_text())["boundaries"]
+    for label, key, root in (("Euclidean", "euclidean", 1 / 5.025), ("SGN", "sgn", 2**0.5)):
+        a, b = bnd[key]["certified_up_to"], bnd[key]["fails_at"]
+        assert a < root <= b and b - a < 1e-7
+        assert f"{label}: certifies up to lam = {a!r} (fails at {b!r})" in r.stdout
+    assert "SGN: certifies up to lam = 1.41421356 (fails at 1.41421358)" in r.stdout
+
+
+def test_sweep_boundary_rtol_option(tmp_path):
+    out = tmp_path / "sweep.json"
+    r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:2.5:61", "-o", str(out), "--boundary-rtol", "0")
+    assert r.returncode == 0 and "SGN: certifies up to lam = 1.375 (fails at 1.4166666666666665)" in r.stdout
+    assert json.loads(out.read_text())["boundaries"]["sgn"]["evaluations"] == 0
+    r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=1.5:1.3:5", "-o", str(out))
+    assert "SGN: not certified at the first grid point lam = 1.5 (first certified grid point lam = 1.4)" in r.stdout
+    r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0.1:0:3", "-o", str(out))
+    assert "SGN: certifies every grid point (down to lam = 0.0)" in r.stdout
+    r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:1:3", "-o", str(out), "--boundary-rtol", "2")
+    assert r.returncode == 2

@@ -84,11 +84,17 @@ def test_verdict_says_convergence_is_not_certified_when_the_equilibrium_may_lie_
     radius_M = doc["region"]["radius"] * math.sqrt(min(doc["metric"]["weights"]))
     assert eq["distance_bound_M"] > radius_M  # the game really is "far"
     text = flat(r.stdout)
+    best = doc["verdict"]["best"]
+    euler = best["steps"]["euler"]
+    assert eq["proof"] == best["proof"] and eq["weights"] == best["weights"]
+    metric = "M = I" if set(best["weights"]) == {1.0} else "M(w), w = ["
+    assert f"CERTIFIED on the region: F strongly monotone in {metric}" in text
+    assert f" with rate {best['rate']!r} " in text
     assert (
-        f"CERTIFIED on the region: F strongly monotone in M(w) with rate {doc['rate']!r} "
         "(trajectories that stay in the region approach each other at this rate; at most one equilibrium "
-        f"in the region); Euler steps h < {doc['steps']['euler']['max']!r}." in text
+        f"in the region); Euler steps up to h = {euler['h']!r} ({euler['proof']})." in text
     )
+    radius_M = doc["region"]["radius"] * math.sqrt(min(eq["weights"]))
     assert (
         "NOT certified: convergence to the equilibrium, which may lie outside the region "
         f"(distance bound ||c - x*||_M <= {eq['distance_bound_M']!r} vs radius {radius_M!r}" in text
@@ -107,10 +113,12 @@ def test_verdict_names_the_invariant_ball_when_the_equilibrium_is_in_the_region(
     eq, ball = doc["equilibrium"], doc["invariant_ball"]
     assert eq["in_region"] is True and ball["radius_M"] > 0
     text = flat(r.stdout)
+    best = doc["verdict"]["best"]
+    euler = best["steps"]["euler"]
+    assert f"CERTIFIED on the region: contraction rate {best['rate']!r} in " in text
     assert (
-        f"CERTIFIED on the region: contraction rate {doc['rate']!r} in M(w); "
-        f"Euler steps h < {doc['steps']['euler']['max']!r}; the equilibrium lies in the region "
-        f"(||c - x*||_M <= {eq['distance_bound_M']!r}) and play started in the invariant M(w)-ball of radius "
+        f"Euler steps up to h = {euler['h']!r} ({euler['proof']}); the equilibrium lies in the region "
+        f"(||c - x*||_M <= {eq['distance_bound_M']!r}) and play started in the invariant M-ball of radius "
         f"{ball['radius_M']!r} around it stays in the region and converges to it" in text
     )
     assert "NOT certified" not in text
@@ -125,8 +133,13 @@ def test_fisher_verdict_claims_no_ball():
     doc = load("rps")
     assert "in_region" not in doc["equilibrium"] and doc.get("invariant_ball") is None
     text = flat(render(doc))
-    assert "invariant M(w)-ball" not in text and "NOT certified" not in text
-    assert f"CERTIFIED on the samples (estimated constants): contraction rate {doc['rate']!r} in M(w)" in text
+    assert "invariant M-ball" not in text and "NOT certified" not in text
+    best = doc["verdict"]["best"]
+    assert best["proof"] == "euclidean" and best["weights"] == [1.0, 1.0]
+    assert (
+        f"CERTIFIED on the samples (estimated constants): contraction rate {best['rate']!r} in M = G (Fisher, w = 1); "
+        f"natural policy gradient steps up to h = {best['steps']['npg']['h']!r} (euclidean)" in text
+    )
 
 
 # ------------------------------------------------------------------ 2. the Fisher frame
@@ -281,3 +294,55 @@ def test_unsettled_band_pairs_are_marked():
 def test_two_player_band_has_no_search_column():
     text = render(load("scalar"))
     assert "search" not in cells(text, "pair")
+
+
+# --------------------------------------------------------------------- 5. the verdict comes first
+def test_summary_starts_with_the_verdict_and_fits_100_columns_on_eight_players(tmp_path):
+    """An 8-player game: the verdict, the largest steps, the proofs and the equilibrium come
+    first; at 100 columns no line is wider and every constant is printed whole."""
+    import io
+
+    import yaml
+    from rich.console import Console
+
+    from conftest import ring_spec
+    from sgncert.cli.tables import certificate_tables
+
+    spec = tmp_path / "ring.yaml"
+    spec.write_text(yaml.safe_dump(ring_spec()))
+    out = tmp_path / "ring.cert.json"
+    r = invoke("certify", spec, "-o", out, "--no-tight")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, no_color=True)
+    for item in certificate_tables(doc):
+        console.print(item)
+    text = buf.getvalue()
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 100
+    assert lines[0].startswith("CERTIFIED on the samples (estimated constants) by euclidean")
+    assert "sgn does not hold: SGN margin alpha_*(w) = " in text
+    order = [text.index(t) for t in ("largest proved steps", "proofs tried", "centre c = [0.0, ", "constants [")]
+    assert order == sorted(order)
+    assert "…" not in text
+    numbers = doc["constants"]["mu"] + [x for row in doc["constants"]["L"] for x in row if x] + doc["metric"]["weights"]
+    for x in numbers:
+        assert repr(float(x)) in text, x  # whole, on one line
+
+
+def test_samples_count_the_users_points_and_keep_the_tight_steps(tmp_path):
+    """--samples 2048 (the tight limit): the centre is extra, the tight steps are still computed."""
+    spec = tmp_path / "duel.yaml"
+    spec.write_text(
+        "sgncert: 1\nname: tanh-duel\nplayers: [{name: x, dim: 1}, {name: y, dim: 1}]\n"
+        'costs: {x: "0.5 * x @ x + 0.3 * sum(tanh(x)) * sum(y)", y: "0.5 * y @ y - 0.3 * sum(tanh(y)) * sum(x)"}\n'
+        "region: {center: zeros, radius: 1.0, norm: inf}\n"
+    )
+    out = tmp_path / "duel.cert.json"
+    r = invoke("certify", spec, "-o", out, "--samples", "2048", "--no-bands")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["constants"]["samples"] == 2049  # the user's 2048 and the centre
+    assert doc["tight"] is not None and doc["tight"]["euler"]["h"] > 0
+    assert not any("tight steps skipped" in n for n in doc.get("notes") or [])

@@ -98,18 +98,20 @@ def test_scalar_sweep_boundaries(scalar_sweep):
     doc, calls = scalar_sweep
     rows = doc["rows"]
     assert doc["kind"] == "sgncert.sweep" and len(rows) == 61
-    assert calls[-1] == ("sweep", 61, 61)
-    sgn = [r["lam"] for r in rows if r["certified"]]
+    assert ("sweep", 61, 61) in calls and calls[-1][0] == "boundaries"
+    sgn = [r["lam"] for r in rows if r["sgn_certified"]]
+    assert sgn == [r["lam"] for r in rows if r["certified"]]  # no other proof reaches further here
     euc = [r["lam"] for r in rows if r["euclidean_certified"]]
     # SGN certifies exactly the grid points with lam < sqrt(2), Euclidean those with lam < 0.199005
     assert max(sgn) == pytest.approx(1.375, abs=1e-12) and len(sgn) == 34
     assert max(euc) == pytest.approx(4 * 2.5 / 60, abs=1e-12) and len(euc) == 5
     assert sgn == [r["lam"] for r in rows[:34]] and euc == [r["lam"] for r in rows[:5]]
-    assert doc["boundaries"]["sgn"] == {
-        "last_certified": pytest.approx(1.375),
-        "first_failure": pytest.approx(2.5 * 34 / 60),
-    }
-    assert doc["boundaries"]["euclidean"]["last_certified"] == pytest.approx(2.5 * 4 / 60)
+    b = doc["boundaries"]["sgn"]
+    assert b["grid_last_certified"] == pytest.approx(1.375) and b["grid_first_failure"] == pytest.approx(2.5 * 34 / 60)
+    assert b["certified_up_to"] < math.sqrt(2) <= b["fails_at"] and b["fails_at"] - b["certified_up_to"] < 1e-6
+    e = doc["boundaries"]["euclidean"]
+    assert e["grid_last_certified"] == pytest.approx(2.5 * 4 / 60)
+    assert e["certified_up_to"] < 1 / 5.025 <= e["fails_at"] and e["fails_at"] - e["certified_up_to"] < 1e-6
 
 
 def test_scalar_sweep_rows_match_spec_10(scalar_sweep):
@@ -141,7 +143,7 @@ def test_rows_to_csv(scalar_sweep):
     rows = scalar_sweep[0]["rows"]
     table = list(csv.DictReader(io.StringIO(rows_to_csv(rows))))
     assert len(table) == 61
-    assert list(table[0])[:3] == ["lam", "certified", "euclidean_margin"]
+    assert list(table[0])[:3] == ["lam", "certified", "proof"]
     assert float(table[24]["lam"]) == 1.0 and table[24]["certified"] == "true"
     assert float(table[24]["sgn_margin"]) == rows[24]["sgn_margin"]  # round-trip floats
     assert table[40]["certified"] == "false" and table[40]["error"] == ""
@@ -180,8 +182,9 @@ def test_sweep_cli_writes_json_csv_and_plot(tmp_path):
     out, png = tmp_path / "sweep.json", tmp_path / "sweep.png"
     r = invoke("sweep", GAMES / "scalar.yaml", "--param", "lam=0:2.5:61", "-o", out, "--plot", png)
     assert r.exit_code == 0, r.output
-    assert "SGN: certifies up to lam = 1.375" in r.stdout
     doc = json.loads(out.read_text())
+    b = doc["boundaries"]["sgn"]
+    assert f"SGN: certifies up to lam = {b['certified_up_to']!r} (fails at {b['fails_at']!r})" in r.stdout
     assert doc["kind"] == "sgncert.sweep" and len(doc["rows"]) == 61
     assert len(out.with_suffix(".csv").read_text().splitlines()) == 62
     assert_nonblank(png)
@@ -193,8 +196,8 @@ def test_sweep_figure_data(scalar_sweep):
     from sgncert.plots import sweep_figure
 
     fig, data = sweep_figure(scalar_sweep[0])
-    assert data["sgn_boundary"] == pytest.approx(1.375)
-    assert data["euclidean_boundary"] == pytest.approx(2.5 * 4 / 60)
+    assert data["sgn_boundary"] == pytest.approx(math.sqrt(2), abs=1e-6)
+    assert data["euclidean_boundary"] == pytest.approx(1 / 5.025, abs=1e-6)
     assert data["alpha_true"][24] == pytest.approx(0.292893, abs=1e-6)
 
 
@@ -331,7 +334,7 @@ def test_phase_cli(tmp_path):
 
 
 # -------------------------------------------------------------------------------- flow
-def test_flow_scalar_escapes_ball_trapped_in_ellipse(tmp_path):
+def test_flow_scalar_euclidean_grows_metric_contracts(tmp_path):
     from sgncert.plots import flow_data, flow_figure, save_figure
 
     doc = json.loads((CERTS / "scalar.cert.json").read_text())
@@ -340,6 +343,12 @@ def test_flow_scalar_escapes_ball_trapped_in_ellipse(tmp_path):
     m = np.asarray(data["m_ratio"])
     assert np.all(m <= np.exp(-data["alpha"] * t)[None, :] * (1 + 1e-6) + 1e-12)  # the certified bound
     assert data["max_euclidean_ratio"] > 3.0  # the Euclidean distance triples first
+    assert data["claims"]["within_bound"] and data["claims"]["m_grows"] == 0
+    assert data["titles"]["portrait"] == (
+        f"Euclidean distance grows on {data['claims']['euclidean_grows']} of 8 (up to ×3.19);\n"
+        "$M(w)$-distance never exceeds its start (all 8)"
+    )
+    assert data["invariant"] and data["geometry"] == "euclidean"
     assert data["plane"] == "state" and data["stream"] is not None
     path = np.asarray(data["path"])  # every trajectory stays in the invariant M-ellipse
     a, b = data["ellipse_axes"]
