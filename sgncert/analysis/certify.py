@@ -33,7 +33,7 @@ from .constants import (
     weighted_constants,
 )
 from .equilibrium import Equilibrium, residual_allowance, solve_equilibrium
-from .sampling import sample_count, sample_region
+from .sampling import sample_count, sample_game_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
 from .verdict import Proof, Verdict, formula_proof, lmi_proof, not_tried
 
@@ -71,6 +71,8 @@ class Certification:
     # the proof whose rate and scalar metric bound the distance to the equilibrium (None: none holds)
     equilibrium_proof: str | None = None
     equilibrium_weights: np.ndarray | None = None  # the metric of residual_M (the SGN weights when none holds)
+    # constrained games: residual_M is ||c - P_X(c - h F(c))||_M at this h (None: ||F(c)||_M)
+    residual_step: float | None = None
 
     @property
     def sgn_certified(self) -> bool:
@@ -124,11 +126,14 @@ def _tight(
         return None, "tight steps are not computed in the Fisher geometry (the metric moves with theta)"
     if sum(sizes) > TIGHT_MAX_DIM:
         return None, f"tight steps skipped: dimension {sum(sizes)} > {TIGHT_MAX_DIM}"
+    constrained = game.constrained  # projected Euler only, in the projection-safe scalar family
+    if constrained and family != "scalar":
+        return None, "tight steps skipped: the block metric family is for unconstrained games only"
     if jacobian is not None:
         return TightSteps(
             family,
             tight_step(jacobian, sizes, method="euler", family=family),
-            tight_step(jacobian, sizes, method="rk4", family=family),
+            None if constrained else tight_step(jacobian, sizes, method="rk4", family=family),
             tight_rate(jacobian, sizes, family=family),
         ), None
     if jacobians is not None and len(jacobians) > TIGHT_MAX_SAMPLES + 1:  # the centre is extra
@@ -140,7 +145,7 @@ def _tight(
         return TightSteps(
             family,
             tight_step_sampled(jacobians, sizes, method="euler", family=family),
-            tight_step_sampled(jacobians, sizes, method="rk4", family=family),
+            None if constrained else tight_step_sampled(jacobians, sizes, method="rk4", family=family),
             None,
         ), None
     return None, "tight steps skipped: the sampled Jacobians do not fit in memory"
@@ -193,9 +198,9 @@ def _verdict(
     """Every proof of docs/theory.md §12, from the numbers computed (and, for the Euclidean
     and weighted proofs, beta in their metrics: one more pass over the samples each, only
     when the proof's rate is positive)."""
-    geo, prov = game.geometry, constants.provenance
+    geo, prov, con = game.geometry, constants.provenance, game.constrained
     ones = np.ones(game.n_players)
-    sgn = formula_proof("sgn", margin, weighted.beta, weights.tolist(), prov, geo, sgn_reason)
+    sgn = formula_proof("sgn", margin, weighted.beta, weights.tolist(), prov, geo, sgn_reason, con)
     gamma = constants.gamma
     frame = "the unweighted Fisher metric (w = 1)" if geo == "fisher" else "the Euclidean norm"
     if gamma > 0:
@@ -214,6 +219,7 @@ def _verdict(
         prov,
         geo,
         f"gamma = {gamma:.6g} <= 0: F is not strongly monotone in {frame}",
+        con,
     )
     # weighted: the best alpha_true(w) over the weights tried
     cands = [(weighted.alpha_true, weighted.beta, weights)]
@@ -225,8 +231,10 @@ def _verdict(
             wc = weighted_constants(game, wr, J=jac)
             cands.append((wc.alpha_true, wc.beta, wr))
     a, b, w = max(cands, key=lambda t: t[0])
-    weighted_proof = formula_proof("weighted", a, b, w.tolist(), prov, geo, f"alpha_true(w) = {a:.6g} <= 0 for {tried}")
-    lmi = lmi_proof(tight, geo) if tight is not None else not_tried("lmi", tight_note or "not computed", prov)
+    weighted_proof = formula_proof(
+        "weighted", a, b, w.tolist(), prov, geo, f"alpha_true(w) = {a:.6g} <= 0 for {tried}", con
+    )
+    lmi = lmi_proof(tight, geo, con) if tight is not None else not_tried("lmi", tight_note or "not computed", prov)
     return Verdict((sgn, euclid, weighted_proof, lmi))
 
 
@@ -297,7 +305,7 @@ def certify(
                 f"d = {game.dim} is above {PROOF_MAX_DIM}, the largest dimension proved exactly"
             )
     else:  # the centre is the first sample point: F(centre) comes with the constants
-        points, jac = sample_region(region, game.sampling), None
+        points, jac = sample_game_region(region, game.sampling, game.sets), None
         constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
         if constants.center_value is None or not np.all(np.isfinite(constants.center_value)):
             raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
@@ -337,12 +345,24 @@ def certify(
     sgn_reason = _reason(mu, margin_float, gain, [pl.name for pl in game.players])
     verdict = _verdict(game, constants, weights, margin, sgn_reason, weighted, tight_results, tight_note, points, jac)
     exact_residual = game.affine and game.transform is None and constants.provenance == "exact"
-    eq_proof = _equilibrium_proof(verdict, exact_residual)
+    eq_proof = _equilibrium_proof(verdict, exact_residual and not game.constrained)
     eq_weights = weights if eq_proof is None else np.asarray(eq_proof.weights, dtype=np.float64)
     eq_beta = weighted.beta if eq_proof is None or eq_proof.beta is None else eq_proof.beta
     if game.transform is not None:  # residual in the metric space: E^T F (Fisher-normalised)
         F_center = game.transform(center).T @ F_center
-    if exact_residual:
+    residual_step = None
+    if game.constrained:
+        # the natural map at the proof's best Euler step h = alpha/beta^2 (docs/theory.md §13):
+        # ||c - x*||_M <= ||c - P_X(c - h F(c))||_M / (1 - q(h)), q(h)^2 = 1 - 2 h alpha + h^2 beta^2
+        assert game.sets is not None
+        if eq_proof is not None and eq_proof.rate is not None and eq_proof.beta is not None:
+            residual_step = eq_proof.rate / eq_proof.beta**2
+        else:  # nothing certified: the residual at h = 1/beta, for information
+            residual_step = 1.0 / eq_beta if math.isfinite(eq_beta) and eq_beta > 0 else 1.0
+        s = weight_scaling(game, eq_weights)
+        residual_M = float(np.linalg.norm(s * (center - game.sets.project(center - residual_step * F_center))))
+        residual_M += residual_allowance(s, eq_beta, center, residual_M)  # an upper bound (rounding)
+    elif exact_residual:
         # F(c) = J c + F(0) exactly, from the rational J the constants are proved from
         F0, _ = value_and_jacobian(game, np.zeros_like(center))
         residual_M = proved.sqrt_upper(
@@ -376,4 +396,5 @@ def certify(
         verdict=verdict,
         equilibrium_proof=None if eq_proof is None else eq_proof.method,
         equilibrium_weights=eq_weights,
+        residual_step=residual_step,
     )

@@ -31,9 +31,13 @@ class Equilibrium:
 @float64
 def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) -> Equilibrium:
     """Approximate Nash equilibrium x_hat: ||F(x_hat)||_2 <= tol * (1 + ||F(0)||_2) and a
-    Newton correction below 1e-6 (1 + ||x_hat||); NumericalError when not reached."""
+    Newton correction below 1e-6 (1 + ||x_hat||); NumericalError when not reached.
+    Constrained games: :func:`solve_variational_inequality`."""
     import jax
     import jax.numpy as jnp
+
+    if game.constrained:
+        return solve_variational_inequality(game, tol=tol)
 
     B = np.eye(game.dim) if game.gauge is None else np.asarray(game.gauge)
     parts = game.numpy_affine_parts()
@@ -93,6 +97,112 @@ def solve_equilibrium(game: Game, *, tol: float = 1e-12, max_iter: int = 100) ->
     r = float(np.linalg.norm(f))
     raise NumericalError(
         f"equilibrium: the solver did not converge (residual ||F(x)|| = {r:.3g} after {max_iter} iterations)"
+    )
+
+
+def _field(game: Game):
+    """F and J as NumPy functions: NumPy for pseudo-gradient blocks, jitted JAX otherwise."""
+    import jax
+
+    parts = game.numpy_affine_parts()
+    if parts is not None:
+        H, c = parts
+        return (lambda x: H @ np.asarray(x) + c), (lambda x: H)
+    p = game.jax_params()
+    F = jax.jit(lambda x: game.pseudo_gradient(x, p))
+    J = jax.jit(jax.jacfwd(lambda x: game.pseudo_gradient(x, p)))
+    return (lambda x: np.asarray(F(np.asarray(x)))), (lambda x: np.asarray(J(np.asarray(x))))
+
+
+def natural_residual(game: Game, F, x: np.ndarray, h: float = 1.0) -> float:
+    """||x - P_X(x - h F(x))||_2 / h: zero exactly at a solution of the variational inequality."""
+    assert game.sets is not None
+    return float(np.linalg.norm(x - game.sets.project(x - h * F(x)))) / h
+
+
+@float64
+def solve_variational_inequality(
+    game: Game, *, tol: float = 1e-12, max_iter: int = 200, max_extragradient: int = 20000
+) -> Equilibrium:
+    """The equilibrium of a constrained game: x* in X with <F(x*), x - x*> >= 0 for every x in
+    X, i.e. the fixed point of T_h(x) = P_X(x - h F(x)) (docs/theory.md §13).
+
+    Semismooth Newton on G(x) = x - P_X(x - h F(x)) (h = 1/||J(x_0)||_2, the generalised
+    Jacobian I - D (I - h J) with D an element of the projection's Clarke Jacobian; iterates
+    projected onto X, so F is never evaluated outside X) for the fast local phase, and
+    projected extragradient steps (Korpelevich, step backtracked until
+    eta ||F(y) - F(x)|| <= 0.9 ||y - x||; convergent for monotone Lipschitz F) wherever a
+    Newton step does not reduce ||G||. Stops when ||G(x)|| / h <= tol (1 + ||F(x_0)||);
+    NumericalError with the residual reached otherwise.
+
+    Returns:
+        An :class:`Equilibrium` whose ``residual`` is the natural-map residual
+        ||x - P_X(x - F(x))||_2 (at h = 1).
+    """
+    sets = game.sets
+    assert sets is not None
+    F, J = _field(game)
+    x = sets.project(np.zeros(game.dim))
+    f = F(x)
+    if not np.all(np.isfinite(f)):
+        raise NumericalError("equilibrium: F is not finite at the starting point P_X(0)")
+    norm_J = float(np.linalg.norm(J(x), 2))
+    h = 1.0 / norm_J if norm_J > 1e-9 else 1.0
+    target = tol * (1.0 + float(np.linalg.norm(f)))
+    eye = np.eye(game.dim)
+    far = 1e8 * (1.0 + float(np.linalg.norm(x)) + float(np.linalg.norm(f)) * h)  # iterates past this diverge
+
+    def diverged(z: np.ndarray) -> None:
+        if not (np.all(np.isfinite(z)) and float(np.linalg.norm(z)) <= far):
+            r = float(np.linalg.norm(G(x, f))) / h
+            raise NumericalError(
+                f"equilibrium: the iterates of the variational inequality solver diverge (||x|| > {far:.3g}; "
+                f"natural-map residual {r:.3g}): the game may have no equilibrium in X"
+            )
+
+    def G(z: np.ndarray, fz: np.ndarray) -> np.ndarray:
+        return z - sets.project(z - h * fz)
+
+    g = G(x, f)
+    method, eg_steps, eta = "semismooth newton", 0, h
+    for _ in range(max_iter):
+        if float(np.linalg.norm(g)) / h <= target:
+            return Equilibrium(x, natural_residual(game, F, x), method, eg_steps)
+        D = sets.projection_jacobian(x - h * f)
+        try:
+            delta = np.linalg.solve(eye - D @ (eye - h * J(x)), -g)
+        except np.linalg.LinAlgError:
+            delta = np.linalg.lstsq(eye - D @ (eye - h * J(x)), -g, rcond=None)[0]
+        cand = sets.project(x + delta)
+        diverged(cand)
+        fc = F(cand)
+        if np.all(np.isfinite(fc)) and np.linalg.norm(gc := G(cand, fc)) < (1.0 - 1e-4) * np.linalg.norm(g):
+            x, f, g = cand, fc, gc
+            continue
+        method = "semismooth newton + projected extragradient"
+        for _ in range(50):  # a run of extragradient steps, then Newton again
+            if eg_steps >= max_extragradient:
+                break
+            while True:
+                y = sets.project(x - eta * f)
+                fy = F(y)
+                if not np.all(np.isfinite(fy)):
+                    raise NumericalError("equilibrium: F is not finite at an extragradient point")
+                if eta * np.linalg.norm(fy - f) <= 0.9 * np.linalg.norm(y - x) or eta < 1e-14:
+                    break
+                eta *= 0.5
+            x = sets.project(x - eta * fy)
+            diverged(x)
+            f = F(x)
+            eg_steps += 1
+            eta *= 1.2  # let the step grow back
+        g = G(x, f)
+        if eg_steps >= max_extragradient:
+            break
+    r = float(np.linalg.norm(G(x, f))) / h
+    raise NumericalError(
+        f"equilibrium: the variational inequality solver did not converge (natural-map residual "
+        f"||x - P_X(x - h F(x))|| / h = {r:.3g}, target {target:.3g})"
     )
 
 

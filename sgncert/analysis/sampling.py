@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..games.model import Region, Sampling
+from ..theory.sets import ProductSet, retract_into_region
 
 MAX_POINTS = 10_000_000
 
@@ -90,3 +91,20 @@ def sample_region(region: Region, sampling: Sampling) -> np.ndarray:
         g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-300)
         offsets = g * (r * u[:, d:] ** (1.0 / d))
     return np.concatenate([c[None, :], c[None, :] + offsets])
+
+
+def in_feasible_region(points: np.ndarray, region: Region, sets: ProductSet | None) -> np.ndarray:
+    """Points of R mapped into R and X (docs/theory.md §13): each point is projected onto X
+    (per player, in closed form) and, if that left R, moved along the segment towards the
+    centre (a point of both, convex) back into R. Points of R and X are unchanged, so the
+    samples cover R and X; F is never evaluated outside X. Without sets: ``points``."""
+    if sets is None or not sets.constrained:
+        return points
+    c = region.center
+    assert c is not None
+    return retract_into_region(sets.project(points), c, c, region.radius, region.norm)
+
+
+def sample_game_region(region: Region, sampling: Sampling, sets: ProductSet | None) -> np.ndarray:
+    """:func:`sample_region`, mapped into R and X for a constrained game (centre first)."""
+    return in_feasible_region(sample_region(region, sampling), region, sets)

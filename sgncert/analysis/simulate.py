@@ -101,10 +101,14 @@ def step_pairs(
     h: float,
     steps: int,
     frame: Callable[[np.ndarray], np.ndarray] | None = None,
+    project: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> PairRun:
-    """Iterate ``x <- x - h F(x)`` (``method="euler"``) or classical RK4 on ``x' = -F(x)``
-    from the rows of Z0, whose first and second halves are paired; distances are
-    ``||scale * frame(x - y)||_2`` (``frame`` defaults to the identity)."""
+    """Iterate ``x <- x - h F(x)`` (``method="euler"``; ``x <- P_X(x - h F(x))`` with
+    ``project``, projected Euler) or classical RK4 on ``x' = -F(x)`` from the rows of Z0,
+    whose first and second halves are paired; distances are ``||scale * frame(x - y)||_2``
+    (``frame`` defaults to the identity)."""
+    if project is not None and method != "euler":
+        raise ValueError("only Euler steps are projected (RK4 is unconstrained only)")
     P = Z0.shape[0] // 2
     Z = Z0.copy()
 
@@ -122,6 +126,8 @@ def step_pairs(
     with np.errstate(all="ignore"):
         for _ in range(steps):
             Z = Z - h * F(Z) if method == "euler" else rk4_step(minus_F, Z, h)
+            if project is not None:
+                Z = project(Z)
             if not np.all(np.isfinite(Z)):
                 diverged = True
                 break

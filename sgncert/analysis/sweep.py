@@ -13,8 +13,9 @@ and an ``error`` field; bad input (unknown parameter, malformed range) raises
 Row fields (JSON-safe: ``inf`` becomes ``null``):
 
 - the swept parameter values;
-- ``certified`` (some proof of the verdict holds, docs/theory.md §12), ``proof`` (the
-  best one, null when none), ``best_rate`` (its proved rate), ``best_step`` (the largest
+- ``certified`` (some proof of the verdict holds, docs/theory.md §12: sgn, euclidean and
+  weighted, and lmi with ``tight``), ``proofs`` (those that hold), ``proof`` (the best one,
+  null when none), ``best_rate`` (its proved rate), ``best_step`` (the largest
   proved Euler / natural policy gradient step of any proof, 0.0 when none),
   ``best_margin`` (the largest of alpha_*(w), gamma and alpha_true(w) in floating point:
   positive where the sgn, euclidean or weighted proof holds; the verdict boundary's secant);
@@ -175,6 +176,7 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
         {
             "certified": bool(c.certified),
             "proof": None if best is None else best.method,
+            "proofs": [] if c.verdict is None else [p.method for p in c.verdict.proofs if p.holds],
             "best_rate": None if best is None else best.rate,
             "best_step": 0.0 if first is None else first[1].h,
             "best_margin": float(max(c.margin_float, c.constants.gamma, c.weighted.alpha_true)),
@@ -194,7 +196,7 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
             "euler_contraction": c.thresholds.euler_contraction if c.thresholds else None,
             "rk4_contraction": c.thresholds.rk4_contraction if c.thresholds else None,
             "tight_euler": c.tight.euler.h if c.tight else None,
-            "tight_rk4": c.tight.rk4.h if c.tight else None,
+            "tight_rk4": c.tight.rk4.h if c.tight and c.tight.rk4 is not None else None,
             "weights": [float(v) for v in c.weights],
             "provenance": c.constants.provenance,
             "error": None,
@@ -252,17 +254,18 @@ BOUNDARY_RTOL = 1e-6
 BOUNDARY_MAX_EVALUATIONS = 64
 
 
-def point_row(game: Game, values: dict[str, float]) -> dict[str, Any]:
-    """The sweep row of ``game`` at the parameter ``values`` (without tight steps), a
-    failed row when the certification breaks down numerically."""
+def point_row(game: Game, values: dict[str, float], tight: bool = False) -> dict[str, Any]:
+    """The sweep row of ``game`` at the parameter ``values`` (with the tight steps and the
+    lmi proof when ``tight``, as the grid rows), a failed row when the certification breaks
+    down numerically."""
     try:
-        return certification_row(certify(with_params(game, values), tight=False, bands=False), values)
+        return certification_row(certify(with_params(game, values), tight=tight, bands=False), values)
     except NumericalError as exc:
         return _failed_row(values, exc, "exact" if game.affine else "sampled")
 
 
-def _point_at(game: Game, name: str, value: float) -> dict[str, Any]:
-    return point_row(game, {name: value})
+def _point_at(game: Game, name: str, tight: bool, value: float) -> dict[str, Any]:
+    return point_row(game, {name: value}, tight)
 
 
 def _short_decimal(x: float, lo: float, hi: float) -> float:
@@ -334,10 +337,12 @@ def boundaries(
     rtol: float | None = BOUNDARY_RTOL,
     max_evaluations: int = BOUNDARY_MAX_EVALUATIONS,
     progress: Callable[[str, int, int], None] | None = None,
+    tight: bool = False,
 ) -> dict:
     """Where each test stops certifying along a 1-D sweep (grid order), per test
-    ``{"euclidean": {...}, "sgn": {...}}`` (:func:`euclidean_passes`: gamma > 0;
-    :func:`sgn_passes`: certified with alpha_*(w) > 0):
+    ``{"euclidean": {...}, "sgn": {...}, "certified": {...}}`` (:func:`euclidean_passes`:
+    gamma > 0; :func:`sgn_passes`: alpha_*(w) > 0; :func:`verdict_passes`: some proof holds,
+    the lmi proof only with ``tight``, as in the grid rows):
 
     - ``grid_last_certified``: the last grid value of the run of certified points that
       starts at the first grid point (None when the first point is not certified);
@@ -380,7 +385,7 @@ def boundaries(
         }
         if game is not None and rtol is not None and 0 < k < len(rows):
             a, b, n = locate_crossing(
-                functools.partial(_point_at, game, name),
+                functools.partial(_point_at, game, name, tight),
                 passes,
                 margin_key,
                 (vals[k - 1], rows[k - 1]),
@@ -453,7 +458,7 @@ def run_sweep(
         "tool_version": __version__,
     }
     if len(ranges) == 1:
-        doc["boundaries"] = boundaries(rows, ranges[0].name, game, rtol=boundary_rtol, progress=progress)
+        doc["boundaries"] = boundaries(rows, ranges[0].name, game, rtol=boundary_rtol, progress=progress, tight=tight)
     return jsonable(doc)
 
 

@@ -201,10 +201,10 @@ class TightSteps:
 
     family: str
     euler: TightResult
-    rk4: TightResult
+    rk4: TightResult | None  # None: a constrained game (RK4 is unconstrained only)
     rate: TightRate | None
 
-    def step(self, method: str) -> TightResult:
+    def step(self, method: str) -> TightResult | None:
         """The result for ``method`` (``"euler"`` or ``"rk4"``)."""
         return self.euler if method == "euler" else self.rk4
 

@@ -36,8 +36,11 @@ from .tight import TightSteps
 PROOFS = ("sgn", "euclidean", "weighted", "lmi")
 
 
-def update_rules(geometry: str) -> tuple[str, str]:
-    """The certified update rules: ``("euler", "rk4")``, or ``("npg", "rk4")`` in the Fisher geometry."""
+def update_rules(geometry: str, constrained: bool = False) -> tuple[str, ...]:
+    """The certified update rules: ``("euler", "rk4")``, ``("npg", "rk4")`` in the Fisher
+    geometry, ``("euler",)`` (projected Euler) for a constrained game (docs/theory.md §13)."""
+    if constrained:
+        return ("euler",)
     return ("npg", "rk4") if geometry == "fisher" else ("euler", "rk4")
 
 
@@ -131,17 +134,19 @@ def formula_proof(
     provenance: str,
     geometry: str,
     reason: str | None,
+    constrained: bool = False,
 ) -> Proof:
     """A proof from a rate ``alpha`` (strong monotonicity in ``M(w)``) and ``beta(w)``: holds
     iff ``alpha > 0`` and beta is finite; steps ``2 alpha/beta^2`` and ``c4 alpha/beta^2``.
     ``reason``: why not, when ``alpha <= 0`` (a non-finite beta gives its own reason)."""
     w = _weights(weights)
     if not (rate > 0):
-        return Proof(method, False, reason, None, w, _finite(beta), provenance)
+        return Proof(method, False, reason, None, w, None, provenance)
     steps = sgn_steps(rate, beta)
     if steps is None:
         return Proof(method, False, f"beta = {beta!r} is not finite", None, w, None, provenance)
-    first, rk4 = update_rules(geometry)
+    rules = update_rules(geometry, constrained)
+    maxima = {"euler": steps.euler_max, "npg": steps.euler_max, "rk4": steps.rk4_max}
     return Proof(
         method,
         True,
@@ -150,10 +155,7 @@ def formula_proof(
         w,
         float(beta),
         provenance,
-        {
-            first: ProvedStep(steps.euler_max, False, None, w),
-            rk4: ProvedStep(steps.rk4_max, False, None, w),
-        },
+        {rule: ProvedStep(maxima[rule], False, None, w) for rule in rules},
     )
 
 
@@ -166,12 +168,12 @@ def not_tried(method: str, reason: str, provenance: str) -> Proof:
     return Proof(method, False, reason, None, None, None, provenance)
 
 
-def lmi_proof(tight: TightSteps, geometry: str) -> Proof:
+def lmi_proof(tight: TightSteps, geometry: str, constrained: bool = False) -> Proof:
     """The tight section as a proof: holds iff a step or a positive flow rate was proved."""
-    first, rk4 = update_rules(geometry)
+    rules = update_rules(geometry, constrained)
     steps: dict[str, ProvedStep] = {}
-    for rule, r in ((first, tight.euler), (rk4, tight.rk4)):
-        if r.certified:
+    for rule, r in zip(rules, (tight.euler, tight.rk4)):
+        if r is not None and r.certified:
             steps[rule] = ProvedStep(float(r.h), True, float(r.factor), _weights(r.weights))
     rate = tight.rate.alpha if tight.rate is not None and tight.rate.alpha > 0 else None
     rate_w = _weights(tight.rate.weights) if rate is not None and tight.rate is not None else None

@@ -187,7 +187,10 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             "game.name", f"game.name {show(game['name'])} differs from the embedded spec's {show(spec.get('name'))}"
         )
     if "players" in spec:  # markov / normal-form games define players elsewhere: checked on rebuild
-        if spec["players"] == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]]:
+        spec_players = [
+            {k: v for k, v in p.items() if k != "set"} if isinstance(p, dict) else p for p in spec["players"]
+        ]
+        if spec_players == [{"name": p["name"], "dim": p["dim"]} for p in game["players"]]:
             rep.ok("game.players", f"{n} players ({', '.join(names)}) as in the embedded spec")
         else:
             rep.fail("game.players", "game.players do not match the embedded spec")
@@ -242,7 +245,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
         rep.fail("rate", f"rate = {number_text(doc['rate'])} but the proved margin sgn.margin = {number_text(alpha)}")
     should = bool(_fr(alpha) > 0 and beta is not None)
     rep.certifies = bool(certified)
-    if "verdict" in doc:
+    if isinstance(doc.get("verdict"), dict):
         pass  # certified iff some proof holds: checked with the verdict (sgncert.cert.proofs)
     elif certified and should:
         rep.ok("certified", "certified: the margin is positive and beta finite")
@@ -263,6 +266,22 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
 
     if should:
         _phase1_steps(doc, rep, _fr(alpha), _fr(beta))
+    else:  # no SGN margin: the SGN steps claim nothing (other proofs' steps are in the verdict)
+        stated = {
+            f"steps.{k}.{f}": doc["steps"][k][f]
+            for k in ("euler", "npg", "rk4")
+            if isinstance(doc["steps"].get(k), dict)
+            for f in ("max", "best")
+            if doc["steps"][k].get(f) is not None
+        }
+        for name, v in stated.items():
+            if _fr(v) != 0:
+                rep.fail(name, f"{number_text(v)} is claimed, but the SGN margin proves no step (0 means none)")
+        for k in ("euler", "npg", "rk4"):
+            f = doc["steps"].get(k, {}).get("factor") if isinstance(doc["steps"].get(k), dict) else None
+            if f is not None and _fr(f) != 1:
+                rep.fail(f"steps.{k}.factor", f"{number_text(f)} is claimed, but no step contracts (1 means none)")
+        _check_c4(rep, doc["steps"]["rk4"])
     if doc["constants"]["provenance"] == "exact" and doc["constants"]["samples"] != 1:
         rep.fail(
             "constants.samples",
@@ -278,7 +297,7 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
     _phase1_ball(doc, rep, *_equilibrium_metric(doc, rep, wf, alpha, should))
 
 
-def _equilibrium_metric(doc: dict, rep: VerifyReport, wf, alpha, sgn_holds: bool) -> tuple[list, Any, bool]:
+def _equilibrium_metric(doc: dict, rep: VerifyReport, wf, alpha, sgn_holds: bool) -> tuple[list, Any, Any, bool]:
     """The metric weights, rate and 'holds' the equilibrium section uses: those of the proof
     it names (``equilibrium.proof``, a holding proof of the verdict with a rate, in the
     metric ``equilibrium.weights``), or SGN's when it names none."""
@@ -287,16 +306,35 @@ def _equilibrium_metric(doc: dict, rep: VerifyReport, wf, alpha, sgn_holds: bool
     if name is None:
         if weights is not None and [_fr(x) for x in weights] != wf:
             rep.fail("equilibrium.weights", "without equilibrium.proof the weights must be metric.weights (SGN)")
-        return wf, alpha, sgn_holds
+        return wf, alpha, doc["constants"]["beta"], sgn_holds
     proofs = (doc.get("verdict") or {}).get("proofs") or []
     proof = next((p for p in proofs if p["method"] == name), None)
     if proof is None or not proof["holds"] or proof.get("rate") is None or proof.get("weights") is None:
         rep.fail("equilibrium.proof", f"{name} is not a holding proof of the verdict with a rate and scalar weights")
-        return wf, alpha, False
+        return wf, alpha, None, False
     if weights is None or [_fr(x) for x in weights] != [_fr(x) for x in proof["weights"]]:
         rep.fail("equilibrium.weights", f"the weights must be those of the {name} proof")
-        return wf, alpha, False
-    return [_fr(x) for x in weights], proof["rate"], True
+        return wf, alpha, None, False
+    # the writer takes the holding proof with the largest rate among those it can use: a scalar
+    # metric, and beta for the rounding allowance (unless the residual is exact: affine, unconstrained)
+    fisher = (doc.get("geometry") or {}).get("kind") == "fisher"
+    exact = doc["constants"]["provenance"] == "exact" and not fisher and not constrained(doc)
+    usable = [
+        p
+        for p in proofs
+        if p["holds"]
+        and p.get("rate") is not None
+        and p.get("weights") is not None
+        and (p.get("beta") is not None or exact)
+    ]
+    top = max(usable, key=lambda p: _fr(p["rate"]), default=None)
+    if top is not None and _fr(top["rate"]) > _fr(proof["rate"]):
+        rep.fail(
+            "equilibrium.proof",
+            f"{name} (rate {number_text(proof['rate'])}) is not the usable proof with the largest rate: "
+            f"{top['method']} proves {number_text(top['rate'])}",
+        )
+    return [_fr(x) for x in weights], proof["rate"], proof.get("beta"), True
 
 
 def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fraction) -> None:
@@ -336,6 +374,27 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
         )
 
 
+def _check_c4(rep: VerifyReport, r: dict) -> float:
+    """The stated RK4 constant against the one re-derived here; returns the re-derived c4."""
+    c4 = _c4()
+    stated_c4 = r.get("c4")
+    if stated_c4 is not None:
+        if _at_most(stated_c4, Fraction(c4)):
+            rep.ok("steps.rk4.c4", f"c4 = {number_text(stated_c4)} (re-derived: {number_text(c4)})")
+        else:
+            rep.fail(
+                "steps.rk4.c4",
+                f"stated c4 = {number_text(stated_c4)} exceeds the re-derived fixed point {number_text(c4)}",
+            )
+    return c4
+
+
+def constrained(doc: dict) -> bool:
+    """Some player of the embedded spec has a constraint set (the rebuild checks the spec)."""
+    players = doc["game"]["spec"].get("players")
+    return isinstance(players, list) and any(isinstance(p, dict) and "set" in p for p in players)
+
+
 def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> None:
     steps = doc["steps"]
     e, r = steps["euler"], steps["rk4"]
@@ -350,19 +409,15 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
     _euler_claims(rep, "steps.euler", e, a, b)
     if isinstance(steps.get("npg"), dict):
         _euler_claims(rep, "steps.npg", steps["npg"], a, b)
-    # RK4: c4 re-derived here
-    c4 = _c4()
-    stated_c4 = r.get("c4")
-    if stated_c4 is not None:
-        if _at_most(stated_c4, Fraction(c4)):
-            rep.ok("steps.rk4.c4", f"c4 = {number_text(stated_c4)} (re-derived: {number_text(c4)})")
-        else:
-            rep.fail(
-                "steps.rk4.c4",
-                f"stated c4 = {number_text(stated_c4)} exceeds the re-derived fixed point {number_text(c4)}",
-            )
+    c4 = _check_c4(rep, r)
     rmax = _fr(r["max"])
     bound = Fraction(c4) * a / (b * b)
+    if constrained(doc):  # projected Euler only (docs/theory.md §13)
+        if rmax == 0 and r.get("best") is None and r.get("factor") is None:
+            rep.ok("steps.rk4.max", "constrained game: RK4 is unconstrained only, no step claimed")
+        else:
+            rep.fail("steps.rk4.max", "a constrained game certifies projected Euler only: RK4 claims no step (max 0)")
+        return
     if rmax > 0 and _at_most(rmax, bound) and _rk4_g(rmax, a, b) <= 1:
         rep.ok("steps.rk4.max", f"{number_text(rmax)} <= c4 alpha / beta^2 = {number_text(bound)}")
     else:
@@ -569,9 +624,10 @@ def _band_witnesses(rep: VerifyReport, k: int, b: dict, mu, L, ba, n: int) -> bo
     return not msgs
 
 
-def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> None:
-    """The distance bound ``||c - x*||_M <= residual_M / alpha``, ``in_region`` and the
-    invariant ball, all exactly (docs/theory.md §10)."""
+def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, beta, certified: bool) -> None:
+    """The distance bound ``||c - x*||_M <= residual_M / alpha`` (constrained games:
+    ``residual_M / (1 - q(h))`` with the natural map at ``h``), ``in_region`` and the
+    invariant ball, all exactly (docs/theory.md §10, §13)."""
     ball = doc.get("invariant_ball")
     eq: dict[str, Any] = doc["equilibrium"] if isinstance(doc.get("equilibrium"), dict) else {}
     res, dist = eq.get("residual_M"), eq.get("distance_bound_M")
@@ -586,6 +642,23 @@ def _phase1_ball(doc: dict, rep: VerifyReport, wf, alpha, certified: bool) -> No
                 "equilibrium.distance_bound_M",
                 "a distance bound needs a certified positive margin and equilibrium.residual_M",
             )
+        elif (h := eq.get("natural_map_step")) is not None:
+            # dist >= r / (1 - q) with q^2 = 1 - 2 h alpha + h^2 beta^2 < 1: dist - r >= 0, (dist - r)^2 >= dist^2 q^2
+            q2 = None if beta is None else 1 - 2 * _fr(h) * _fr(alpha) + (_fr(h) * _fr(beta)) ** 2
+            d, r = _fr(dist), _fr(res)
+            if q2 is not None and q2 < 1 and d - r >= 0 and (d - r) ** 2 >= d * d * q2:
+                rep.ok(
+                    "equilibrium.distance_bound_M",
+                    f"{number_text(dist)} >= residual_M / (1 - q(h)), q(h)^2 = 1 - 2 h alpha + h^2 beta^2 at "
+                    f"h = {number_text(h)} (exactly)",
+                )
+                dist_ok = True
+            else:
+                rep.fail(
+                    "equilibrium.distance_bound_M",
+                    f"stated {number_text(dist)} is not >= residual_M / (1 - q(h)) at h = {number_text(h)}"
+                    + (" (q(h) >= 1: no contraction at that step)" if q2 is not None and q2 >= 1 else ""),
+                )
         elif _fr(dist) >= _fr(res) / _fr(alpha):
             rep.ok("equilibrium.distance_bound_M", f"{number_text(dist)} >= residual_M / alpha (exactly)")
             dist_ok = True

@@ -24,7 +24,7 @@ from ..analysis.tight import TightResult
 from ..analysis.verdict import ProvedStep, update_rules
 from ..errors import SpecError
 from ..games.model import Game
-from ..theory.exact import rounded
+from ..theory.exact import euler_factor_squared, rounded, sqrt_upper
 from ..theory.steps import C4
 from ..util.atomic import write_atomic
 from ..util.jaxenv import jax_scope
@@ -55,6 +55,8 @@ def _steps(c: Certification) -> m.StepsInfo:
         euler = m.EulerSteps(max=0.0, best=0.0, factor=1.0)
         rk4 = m.Rk4Steps(max=0.0, best=0.0, factor=1.0, c4=C4)
         guideline = None
+    if c.game.constrained:  # RK4 is unconstrained only: no step claimed (docs/theory.md §13)
+        rk4, guideline = m.Rk4Steps(max=0.0, c4=C4), None
     npg = None
     if c.game.geometry == "fisher":  # the Euler step in the Fisher geometry is natural policy gradient
         npg = m.NpgSteps(
@@ -66,7 +68,9 @@ def _steps(c: Certification) -> m.StepsInfo:
         exact = m.ExactStepThresholds(
             provenance="exact",
             euler=m.ThresholdPair(contraction=t.euler_contraction, stability=t.euler_stability),
-            rk4=m.ThresholdPair(contraction=t.rk4_contraction, stability=t.rk4_stability),
+            rk4=None
+            if c.game.constrained
+            else m.ThresholdPair(contraction=t.rk4_contraction, stability=t.rk4_stability),
         )
     return m.StepsInfo(provenance=prov, euler=euler, rk4=rk4, npg=npg, rk4_spectral_guideline=guideline, exact=exact)
 
@@ -82,12 +86,17 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
     residual = c.equilibrium.residual if c.equilibrium is not None else None
     distance = in_region = invariant = None
     proof = c.verdict.proof(c.equilibrium_proof) if c.verdict is not None and c.equilibrium_proof else None
-    if proof is not None and proof.rate is not None:
+    if proof is not None and proof.rate is not None and (c.residual_step is None or proof.beta is not None):
         radius_M = g.region.radius * math.sqrt(float(np.min(weights)))
-        distance = rounded(Fraction(c.residual_M) / Fraction(proof.rate), up=True)
+        if c.residual_step is None:
+            distance = rounded(Fraction(c.residual_M) / Fraction(proof.rate), up=True)
+        else:  # ||c - x*||_M <= r / (1 - q(h)) (docs/theory.md §13), q(h) rounded up
+            assert proof.beta is not None
+            q = sqrt_upper(euler_factor_squared(c.residual_step, proof.rate, proof.beta))
+            distance = rounded(Fraction(c.residual_M) / (1 - Fraction(q)), up=True) if q < 1 else None
         # the Fisher metric is degenerate along the softmax gauge and varies with theta:
         # no M-ball inside the logit box is claimed
-        if g.geometry != "fisher":
+        if g.geometry != "fisher" and distance is not None:
             fit = Fraction(g.region.radius) ** 2 * min(Fraction(float(w)) for w in weights)  # (R sqrt(min w))^2
             in_region = Fraction(distance) ** 2 <= fit
             if in_region:
@@ -103,6 +112,7 @@ def _equilibrium(c: Certification) -> tuple[m.EquilibriumInfo, m.InvariantBall |
             residual=residual,
             distance_bound_M=distance,
             in_region=in_region,
+            natural_map_step=c.residual_step,
             proof=cast(m.ProofMethod, c.equilibrium_proof) if c.equilibrium_proof else None,
             weights=[float(w) for w in weights],
         ),
@@ -148,7 +158,9 @@ def _verdict(c: Certification) -> m.VerdictInfo | None:
             steps=m.VerdictSteps(**{rule: _verdict_step(s, name) for rule, (name, s) in v.best_steps().items()}),
         )
     return m.VerdictInfo(
-        proofs=proofs, best=best_info, update_rules=cast(list[m.UpdateRule], list(update_rules(c.game.geometry)))
+        proofs=proofs,
+        best=best_info,
+        update_rules=cast(list[m.UpdateRule], list(update_rules(c.game.geometry, c.game.constrained))),
     )
 
 
@@ -194,14 +206,19 @@ def _tight(c: Certification) -> m.TightInfo | None:
         return None
     ratio = None
     if c.steps is not None:
-        limits = {"euler": t.euler.true_limit, "rk4": t.rk4.true_limit}
+        limits = {"euler": t.euler.true_limit, "rk4": t.rk4.true_limit if t.rk4 is not None else None}
         sgn_max = {"euler": c.steps.euler_max, "rk4": c.steps.rk4_max}
-        ratio = m.SgnRatio(**{k: sgn_max[k] / v if v and math.isfinite(v) else None for k, v in limits.items()})
+        ratio = m.SgnRatio(
+            **{
+                k: sgn_max[k] / v if v and math.isfinite(v) and not (k == "rk4" and t.rk4 is None) else None
+                for k, v in limits.items()
+            }
+        )
     return m.TightInfo(
         metric_family=cast(m.Family, t.family),
         provenance=cast(m.TightProvenance, t.euler.provenance),
         euler=_tight_entry(t.euler),
-        rk4=_tight_entry(t.rk4),
+        rk4=_tight_entry(t.rk4) if t.rk4 is not None else None,
         rate=_tight_rate(t.rate) if t.rate is not None else None,
         sgn_ratio=ratio,
     )

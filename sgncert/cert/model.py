@@ -365,7 +365,14 @@ class ThresholdPair:
 @dataclass(frozen=True)
 class ExactStepThresholds:
     euler: ThresholdPair = field(metadata=info("T(h) = I - hH"))
-    rk4: ThresholdPair = field(metadata=info("T(h) = P(-hH), P the RK4 polynomial"))
+    rk4: ThresholdPair | None = field(
+        default=None,
+        metadata=info(
+            "T(h) = P(-hH), P the RK4 polynomial (absent for a constrained game: RK4 is unconstrained only)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
     provenance: Provenance | None = field(
         default=None, metadata=info("exact (informational)", required=False, omit_if_none=True)
     )
@@ -495,6 +502,17 @@ class EquilibriumInfo:
             omit_if_none=True,
         ),
     )
+    natural_map_step: float | None = field(
+        default=None,
+        metadata=info(
+            "constrained games: residual_M is ||c - P_X(c - h F(c))||_M at this h (the proof's alpha/beta^2) and "
+            "distance_bound_M >= residual_M / (1 - q(h)), q(h)^2 = 1 - 2 h alpha + h^2 beta^2 (checked; absent: "
+            "residual_M is ||F(c)||_M and the bound residual_M / alpha)",
+            required=False,
+            omit_if_none=True,
+            exclusive_minimum=0,
+        ),
+    )
     proof: ProofMethod | None = field(
         default=None,
         metadata=info(
@@ -598,10 +616,17 @@ class TightInfo:
             "exact (affine games: re-proved exactly) or sampled (an estimate, checked in floating point on the certificate's own samples)"
         )
     )
-    euler: TightStep = field(metadata=info("the largest proved Euler step"))
-    rk4: TightStep = field(metadata=info("the largest proved RK4 step"))
+    euler: TightStep = field(metadata=info("the largest proved Euler step (projected Euler for a constrained game)"))
     rate: TightRate | None = field(
         metadata=info("affine games: the largest proved flow rate", null="not computed (sampled games)")
+    )
+    rk4: TightStep | None = field(
+        default=None,
+        metadata=info(
+            "the largest proved RK4 step (absent for a constrained game: RK4 is unconstrained only)",
+            required=False,
+            omit_if_none=True,
+        ),
     )
     sgn_ratio: SgnRatio | None = field(
         default=None, metadata=info("how far the SGN steps are from the true limits", required=False, omit_if_none=True)

@@ -24,14 +24,16 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .algebra import _at_most, _fr, rk4_constant
+from .algebra import _at_most, _fr, constrained, rk4_constant
 from .report import VerifyReport, number_text
 
 ORDER = ("sgn", "euclidean", "weighted", "lmi")
 
 
 def rules_of(doc: dict[str, Any]) -> list[str]:
-    """The update rules of the certificate's geometry."""
+    """The update rules of the certificate's geometry (projected Euler alone for a constrained game)."""
+    if constrained(doc):
+        return ["euler"]
     fisher = isinstance(doc.get("geometry"), dict) and doc["geometry"].get("kind") == "fisher"
     return ["npg", "rk4"] if fisher else ["euler", "rk4"]
 
@@ -47,14 +49,15 @@ def check_verdict(doc: dict[str, Any], rep: VerifyReport) -> None:
     if not isinstance(v, dict):
         return
     rules = rules_of(doc)
+    t = doc.get("tight")
+    if constrained(doc) and isinstance(t, dict) and (t.get("rk4") is not None or t["metric_family"] != "scalar"):
+        rep.fail("tight", "a constrained game: only projected Euler in the scalar metric family is certified")
     if v["update_rules"] != rules:
         rep.fail("verdict.update_rules", f"expected {rules} for this geometry, got {v['update_rules']}")
     methods = [p["method"] for p in v["proofs"]]
-    if len(set(methods)) != len(methods) or methods != [m for m in ORDER if m in methods]:
-        rep.fail("verdict.proofs", f"each proof at most once, in the order {', '.join(ORDER)}; got {methods}")
+    if methods != list(ORDER):
+        rep.fail("verdict.proofs", f"every proof once, in the order {', '.join(ORDER)}; got {methods}")
         return
-    if "sgn" not in methods:
-        rep.fail("verdict.proofs", "the sgn proof is always listed")
     c4 = Fraction(rk4_constant())
     all_ok = True
     for k, p in enumerate(v["proofs"]):
@@ -90,8 +93,8 @@ def _check_proof(doc: dict, rep: VerifyReport, where: str, p: dict, rules: list[
     stated_rules = [r for r in ("euler", "npg", "rk4") if steps.get(r) is not None]
     if any(r not in rules for r in stated_rules):
         rep.fail(f"{where}.steps", f"{method}: steps for {stated_rules}, but this geometry's rules are {rules}")
-    if not holds and (stated_rules or p.get("rate") is not None):
-        rep.fail(where, f"{method} does not hold but states a rate or steps")
+    if not holds and (stated_rules or p.get("rate") is not None or p.get("beta") is not None):
+        rep.fail(where, f"{method} does not hold but states a rate, a beta or steps")
     if holds and p.get("rate") is None and not stated_rules:
         rep.fail(where, f"{method} holds but proves neither a rate nor a step")
     if p.get("rate") is not None and not _fr(p["rate"]) > 0:
@@ -168,8 +171,11 @@ def _check_lmi(doc: dict, rep: VerifyReport, where: str, p: dict) -> None:
             rep.fail(where, "lmi holds but the certificate has no tight section")
         return
     rules = rules_of(doc)
-    for rule, key in ((rules[0], "euler"), ("rk4", "rk4")):
-        entry, s = t[key], p["steps"].get(rule)
+    for rule, key in zip(rules, ("euler", "rk4")):
+        entry, s = t.get(key), p["steps"].get(rule)
+        if entry is None:
+            rep.fail(f"{where}.steps.{rule}", f"lmi: the tight section has no {key} entry")
+            continue
         proved = entry["h"] > 0
         if s is None:
             if proved and p["holds"]:
@@ -191,7 +197,7 @@ def _check_lmi(doc: dict, rep: VerifyReport, where: str, p: dict) -> None:
         _same(p.get("rate"), proved_rate) and _same(p.get("weights"), rate.get("weights") if proved_rate else None)
     ):
         rep.fail(f"{where}.rate", "lmi: the rate and its weights must be tight.rate's (when positive)")
-    should = proved_rate is not None or t["euler"]["h"] > 0 or t["rk4"]["h"] > 0
+    should = proved_rate is not None or any((t.get(k) or {}).get("h", 0) > 0 for k in ("euler", "rk4")[: len(rules)])
     if p["holds"] != should:
         rep.fail(
             f"{where}.holds",

@@ -31,7 +31,7 @@ from ..analysis.constants import (
     weighted_constants,
 )
 from ..analysis.equilibrium import residual_allowance
-from ..analysis.sampling import sample_region
+from ..analysis.sampling import sample_game_region
 from ..analysis.statistics import weighted_statistics
 from ..errors import NumericalError
 from ..games.model import Game, Sampling
@@ -299,6 +299,8 @@ class Recomputation:
             return eye - hA + hA @ hA / 2.0 - hA @ hA @ hA / 6.0 + hA @ hA @ hA @ hA / 24.0
 
         for method in ("euler", "rk4"):
+            if ex.get(method) is None:  # a constrained game states no RK4 threshold
+                continue
             for what in ("contraction", "stability"):
                 hstar = ex[method][what]
                 name = f"steps.exact.{method}.{what}"
@@ -355,7 +357,7 @@ class Recomputation:
         region = game.region.with_center(np.asarray(doc["region"]["center"], dtype=np.float64))
         k = doc["constants"]
         # 1. the claim "extrema over the certificate's own samples" is reproducible exactly
-        pts = sample_region(region, game.sampling)
+        pts = sample_game_region(region, game.sampling, game.sets)
         if pts.shape[0] != k["samples"]:
             rep.fail(
                 "constants.samples",
@@ -386,7 +388,7 @@ class Recomputation:
             return
         method = game.sampling.method if game.sampling.method in ("sobol", "random") else "random"
         seed = self.seed if self.seed is not None else game.sampling.seed + 1
-        fresh = sample_region(region, Sampling(method, int(self.resample), int(seed)))[1:]  # drop the centre
+        fresh = sample_game_region(region, Sampling(method, int(self.resample), int(seed)), game.sets)[1:]  # no centre
         st = self._stats(fresh)
         status = FAILED if (self.strict or k["provenance"] == "sound") else WARNING
         if not st["finite"].all():
@@ -454,6 +456,30 @@ class Recomputation:
         F = np.asarray(self.F_center)
         if self.game.transform is not None:  # Fisher geometry: E^T F in the metric space
             F = self.game.transform(c).T @ F
+        h = eq.get("natural_map_step")
+        if (h is not None) != self.game.constrained:
+            rep.fail(
+                "equilibrium.natural_map_step",
+                "a constrained game states its residual at a step h of the natural map (and only a constrained game)",
+            )
+            return
+        if h is not None:  # constrained: the natural map c - P_X(c - h F(c)) (docs/theory.md §13)
+            assert self.game.sets is not None
+            true = float(np.linalg.norm(s * (c - self.game.sets.project(c - float(h) * F))))
+            allowance = residual_allowance(s, beta, c, true)
+            if float(stated) >= true + allowance * (1 - 1e-4):
+                rep.ok(
+                    "equilibrium.residual_M",
+                    f"stated {number_text(float(stated))} >= ||c - P_X(c - h F(c))||_M = {number_text(true)} at "
+                    f"h = {number_text(h)} + rounding allowance {number_text(allowance)}",
+                )
+            else:
+                rep.fail(
+                    "equilibrium.residual_M",
+                    f"stated {number_text(float(stated))} but ||c - P_X(c - h F(c))||_M = {number_text(true)} at "
+                    f"h = {number_text(h)}, plus the rounding allowance {number_text(allowance)}",
+                )
+            return
         if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
             # affine: ||J c + F(0)||_M exactly, from the rational J (F(c) in floats may cancel)
             F0, _ = value_and_jacobian(self.game, np.zeros_like(c))
@@ -499,6 +525,8 @@ class Recomputation:
         otherwise (the rates of sgn and euclidean are the SGN and Euclidean sections')."""
         proofs = (self.doc.get("verdict") or {}).get("proofs") or []
         for k, p in enumerate(proofs):
+            if not p["holds"] and p["method"] == "weighted" and p.get("weights") is not None:
+                self._weaker_than_proved(f"verdict.proofs[{k}].holds", [float(x) for x in p["weights"]])
             if not p["holds"] or p["method"] not in ("euclidean", "weighted") or p.get("weights") is None:
                 continue
             where = f"verdict.proofs[{k}]"
@@ -525,6 +553,31 @@ class Recomputation:
             self._bound(f"{where}.beta", p["beta"], beta_v, +1, "beta(w)", what)
             if rate is not None:
                 self._bound(f"{where}.rate", rate, at_v, -1, "alpha_true(w)", what)
+
+    def _weaker_than_proved(self, name: str, w: list[float]) -> None:
+        """A weighted proof listed as failing must fail: alpha_true(w) > 0 (proved for affine
+        games, on the certificate's samples otherwise) would make the verdict weaker than proved."""
+        if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+            J = np.asarray(self.J, dtype=np.float64)
+            positive = proved.holds(
+                proved.weighted_margin(J, proved.rational_jacobian(J), self.game.metric_block_sizes, w), 0.0
+            )
+            at = float(weighted_constants(self.game, w, J=J).alpha_true)
+            positive = bool(positive) and at > 0
+        elif self.exact and self.J is not None:
+            at = float(weighted_constants(self.game, w, J=self.J).alpha_true)
+            positive = at > 0
+        elif self.points is not None:
+            at = float(pointwise_statistics(self.game, self.points, w, block_stats=False)["alpha_true"].min())
+            positive = at > 0
+        else:
+            return
+        if positive:
+            self.rep.fail(
+                name, f"weighted is listed as failing, but alpha_true(w) = {number_text(at)} > 0 in its metric"
+            )
+        else:
+            self.rep.ok(name, f"weighted fails: alpha_true(w) = {number_text(at)} <= 0 in its metric")
 
     def _proved(self, name: str, claim, stated: float, what: str) -> None:
         """An exact claim: the stated value itself passes the exact check."""

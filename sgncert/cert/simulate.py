@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.constants import weight_scaling
+from ..analysis.sampling import in_feasible_region
 from ..analysis.simulate import ball_points, batched_field, step_pairs
 from ..games.markov import natural_gradient
 from ..games.model import Game
@@ -72,10 +73,34 @@ def simulate(
         rep.notes.append("simulation skipped: the certificate certifies no step size")
         return
     if game.geometry == "fisher":
+        runs_npg = []
         if sgn_holds:
-            _simulate_npg(doc, rep, game, seed=seed, pairs=pairs, steps=steps)
-        else:
-            rep.notes.append("simulation skipped: natural policy gradient is simulated at the SGN steps only")
+            e = doc["steps"]["euler"]
+            runs_npg.append(("simulate.npg", doc["metric"]["weights"], float(e["best"]), float(e["factor"])))
+        best = ((doc.get("verdict") or {}).get("best") or {}).get("steps", {}).get("npg")
+        if best is not None and best["proof"] != "sgn" and best.get("weights") is not None:
+            p = next(q for q in doc["verdict"]["proofs"] if q["method"] == best["proof"])
+            h = float(best["h"]) if best["attained"] else 0.99 * float(best["h"])
+            factor = (
+                float(best["factor"])
+                if best["attained"]
+                else math.sqrt(max(0.0, 1 - 2 * h * float(p["rate"]) + (h * float(p["beta"])) ** 2))
+            )
+            runs_npg.append(("simulate.best.npg", best["weights"], h, factor))
+        for k, (name, weights, h, factor) in enumerate(runs_npg):
+            _simulate_npg(
+                doc,
+                rep,
+                game,
+                seed=seed,
+                pairs=pairs,
+                steps=steps,
+                name=name,
+                weights=weights,
+                h=h,
+                certified_factor=factor,
+                compare_pg=k == 0,
+            )
         return
     eq = doc.get("equilibrium") or {}
     ball_weights = eq.get("weights") or doc["metric"]["weights"]  # the invariant ball's metric
@@ -90,6 +115,11 @@ def simulate(
     rng = np.random.default_rng(seed)
     d, P = c.shape[0], pairs
     Z0 = c + ball_points(rng, 2 * P, d, radius_M) / s
+    project = None
+    if game.constrained:  # projected Euler from starts in the ball and X (docs/theory.md §13)
+        assert game.sets is not None
+        project = game.sets.project
+        Z0 = in_feasible_region(Z0, game.region.with_center(c), game.sets)
     F = batched_field(game, jacobian=jacobian, value=value, center=c)
     s_sgn = weight_scaling(game, doc["metric"]["weights"])
     runs: list[tuple[str, str, float, float, str, np.ndarray]] = []
@@ -114,9 +144,9 @@ def simulate(
     runs += _best_runs(doc, game)
     T = steps
     for name, method, h, certified_factor, label, s_run in runs:
-        if not h > 0:
+        if not h > 0 or (project is not None and method != "euler"):
             continue
-        run = step_pairs(F, Z0, s_run, method, h, T)
+        run = step_pairs(F, Z0, s_run, method, h, T, project=project)
         obs, decay = run.worst_factor, run.decay
         rep.simulation[name] = {
             "method": method,
@@ -157,11 +187,22 @@ def simulate(
 
 
 def _simulate_npg(
-    doc: dict[str, Any], rep: VerifyReport, game: Game, *, seed: int | None, pairs: int, steps: int
+    doc: dict[str, Any],
+    rep: VerifyReport,
+    game: Game,
+    *,
+    seed: int | None,
+    pairs: int,
+    steps: int,
+    name: str,
+    weights: list[float],
+    h: float,
+    certified_factor: float,
+    compare_pg: bool,
 ) -> None:
-    """Natural policy gradient pairs theta <- theta - h G^+ grad f at the certified step,
-    distances in the Fisher metric M = blockdiag(w_i G_i) at the centre; Euclidean policy
-    gradient at the same step is reported beside it."""
+    """Natural policy gradient pairs theta <- theta - h G^+ grad f at a certified step ``h``
+    with the proved factor, distances in the Fisher metric M = blockdiag(w_i G_i) at the
+    centre; with ``compare_pg``, Euclidean policy gradient at the same step beside it."""
     import jax
     import jax.numpy as jnp
 
@@ -173,7 +214,7 @@ def _simulate_npg(
     npg = natural_gradient(model, tuple(pl.offset for pl in game.players), pg)  # the same compiled F
     c = np.asarray(doc["region"]["center"], dtype=np.float64)
     E_inv = np.linalg.pinv(game.transform(c))  # G~^{1/2} U^T: the Fisher frame
-    s = weight_scaling(game, doc["metric"]["weights"])
+    s = weight_scaling(game, weights)
     seed = _seed(doc, seed)
     rng = np.random.default_rng(seed)
     P, d, r = pairs, c.shape[0], 0.9 * float(doc["region"]["radius"])
@@ -182,13 +223,11 @@ def _simulate_npg(
     def frame(Z: np.ndarray) -> np.ndarray:  # distances are measured in the metric frame: s * (E_c^+ (x - y))
         return np.asarray(Z @ E_inv.T)
 
-    e = doc["steps"]["euler"]
-    h, certified_factor = float(e["best"]), float(e["factor"])
     T = steps
-    for name, vector_field, label in (
-        ("simulate.npg", npg, "natural policy gradient"),
-        ("simulate.pg", pg, "Euclidean policy gradient"),
-    ):
+    fields = [(name, npg, "natural policy gradient")] + (
+        [("simulate.pg", pg, "Euclidean policy gradient")] if compare_pg else []
+    )
+    for name, vector_field, label in fields:
 
         def F(Z: np.ndarray, f: Any = vector_field) -> np.ndarray:
             return np.asarray(f(jnp.asarray(Z), p))
@@ -201,7 +240,7 @@ def _simulate_npg(
             "pairs": P,
             "steps": T,
             "observed_factor": obs,
-            "certified_factor": certified_factor if name == "simulate.npg" else None,
+            "certified_factor": certified_factor if name != "simulate.pg" else None,
             "observed_decay": decay,
             "seed": seed,
         }

@@ -64,7 +64,12 @@ def phase(game, param, output, h_max, h_points, overrides, tight):
 @click.option("-o", "--output", type=FILE_PATH, default=Path("flow.png"), show_default=True, help="Figure file.")
 @click.option("--starts", type=click.IntRange(1, 256), default=8, show_default=True, help="Number of trajectories.")
 @click.option(
-    "--time", "t_max", type=float, help="Time horizon [default: 5/alpha; not certified: 10/max(min mu, 0.1)]."
+    "--time",
+    "t_max",
+    type=float,
+    help="Time horizon [default: 5/alpha; not certified: 10/max(min mu, 0.1)]; constrained games: "
+    "t = k h, ceil(t/h) projected Euler steps [default: until the M-distances fall below 1e-9 of "
+    "their starts, 20 to 1000 steps].",
 )
 @click.option(
     "--seed",
@@ -92,8 +97,11 @@ def flow(cert, output, starts, t_max, seed, game_path):
     M = blockdiag(w_i G_i(theta*)), measured in the reduced (gauge-quotiented) frame where
     the certificate's weights live.
 
+    M(w) is the metric of the proof the certificate's equilibrium section names (its
+    invariant ball's metric; the SGN weights for older certificates).
+
     Left panel: both distances relative to the start against time, with exp(-alpha t)
-    (alpha the certified margin). Right panel: the trajectories with the M(w)-ellipse
+    (alpha that proof's certified rate). Right panel: the trajectories with the M(w)-ellipse
     through the starts (in the Euclidean geometry also the Euclidean circle through the
     first start), drawn on a line for a one-dimensional (metric) space; in the plane of
     the state with stream lines of the field for a two-dimensional one (Fisher: of the
@@ -103,8 +111,22 @@ def flow(cert, output, starts, t_max, seed, game_path):
     is the ellipse w_1 a^2 + w_2 b^2 <= r^2 (for more than two players the ellipse
     contains the projection of the ball).
 
+    Constrained games (players with sets X_i; docs/theory.md §13): the certified dynamics
+    is projected Euler x+ = P_X(x - h F(x)) at the certificate's largest proved step
+    (verdict.best.steps.euler: h itself when attained, else 0.99 h; not certified:
+    h = 1/||J(x*)||_2 and no bound), iterated from starts
+    in the invariant M(w)-ball around x* intersected with X (w the weights of that step;
+    every start and iterate lies in X). Left panel: the distances ||x_k - x*||_2 and
+    ||x_k - x*||_M relative to the start against t = k h (iteration k on the top axis),
+    with the certified bound factor^k (an open bound: factor = sqrt(1 - 2 h a + h^2 b^2)
+    at 0.99 h, a and b the rate and beta of the step's proof). Right panel: for a game of
+    dimension 2 (e.g. two scalar players) the iterates in the state plane with the boundary
+    of X (box edges, ball circle, nonnegative axes; clipped to the window; X shaded), else
+    the plane of the first two players' distances as above.
+
     Titles state only what the plotted trajectories show: whether each distance grows
-    above its start, and whether the M-distance stays below exp(-alpha t).
+    above its start, and whether the M-distance stays below exp(-alpha t) (constrained
+    games: below factor^k, and at which projected Euler step).
     """
     check_figure(output)
     from ..cert.load import load_certificate

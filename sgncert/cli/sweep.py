@@ -61,8 +61,8 @@ def _rows_table(doc: dict, limit: int = 25):
     t = Table(title=plain(f"{doc['game']['name']}: {len(rows)} grid points{shown}"), title_justify="left")
     for n in names:
         add_number_column(t, n)
-    t.add_column("certified by", no_wrap=True)
-    for col in ("best rate", "best Euler/NPG h", "SGN alpha_*", "Euclid. gamma"):
+    t.add_column("certified by", overflow="fold")
+    for col in ("best rate", "SGN alpha_*", "Euclid. gamma"):
         add_number_column(t, col)
 
     def f(v):
@@ -73,13 +73,12 @@ def _rows_table(doc: dict, limit: int = 25):
         if r.get("error"):
             verdict = plain("error", style="magenta")
         else:
-            verdict = plain(r.get("proof") or "no", style="green" if r["certified"] else "red")
+            verdict = plain(",".join(r.get("proofs") or []) or "no", style="green" if r["certified"] else "red")
         add_row(
             t,
             *[f(r[n]) for n in names],
             verdict,
             f(r.get("best_rate")),
-            f(r.get("best_step")),
             f(r.get("sgn_margin")),
             f(r.get("euclidean_margin")),
         )

@@ -131,13 +131,52 @@ def headline(doc: dict[str, Any]) -> Any:
     )
 
 
+def constrained(doc: dict[str, Any]) -> bool:
+    """Some player has a constraint set (the embedded spec's players[].set)."""
+    players = doc["game"].get("spec", {}).get("players")
+    return isinstance(players, list) and any(isinstance(p, dict) and "set" in p for p in players)
+
+
+def _bound(v: Any) -> str:
+    """A set's bound or centre: one number when every entry is the same, else the vector."""
+    if isinstance(v, list):
+        return number(v[0]) if len(set(map(str, v))) == 1 else vector(v)
+    return number(v)
+
+
+def _set_text(s: dict[str, Any]) -> str:
+    ((kind, v),) = s.items()
+    if kind == "box":
+        return f"box [{_bound(v.get('low', '-inf'))}, {_bound(v.get('high', 'inf'))}]"
+    if kind == "ball":
+        return f"ball of radius {number(v['radius'])} around {_bound(v.get('center', 0))}"
+    if kind == "simplex":
+        return f"simplex (x >= 0, sum x = {number(v.get('total', 1))})"
+    return "x >= 0" if kind == "nonnegative" else kind
+
+
+def constraints_line(doc: dict[str, Any]) -> Any:
+    """The players' sets and what is certified under them (docs/theory.md §13)."""
+    from rich.text import Text
+
+    players = doc["game"]["spec"]["players"]
+    sets = "; ".join(f"{p['name']} in {_set_text(p['set'])}" for p in players if "set" in p)
+    return Text(
+        f"constraint sets: {sets}. Certified update: projected Euler x+ = P_X(x - h F(x)); "
+        "RK4 and the block metric family are unconstrained only (nothing claimed for them here)"
+    )
+
+
 def best_steps_table(doc: dict[str, Any]) -> Any:
     """Per update rule, the largest proved step, the proof it comes from and its metric."""
     from rich.table import Table
 
     v = doc["verdict"]
     fisher = (doc.get("geometry") or {}).get("kind") == "fisher"
-    t = Table(title="largest proved steps (one common step h; weights never enter the update)", title_justify="left")
+    sampled = ", on the samples" if doc["constants"]["provenance"] == "sampled" else ""
+    t = Table(
+        title=f"largest proved steps (one common step h; weights never enter the update{sampled})", title_justify="left"
+    )
     t.add_column("update rule", overflow="fold")
     add_number_column(t, "h")
     t.add_column("proof", no_wrap=True)
@@ -147,6 +186,8 @@ def best_steps_table(doc: dict[str, Any]) -> Any:
     for rule in v["update_rules"]:
         s = (best.get("steps") or {}).get(rule)
         label = RULE_LABEL.get(rule, rule) + (" (natural-gradient flow)" if fisher and rule == "rk4" else "")
+        if constrained(doc) and rule == "euler":
+            label = "projected Euler"
         if s is None:
             add_row(t, label, number_cell("none"), "", "", "")
             continue
@@ -168,16 +209,18 @@ def proofs_table(doc: dict[str, Any]) -> Any:
 
     v = doc["verdict"]
     rules = v["update_rules"]
-    t = Table(title="proofs tried", title_justify="left")
+    provs = {p["provenance"] for p in v["proofs"]}
+    where = {"exact": "proved on the region", "sampled": "on the samples"}
+    label = where.get(provs.pop(), "") if len(provs) == 1 else "/".join(sorted(provs))
+    t = Table(title=plain(f"proofs tried ({label})"), title_justify="left")
     t.add_column("proof", no_wrap=True)
     t.add_column("holds", no_wrap=True)
-    t.add_column("provenance", no_wrap=True)
     add_number_column(t, "rate")
     for rule in rules:
         add_number_column(t, f"{rule} h")
     for p in v["proofs"]:
         steps = p["steps"]
-        row = [p["method"], "yes" if p["holds"] else "no", p["provenance"], number_cell(_opt(p.get("rate")))]
+        row = [p["method"], "yes" if p["holds"] else "no", number_cell(_opt(p.get("rate")))]
         row += [number_cell(_opt((steps.get(r) or {}).get("h"))) for r in rules]
         add_row(t, *row)
     why = [
@@ -197,37 +240,62 @@ def equilibrium_line(doc: dict[str, Any]) -> Any:
     text = f"{name} = {vector(c, 6)}"
     if eq.get("distance_bound_M") is not None:
         proof = eq.get("proof") or "sgn"
+        sampled = " (on the samples)" if doc["constants"]["provenance"] == "sampled" else ""
         text += (
-            f"; proved ||c - x*||_M <= {number(eq['distance_bound_M'])} "
+            f"; proved{sampled} ||c - x*||_M <= {number(eq['distance_bound_M'])} "
             f"(rate and metric of {proof}: {_metric(eq.get('weights') or doc['metric']['weights'], _fisher(doc))})"
         )
         if eq.get("in_region"):
             text += "; x* lies in the region"
     elif eq.get("residual_M") is not None:
-        text += f"; ||F(c)||_M = {number(eq['residual_M'])}, no distance bound (nothing certified)"
+        why = "no holding proof has a rate in a scalar metric" if doc["certified"] else "nothing certified"
+        text += f"; residual {number(eq['residual_M'])}, no distance bound ({why})"
     return Text(text)
+
+
+def _rule_label(doc: dict[str, Any], rule: str) -> str:
+    return "projected Euler" if constrained(doc) and rule == "euler" else RULE_LABEL.get(rule, rule)
+
+
+def _steps_text(doc: dict[str, Any], steps: dict[str, Any], rules: list[str]) -> str:
+    """'Euler steps up to h = a (lmi), RK4 ...' for the steps given (best or one proof's)."""
+    parts = []
+    for rule in rules:
+        s = steps.get(rule)
+        if s is None:
+            continue
+        up = "up to" if s["attained"] else "below"
+        src = f" ({s['proof']})" if s.get("proof") else ""
+        parts.append(f"{_rule_label(doc, rule)} steps {up} h = {number(s['h'])}{src}")
+    return ", ".join(parts) or "no step proved"
 
 
 def _verdict(doc: dict[str, Any]) -> Any:
     """The closing line: what is certified and, where the equilibrium may lie outside the
-    region, what is not (docs/theory.md §10)."""
+    region, what is not (docs/theory.md §10, §12). The invariant ball is claimed for the
+    dynamics proved in its own metric only: the flow and the equilibrium proof's steps."""
     from rich.text import Text
 
     if not doc["certified"]:
         return Text(f"NOT CERTIFIED: {doc['reason']}", style="bold red")
     what = _where(doc)
     v = doc.get("verdict")
+    eq = doc.get("equilibrium") or {}
+    fisher = _fisher(doc)
+    own_steps = "Euler steps"  # the steps proved in the ball's metric
     if isinstance(v, dict) and v.get("best") is not None:
         best = v["best"]
         rate = _opt(best.get("rate"))
-        metric = _metric(best.get("weights"), _fisher(doc))
-        first = v["update_rules"][0]
-        s = best["steps"].get(first)
-        steps = f"{RULE_LABEL[first]} steps up to h = {number(s['h'])} ({s['proof']})" if s else "no step proved"
+        metric = _metric(best.get("weights"), fisher)
+        steps = "largest proved " + _steps_text(doc, best["steps"], v["update_rules"])
+        proof = next((p for p in v["proofs"] if p["method"] == eq.get("proof")), None)
+        own_steps = "" if proof is None else _steps_text(doc, proof["steps"], v["update_rules"])
+        ball_metric = _metric(eq.get("weights"), fisher) if eq.get("weights") else metric
+        ball_metric += f" of {eq['proof']}" if eq.get("proof") else ""
     else:  # an older certificate: SGN only
         rate, metric = number(doc["rate"]), "M(w)"
         steps = f"Euler steps h < {number(doc['steps']['euler']['max'])}"
-    eq = doc.get("equilibrium") or {}
+        own_steps, ball_metric = steps, "M(w)"
     ball = doc.get("invariant_ball")
     if eq.get("in_region") is False:
         # strong monotonicity on R is proved, but the a-posteriori bound does not place the
@@ -238,20 +306,22 @@ def _verdict(doc: dict[str, Any]) -> Any:
             f"CERTIFIED {what}: F strongly monotone in {metric} with rate {rate} (trajectories that stay in the "
             f"region approach each other at this rate; at most one equilibrium in the region); "
             f"{steps}. NOT certified: convergence to the equilibrium, which may lie outside "
-            f"the region (distance bound ||c - x*||_M <= {number(eq.get('distance_bound_M'))} vs radius "
-            f"{number(radius_M)} of the M-ball around c inside the region; no invariant ball)",
+            f"the region (distance bound ||c - x*||_M <= {number(eq.get('distance_bound_M'))} in {ball_metric} "
+            f"vs radius {number(radius_M)} of the M-ball around c inside the region; no invariant ball)",
             style="bold yellow",
         )
     text = (
         f"CERTIFIED {what}: contraction rate {rate} in {metric}; {steps}"
         if rate != "n/a"
-        else f"CERTIFIED {what}: {steps} (no flow rate proved)"
+        else f"CERTIFIED {what}: no flow rate proved; {steps}"
     )
     if eq.get("in_region") and isinstance(ball, dict) and ball.get("radius_M") is not None:
+        dynamics = "the flow" + (f" and {own_steps}" if own_steps and own_steps != "no step proved" else "")
         text += (
-            f"; the equilibrium lies in the region (||c - x*||_M <= {number(eq.get('distance_bound_M'))}) and "
-            f"play started in the invariant M-ball of radius {number(ball['radius_M'])} around it stays in "
-            f"the region and converges to it"
+            f". The equilibrium lies in the region (||c - x*||_M <= {number(eq.get('distance_bound_M'))} "
+            f"in {ball_metric}); {dynamics} started in the invariant M-ball of radius {number(ball['radius_M'])} "
+            f"around it" + (" (intersected with X)" if constrained(doc) else "") + " stay in the region and converge "
+            "to it (steps proved in another metric need not stay in this ball)"
         )
     return Text(text, style="bold green")
 
@@ -274,22 +344,25 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
         label += "; reduced Fisher frame K = E^T J E"
 
     n = len(names)
-    wide = n > 2  # one L column per player would not fit 100 columns: couplings get their own table
+    reduced = _reduced_dims(doc) if fisher else []
+    dims = [
+        f"{'?' if reduced[i] is None else reduced[i]} ({p['dim']})" if fisher else str(p["dim"])
+        for i, p in enumerate(doc["game"]["players"])
+    ]
+    # one L column per player only while the table fits 100 columns; else couplings get their own table
+    cells = [max(len(number(x)) for x in k["mu"]), max(len(number(x)) for row in k["L"] for x in row)]
+    width = max(map(len, names)) + max(map(len, dims + ["dim (logits)"])) + cells[0] + n * cells[1] + 16 + 3 * (n + 4)
+    wide = n > 2 or width > 100
     const = Table(title=plain(f"{doc['game']['name']}: constants [{label}]"), title_justify="left")
     const.add_column("player", overflow="fold")
-    add_number_column(const, "dim: reduced (logits)" if fisher else "dim")
+    add_number_column(const, "dim (logits)" if fisher else "dim")
     add_number_column(const, "mu_i")
     if not wide:
         for j in names:
             add_number_column(const, f"L_i,{j}")
     add_number_column(const, "SGN weight w_i")
-    reduced = _reduced_dims(doc) if fisher else []
     for i, p in enumerate(doc["game"]["players"]):
-        if fisher:
-            dim = f"{'?' if reduced[i] is None else reduced[i]} ({p['dim']})"
-        else:
-            dim = str(p["dim"])
-        row = [p["name"], number_cell(dim), number_cell(number(k["mu"][i]))]
+        row = [p["name"], number_cell(dims[i]), number_cell(number(k["mu"][i]))]
         if not wide:
             row += [number_cell("-" if i == j else number(k["L"][i][j])) for j in range(n)]
         row.append(number_cell(number(doc["metric"]["weights"][i])))
@@ -339,19 +412,22 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
     def step_row(method: str, *values: str) -> None:
         add_row(st, method, *(number_cell(v) for v in values))
 
-    first = "natural policy gradient" if fisher else "Euler"
+    first = "natural policy gradient" if fisher else ("projected Euler" if constrained(doc) else "Euler")
     step_row(
         f"{first} (SGN, proved)",
         number(steps["euler"]["max"]),
         number(steps["euler"]["best"]),
         number(steps["euler"]["factor"]),
     )
-    step_row(
-        "RK4 (SGN, proved)",
-        number(steps["rk4"]["max"]),
-        _opt(steps["rk4"].get("best")),
-        _opt(steps["rk4"].get("factor")),
-    )
+    if constrained(doc):
+        step_row("RK4: unconstrained only (no step claimed)", "", "", "")
+    else:
+        step_row(
+            "RK4 (SGN, proved)",
+            number(steps["rk4"]["max"]),
+            _opt(steps["rk4"].get("best")),
+            _opt(steps["rk4"].get("factor")),
+        )
     if steps.get("rk4_spectral_guideline") is not None:
         step_row("RK4 2.5/beta (spectral guideline only)", number(steps["rk4_spectral_guideline"]), "", "")
     if steps.get("exact"):
@@ -362,12 +438,13 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
             "",
             number(ex["euler"]["stability"]),
         )
-        step_row(
-            "RK4 exact: contraction in M / stability",
-            number(ex["rk4"]["contraction"]),
-            "",
-            number(ex["rk4"]["stability"]),
-        )
+        if ex.get("rk4"):
+            step_row(
+                "RK4 exact: contraction in M / stability",
+                number(ex["rk4"]["contraction"]),
+                "",
+                number(ex["rk4"]["stability"]),
+            )
 
     band = Table(
         title=plain(f"timescale band (w_j / w_i with C(w, {number(doc.get('band_alpha', 0))}) > 0)"),
@@ -393,6 +470,8 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
         add_row(band, "(empty)", "", "", *([""] if with_search else []))
 
     out: list[Any] = [headline(doc)]
+    if constrained(doc):
+        out.append(constraints_line(doc))
     if isinstance(doc.get("verdict"), dict):
         if doc["certified"]:
             out.append(best_steps_table(doc))

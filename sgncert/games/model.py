@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..theory.sets import ProductSet
 from ..util.jsondoc import sha256_json
 
 if TYPE_CHECKING:
@@ -97,6 +98,13 @@ class Game:
     structure: CostStructure | None = None
     # pseudo-gradient blocks: params -> (H(p), c(p)) in NumPy, F(x) = H x + c (no XLA)
     affine_parts: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
+    # the players' constraint sets X = X_1 x ... x X_N (None: unconstrained; docs/theory.md §13)
+    sets: ProductSet | None = None
+
+    @property
+    def constrained(self) -> bool:
+        """Some player is constrained to a set: the certified update is projected Euler."""
+        return self.sets is not None and self.sets.constrained
 
     @functools.cached_property
     def sha256(self) -> str:

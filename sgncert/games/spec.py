@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..theory.sets import ConstraintSet, ProductSet, SetError, make_set
 from ..util.jaxenv import float64
 from .expressions import FUNCTIONS
 from .fields import check_keys, did_you_mean, mapping
@@ -58,15 +59,17 @@ MAX_DIM = 100_000
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
 
 
-def _players(raw: Any, where: str, reserved: set[str]) -> tuple[Player, ...]:
+def _players(raw: Any, where: str, reserved: set[str]) -> tuple[tuple[Player, ...], ProductSet | None]:
+    """The players, and their constraint sets (None when no player has one)."""
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"{where}: expected a non-empty list of {{name, dim}} entries")
     players: list[Player] = []
+    sets: list[ConstraintSet | None] = []
     offset, seen = 0, set[str]()
     for k, entry in enumerate(raw):
         loc = f"{where}[{k}]"
         entry = mapping(entry, loc)
-        check_keys(entry, ("name", "dim"), loc)
+        check_keys(entry, ("name", "dim", "set"), loc)
         name, dim = entry.get("name"), entry.get("dim", 1)
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
             raise SpecError(f"{loc}.name: {name!r} is not a valid identifier")
@@ -76,10 +79,45 @@ def _players(raw: Any, where: str, reserved: set[str]) -> tuple[Player, ...]:
             raise SpecError(f"{loc}.dim: expected a positive integer, got {dim!r}")
         seen.add(name)
         players.append(Player(name, dim, offset))
+        if "set" in entry:
+            try:
+                sets.append(make_set(mapping(entry["set"], f"{loc}.set"), dim))
+            except SetError as exc:
+                raise SpecError(f"{loc}.set: {exc}") from None
+        else:
+            sets.append(None)
         offset += dim
     if offset > MAX_DIM:
         raise SpecError(f"{where}: total dimension {offset} exceeds the limit {MAX_DIM}")
-    return tuple(players)
+    product = ProductSet(tuple(sets), tuple(p.dim for p in players)) if any(x is not None for x in sets) else None
+    return tuple(players), product
+
+
+def _set_canon(s: ConstraintSet) -> dict[str, Any]:
+    """A set's canonical spec form: JSON numbers, infinite bounds as the strings "inf" / "-inf"."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+
+    return plain(s.describe())
+
+
+def _check_center_in_sets(region: Region, sets: ProductSet, players: tuple[Player, ...], where: str) -> None:
+    """A given centre must lie in X: constants are computed on R and X, and F is never evaluated outside X."""
+    if region.center is None:
+        return
+    for p, s in zip(players, sets.sets):
+        if s is not None and not bool(s.contains(region.center[p.slice], tol=1e-12)):
+            raise SpecError(
+                f"{where}.center: player {p.name}'s part {np.array2string(region.center[p.slice], threshold=6)} "
+                f"is outside its set {s.kind}; the centre must lie in the players' sets (use center: equilibrium)"
+            )
 
 
 def _region(raw: Any, where: str, dim: int) -> tuple[Region, dict[str, Any]]:
@@ -224,9 +262,11 @@ def game_from_dict(
         gauge = gauge_matrix(model)
         canon_game["geometry"] = geometry
     else:
-        players = _players(spec.get("players"), f"{where}: players", set(params) | set(FUNCTIONS))
+        players, sets = _players(spec.get("players"), f"{where}: players", set(params) | set(FUNCTIONS))
     d = sum(p.dim for p in players)
     region, region_canon = _region(spec.get("region", {}), f"{where}: region", d)
+    if not tabular and sets is not None:
+        _check_center_in_sets(region, sets, players, f"{where}: region")
     sampling = _sampling(spec.get("sampling"), f"{where}: sampling", samples, seed)
 
     has_costs, has_blocks = "costs" in spec, "pseudo_gradient" in spec
@@ -261,7 +301,11 @@ def game_from_dict(
         "sgncert": 1,
         "name": name,
         "params": {k: v.tolist() for k, v in params.items()},
-        "players": [{"name": p.name, "dim": p.dim} for p in players],
+        "players": [
+            {"name": p.name, "dim": p.dim}
+            | ({} if tabular or sets is None or (si := sets.sets[i]) is None else {"set": _set_canon(si)})
+            for i, p in enumerate(players)
+        ],
         "region": region_canon,
         "sampling": {"method": sampling.method, "samples": sampling.samples, "seed": sampling.seed},
         **canon_game,
@@ -294,6 +338,7 @@ def game_from_dict(
         structure=structure,
         affine_parts=affine_parts,
         overrides={name: _plain_value(value) for name, value in (overrides or {}).items()},
+        sets=None if tabular else sets,
     )
 
 

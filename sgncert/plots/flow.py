@@ -12,6 +12,12 @@ a picture of the trajectories in a plane (docs/theory.md §3, §8, §10).
   ``||W^1/2 E(theta*)^+ (theta - theta*)||_2`` in the reduced (gauge-quotiented) frame
   where the certificate's weights live. The certified rate is that of the linearised flow
   (docs/theory.md §8); the figure checks it on the trajectories instead of assuming it.
+- Constrained games (players with sets X_i, docs/theory.md §13): the certified dynamics is
+  projected Euler ``x+ = P_X(x - h F(x))`` at the certificate's largest proved step
+  (``verdict.best.steps.euler``), from starts in the invariant ``M``-ball intersected with X
+  (``M`` in that step's weights); distances ``||x_k - x*||_2`` and ``||x_k - x*||_M`` against
+  the certified bound ``factor^k`` and ``t = k h``; a game of dimension 2 is drawn in its
+  plane with the boundary of X (:func:`projected_flow_data`, :func:`set_outline`).
 
 Titles and annotations are computed from the plotted trajectories (:func:`flow_claims`,
 :func:`flow_titles`): a distance is said to grow only if it does on the plotted samples.
@@ -204,7 +210,14 @@ def _integrate_host(
 
 # ------------------------------------------------------------------------------- claims
 def flow_claims(
-    t, euclidean_ratio, m_ratio, alpha: float | None = None, *, rtol: float = CLAIM_RTOL, atol: float = CLAIM_ATOL
+    t,
+    euclidean_ratio,
+    m_ratio,
+    alpha: float | None = None,
+    *,
+    rtol: float = CLAIM_RTOL,
+    atol: float = CLAIM_ATOL,
+    step_bound=None,
 ) -> dict:
     """What the plotted distance ratios (trajectories x time, each 1 at t = 0) show.
 
@@ -212,7 +225,9 @@ def flow_claims(
     ``rtol``, ``atol``) at some plotted time; ``*_max``: the largest ratio; ``*_final``: the
     largest ratio at the last time. With ``alpha``: ``within_bound`` (every M-ratio at most
     ``exp(-alpha t)``, within the same tolerances) and ``bound_excess``, the largest
-    ``ratio / exp(-alpha t)``."""
+    ``ratio / exp(-alpha t)``. With ``step_bound`` (one value per time: the certified
+    ``factor^k`` of projected Euler after k steps) also ``within_step_bound`` and
+    ``step_bound_excess``, the same checks against it."""
     t = np.asarray(t, dtype=np.float64)
     er = np.atleast_2d(np.asarray(euclidean_ratio, dtype=np.float64))
     mr = np.atleast_2d(np.asarray(m_ratio, dtype=np.float64))
@@ -240,6 +255,16 @@ def flow_claims(
             excess = np.where(mr > atol, np.log(np.maximum(mr, 1e-300)) + float(alpha) * t[None, :], -np.inf)
         claims["within_bound"] = not bool(np.any(over))
         claims["bound_excess"] = float(np.exp(min(np.max(excess), 700.0)))
+    if step_bound is not None:
+        sb = np.asarray(step_bound, dtype=np.float64)
+        if sb.shape != t.shape:
+            raise ValueError(f"a step bound of shape {sb.shape} does not match {t.size} times")
+        over = mr > sb[None, :] * (1.0 + rtol) + atol
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            log_sb = np.log(np.maximum(sb, 1e-300))[None, :]
+            excess = np.where(mr > atol, np.log(np.maximum(mr, 1e-300)) - log_sb, -np.inf)
+        claims["within_step_bound"] = not bool(np.any(over))
+        claims["step_bound_excess"] = float(np.exp(min(np.max(excess), 700.0)))
     return claims
 
 
@@ -259,11 +284,17 @@ def _grow_text(name: str, grows: int, n: int, peak: float) -> str:
     return f"{name} {where} (up to ×{times(peak)})"
 
 
-def flow_titles(claims: dict, *, fisher: bool = False, certified: bool = True) -> dict:
+def step_text(h: float) -> str:
+    """A step size with the digits it was certified with (0.49999995, not 0.5)."""
+    return f"{h:.8g}"
+
+
+def flow_titles(claims: dict, *, fisher: bool = False, certified: bool = True, step: float | None = None) -> dict:
     """The texts of the figure that make claims, built only from :func:`flow_claims`:
-    ``portrait`` (the right panel's title), ``bound`` (the note on ``exp(-alpha t)`` in
-    its legend entry, None without alpha) and ``peak`` (the arrow's text, None when no
-    plain distance grows)."""
+    ``portrait`` (the right panel's title), ``bound`` (the note on ``exp(-alpha t)``, or on
+    the per-step bound ``factor^k`` of projected Euler, in its legend entry; None without
+    either) and ``peak`` (the arrow's text, None when no plain distance grows). ``step``:
+    the plotted trajectories are projected Euler iterates at this step (the portrait says so)."""
     n = claims["trajectories"]
     plain = "logit distance" if fisher else "Euclidean distance"
     portrait = (
@@ -271,16 +302,421 @@ def flow_titles(claims: dict, *, fisher: bool = False, certified: bool = True) -
         + ";\n"
         + _grow_text("$M(w)$-distance", claims["m_grows"], n, claims["m_max"])
     )
+    if step is not None:
+        portrait = f"Projected Euler iterates, h = {step_text(step)}:\n" + portrait
     if not certified:
         portrait += " (not certified)"
     bound = None
-    if claims.get("within_bound") is not None:
-        if claims["within_bound"]:
+    within, excess = claims.get("within_bound"), claims.get("bound_excess", 0.0)
+    if within is None:
+        within, excess = claims.get("within_step_bound"), claims.get("step_bound_excess", 0.0)
+    if within is not None:
+        if within:
             bound = "the $M(w)$-ratio stays below it" if n == 1 else f"all {n} $M(w)$-ratios stay below it"
         else:
-            bound = f"$M(w)$-ratio exceeds it (up to ×{times(claims['bound_excess'])})"
+            bound = f"$M(w)$-ratio exceeds it (up to ×{times(excess)})"
     peak = f"{plain} grows to ×{times(claims['euclidean_max'])} of its start" if claims["euclidean_grows"] else None
     return {"portrait": portrait, "bound": bound, "peak": peak}
+
+
+# ---------------------------------------------------------------- projected Euler (X)
+PROJECTED_MIN_STEPS = 20  # the default horizon: at least this many iterates ...
+PROJECTED_MAX_STEPS = 1000  # ... at most this many (or until factor^k < 1e-3) ...
+PROJECTED_FLOOR = 1e-9  # ... ending once every M-ratio is below this (the left panel's floor is 1e-8)
+PROJECTED_STEP_LIMIT = 100_000  # --time / h may ask for at most this many iterates
+OPEN_BOUND_SHRINK = 0.99  # an open bound (every step below h contracts) is iterated at 0.99 h
+START_POOL_2D = 360  # candidate start directions on the M-ellipse of a 2-D game (evenly spaced)
+START_POOL_MIN = 64  # ... and at least this many seeded random ones in more dimensions
+
+
+@dataclass(frozen=True)
+class ProjectedStep:
+    """The projected-Euler step a constrained certificate proves (docs/theory.md §12-13).
+
+    ``h``: the step iterated; ``h_certified``: the verdict's step (``h``, or the open bound
+    ``h / 0.99``); ``factor``: the certified per-step contraction factor at ``h`` in
+    ``M = blockdiag(w_i I)``, ``w = weights`` (None: no certified step); ``proof``: the proof
+    that proves it; ``open_bound``: the verdict's step is an open bound (``attained`` false)."""
+
+    h: float
+    h_certified: float | None
+    factor: float | None
+    proof: str | None
+    weights: np.ndarray
+    open_bound: bool
+
+    @property
+    def certified(self) -> bool:
+        return self.factor is not None
+
+
+def projected_step(doc: dict, J: np.ndarray) -> ProjectedStep:
+    """The certified projected-Euler step of ``doc``: ``verdict.best.steps.euler``.
+
+    Attained (``attained`` true): iterated at ``h`` with its stated factor. An open bound
+    (every step below ``h`` contracts): iterated at ``0.99 h`` with the factor proved there,
+    ``sqrt(1 - 2 h a + h^2 b^2)`` (``a``, ``b`` the rate and beta of the step's proof in
+    ``verdict.proofs``); a proof without beta (the tight search) proves its factor ``rho`` at
+    ``h``, and ``s -> ||M^1/2 (I - sJ) M^-1/2||`` is convex and 1 at 0, so
+    ``1 - 0.99 (1 - rho)`` at ``0.99 h``. Without a certified step (not certified, or no
+    Euler step proved): ``h = 1 / ||J(x*)||_2`` in the certificate's metric, no factor."""
+    verdict = doc.get("verdict") or {}
+    st = ((verdict.get("best") or {}).get("steps") or {}).get("euler") if doc.get("certified") else None
+    fallback_w = np.asarray(doc["metric"]["weights"], dtype=np.float64)
+    if not st or st.get("h") is None or not float(st["h"]) > 0:
+        norm_J = float(np.linalg.norm(J, 2))
+        return ProjectedStep(1.0 / norm_J if norm_J > 0 else 1.0, None, None, None, fallback_w, False)
+    weights = np.asarray(st.get("weights") or fallback_w, dtype=np.float64)
+    h_cert = float(st["h"])
+    name = st.get("proof")
+    factor: float | None
+    if st.get("attained"):
+        factor = None if st.get("factor") is None else float(st["factor"])
+        return ProjectedStep(h_cert, h_cert, factor, name, weights, False)
+    h = OPEN_BOUND_SHRINK * h_cert
+    proof: dict = next((p for p in verdict.get("proofs") or [] if p.get("method") == name), {})
+    a, b, rho = proof.get("rate"), proof.get("beta"), st.get("factor")
+    if a is not None and b is not None:
+        factor = math.sqrt(max(0.0, 1.0 - 2.0 * h * float(a) + (h * float(b)) ** 2))
+    elif rho is not None:
+        factor = 1.0 - OPEN_BOUND_SHRINK * (1.0 - float(rho))
+    else:
+        factor = None
+    return ProjectedStep(h, h_cert, factor, name, weights, True)
+
+
+def _constrained_equilibrium(game: Game, center: np.ndarray) -> tuple[np.ndarray, str]:
+    """x* in X solving the variational inequality: the region's centre (projected onto X, which
+    moves it by rounding at most) when its natural-map residual ``||c - P_X(c - h F(c))||``
+    (``h = 1 / ||J(c)||``) vanishes to rounding, else
+    :func:`sgncert.analysis.equilibrium.solve_equilibrium`'s."""
+    assert game.sets is not None
+    c = game.sets.project(center)
+    F_c, J_c = value_and_jacobian(game, c)
+    norm_J = float(np.linalg.norm(J_c, 2))
+    h = 1.0 / norm_J if norm_J > 0 else 1.0
+    residual = float(np.linalg.norm(c - game.sets.project(c - h * F_c)))
+    scale = 1e-10 * (1.0 + float(np.linalg.norm(c)))
+    if float(np.linalg.norm(c - center)) <= scale and residual <= scale:
+        return c, "region centre"
+    eq = solve_equilibrium(dataclasses.replace(game, region=game.region.with_center(center)))
+    return game.sets.project(np.asarray(eq.x, dtype=np.float64)), f"solved ({eq.method})"
+
+
+def ball_in_region(doc: dict, x_star: np.ndarray, s: np.ndarray) -> float:
+    """The largest r with the ball ``||x - x*||_M <= r`` (``M = diag(s)^2``) inside the region:
+    over that ball ``|x_j - x*_j| <= r / s_j`` and ``||x - x*||_2 <= r / min s``, so
+    ``min_j s_j (R - |x*_j - c_j|)`` (box) or ``min(s) (R - ||x* - c||_2)`` (ball); 0 when
+    x* is not inside. Shrunk by 1e-9 (relative) against rounding."""
+    R = float(doc["region"]["radius"])
+    o = x_star - np.asarray(doc["region"]["center"], dtype=np.float64)
+    if doc["region"]["norm"] == "inf":
+        r = float(np.min(s * (R - np.abs(o))))
+    else:
+        r = float(np.min(s)) * (R - float(np.linalg.norm(o)))
+    return max(r, 0.0) * (1.0 - 1e-9)
+
+
+def feasible_starts(
+    game: Game,
+    center: np.ndarray,
+    x_star: np.ndarray,
+    s: np.ndarray,
+    radius_M: float,
+    first: np.ndarray,
+    starts: int,
+    seed: int,
+) -> np.ndarray:
+    """Up to ``starts`` distinct starts in the ``M``-ball of ``radius_M`` around x* and in X.
+
+    Candidates on the ``M``-sphere (a 2-D game: ``START_POOL_2D`` directions evenly spaced
+    from ``first``; otherwise ``first``, ``-first`` and seeded random directions) are mapped
+    into R and X by :func:`sgncert.analysis.sampling.in_feasible_region` (the projection onto
+    X is non-expansive in M and fixes x*, so they stay in the ball). Those at least half as far
+    from x* as the farthest (in M) are kept, duplicates dropped, and ``starts`` of them chosen
+    evenly by index (angle, in 2-D), the first candidate first. NumericalError when every
+    candidate lands on x* (the ball meets X only there)."""
+    from ..analysis.sampling import in_feasible_region
+
+    d = x_star.size
+    if d == 1:
+        V = np.array([[1.0], [-1.0]]) * (1.0 if first[0] >= 0 else -1.0)
+    elif d == 2:
+        base = math.atan2(first[1], first[0])
+        ang = base + 2.0 * math.pi * np.arange(START_POOL_2D) / START_POOL_2D
+        V = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    else:
+        rng = np.random.default_rng(seed)
+        V = np.concatenate([first[None], -first[None], rng.standard_normal((max(START_POOL_MIN, 16 * starts), d))])
+    V = V / np.linalg.norm(V, axis=1, keepdims=True)
+    candidates = x_star + radius_M * (V / s)
+    candidates = in_feasible_region(candidates, game.region.with_center(center), game.sets)
+    dist = np.linalg.norm(s * (candidates - x_star), axis=1)
+    far = float(np.max(dist))
+    if not far > 1e-9 * radius_M:
+        raise NumericalError("the invariant M-ball meets X only at the equilibrium: no start to iterate from")
+    kept: list[np.ndarray] = []
+    for x, r in zip(candidates, dist):
+        if r >= 0.5 * far and all(float(np.linalg.norm(s * (x - y))) > 1e-6 * radius_M for y in kept):
+            kept.append(x)
+    idx = np.unique(np.round(np.linspace(0, len(kept) - 1, min(starts, len(kept)))).astype(int))
+    return np.array([kept[i] for i in idx])
+
+
+def _interval_sets(game: Game) -> list[tuple[float, float]] | None:
+    """Per coordinate ``[low, high]`` when X is a product of intervals (boxes, orthants, 1-D
+    balls and simplices, unconstrained players), else None."""
+    assert game.sets is not None
+    out: list[tuple[float, float]] = []
+    for cs, n in zip(game.sets.sets, game.sets.sizes):
+        if cs is None:
+            out += [(-math.inf, math.inf)] * n
+        elif cs.kind in ("box", "nonnegative"):
+            assert cs.low is not None and cs.high is not None
+            out += [(float(a), float(b)) for a, b in zip(cs.low, cs.high)]
+        elif n == 1 and cs.kind == "ball":
+            assert cs.center is not None and cs.radius is not None
+            out.append((float(cs.center[0]) - cs.radius, float(cs.center[0]) + cs.radius))
+        elif n == 1 and cs.kind == "simplex":
+            assert cs.total is not None
+            out.append((cs.total, cs.total))
+        else:
+            return None
+    return out
+
+
+def _set_text(game: Game) -> str:
+    """The players' sets in words: ``x ∈ [0, 1], y ≥ 0``."""
+    assert game.sets is not None
+    parts = []
+    for p, cs in zip(game.players, game.sets.sets):
+        if cs is None:
+            continue
+        if cs.kind == "nonnegative":
+            parts.append(f"{p.name} ≥ 0")
+        elif cs.kind == "box" and cs.dim == 1:
+            assert cs.low is not None and cs.high is not None
+            parts.append(f"{p.name} ∈ [{fmt(float(cs.low[0]))}, {fmt(float(cs.high[0]))}]")
+        elif cs.kind == "box":
+            parts.append(f"{p.name} in a box")
+        elif cs.kind == "ball":
+            parts.append(f"{p.name} in a ball (r = {fmt(cs.radius)})")
+        else:
+            parts.append(f"{p.name} in a simplex (sum {fmt(cs.total)})")
+    return ", ".join(parts)
+
+
+def _clip_segment(p0, p1, xlim, ylim) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of the segment p0-p1 inside the window (Liang-Barsky), or None."""
+    p0, p1 = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    d = p1 - p0
+    lo, hi = 0.0, 1.0
+    for k, (a, b) in enumerate((xlim, ylim)):
+        if d[k] == 0.0:
+            if not a <= p0[k] <= b:
+                return None
+            continue
+        t0, t1 = (a - p0[k]) / d[k], (b - p0[k]) / d[k]
+        lo, hi = max(lo, min(t0, t1)), min(hi, max(t0, t1))
+    if lo > hi:
+        return None
+    return p0 + lo * d, p0 + hi * d
+
+
+def set_outline(game: Game, flat: bool, xlim, ylim) -> dict | None:
+    """The boundary of X in the plane of a game of dimension at most 2, clipped to the window
+    ``xlim`` x ``ylim``: ``{"x", "y"}`` (one polyline, pieces separated by NaN), ``"fill"``
+    (the set, for shading: a rectangle or a circle, None for a segment) and ``"text"``.
+
+    A product of intervals ``I_1 x I_2`` (boxes, orthants): its finite edges (a
+    one-dimensional game, ``flat``: its endpoints as vertical lines); one player in R^2 with a
+    ball: the circle; with a simplex: the segment ``{x >= 0, x_1 + x_2 = s}`` (the set itself).
+    None when nothing of it lies in the window."""
+    assert game.sets is not None
+    (x0, x1), (y0, y1) = xlim, ylim
+    big = 10.0 * (abs(x0) + abs(x1) + abs(y0) + abs(y1) + 1.0)  # a stand-in for infinity past the window
+    segments: list[tuple[np.ndarray, np.ndarray]] = []
+    polylines: list[np.ndarray] = []
+    fill: dict | None = None
+    intervals = _interval_sets(game)
+    if intervals is not None:
+        if flat:
+            intervals = [intervals[0], (-math.inf, math.inf)]
+        (a1, b1), (a2, b2) = intervals
+        lo1, hi1, lo2, hi2 = (max(v, -big) if v < 0 else min(v, big) for v in (a1, b1, a2, b2))
+        for v in sorted({a1, b1}):
+            if math.isfinite(v):
+                segments.append((np.array([v, lo2]), np.array([v, hi2])))
+        for v in sorted({a2, b2}):
+            if math.isfinite(v):
+                segments.append((np.array([lo1, v]), np.array([hi1, v])))
+        fill = {"kind": "rect", "x": [lo1, hi1], "y": [lo2, hi2]}
+    else:
+        cs = next(c for c in game.sets.sets if c is not None)
+        if cs.kind == "ball":
+            assert cs.center is not None and cs.radius is not None
+            ang = np.linspace(0.0, 2.0 * math.pi, 721)
+            circle = cs.center[None, :] + cs.radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
+            inside = (circle[:, 0] >= x0) & (circle[:, 0] <= x1) & (circle[:, 1] >= y0) & (circle[:, 1] <= y1)
+            circle[~inside] = np.nan
+            polylines.append(circle)
+            fill = {"kind": "circle", "center": [float(v) for v in cs.center], "radius": float(cs.radius)}
+        else:  # a simplex in R^2: a segment
+            assert cs.total is not None
+            segments.append((np.array([cs.total, 0.0]), np.array([0.0, cs.total])))
+    for p0, p1 in segments:
+        clipped = _clip_segment(p0, p1, xlim, ylim)
+        if clipped is not None:
+            polylines.append(np.stack(clipped))
+    pieces = [q for q in polylines if np.any(np.isfinite(q[:, 0]))]
+    if not pieces:
+        return None
+    gap = np.full((1, 2), np.nan)
+    line = np.concatenate([np.concatenate([q, gap]) for q in pieces])[:-1]
+    return {
+        "x": line[:, 0].tolist(),
+        "y": line[:, 1].tolist(),
+        "fill": fill,
+        "text": _set_text(game),
+    }
+
+
+def projected_flow_data(doc: dict, game: Game, *, starts: int = 8, seed: int = 0, t_max: float | None = None) -> dict:
+    """The certified dynamics of a constrained game (docs/theory.md §13): projected Euler
+    ``x_{k+1} = P_X(x_k - h F(x_k))`` at the certified step (:func:`projected_step`), from
+    starts in the invariant ``M``-ball intersected with X (:func:`feasible_starts`; ``M`` in
+    the weights of that step), with ``||x_k - x*||_2`` and ``||x_k - x*||_M`` relative to the
+    start against the certified bound ``factor^k``, plotted against ``t = k h``.
+
+    The ball is the certificate's invariant ball when the step's weights are those of the
+    equilibrium's proof, else the largest ``M``-ball around x* inside the region
+    (:func:`ball_in_region`; invariant too: the step contracts towards x* in M on R ∩ X).
+    Horizon: ``ceil(t_max / h)`` iterates; by default until every M-ratio is below
+    ``PROJECTED_FLOOR`` (between ``PROJECTED_MIN_STEPS`` and ``PROJECTED_MAX_STEPS`` iterates,
+    and not beyond ``factor^k = 1e-3``). The figure's data has the keys of :func:`flow_data`'s
+    plus ``constrained``, ``step``, ``iterations``, ``k``, ``iterates`` (starts x (k + 1) x d),
+    ``step_bound``, ``ball_source`` and ``set_boundary`` (the boundary of X in a plane of
+    dimension at most 2, :func:`set_outline`)."""
+    assert game.sets is not None
+    center = np.asarray(doc["region"]["center"], dtype=np.float64)
+    x_star, x_star_source = _constrained_equilibrium(game, center)
+    F_star, J = value_and_jacobian(game, x_star)
+    geo = euclidean_geometry(game, J)
+    step = projected_step(doc, J)
+    certified = bool(doc["certified"]) and step.certified
+    w = step.weights
+    s = weight_scaling(game, w)
+    if s.size != game.dim:
+        raise SpecError(f"certificate: {w.size} weights do not fit the players {game.block_sizes}")
+    dm = s.size
+
+    ball = doc.get("invariant_ball") or {}
+    eq_w = (doc.get("equilibrium") or {}).get("weights") or doc["metric"]["weights"]
+    stated = ball.get("radius_M") if isinstance(ball, dict) else None
+    from_certificate = bool(certified and stated and np.array_equal(np.asarray(eq_w, dtype=np.float64), w))
+    radius_M = float(stated) if from_certificate and stated is not None else ball_in_region(doc, x_star, s)
+    if not (radius_M > 0 and math.isfinite(radius_M)):
+        raise NumericalError(f"no M(w)-ball of positive radius fits around the equilibrium (radius {radius_M!r})")
+
+    gamma_vals, gamma_vecs = np.linalg.eigh(0.5 * (J + J.T))
+    first = s * gamma_vecs[:, 0]
+    X0 = feasible_starts(game, center, x_star, s, radius_M, first, starts, seed)
+
+    h = step.h
+    q = step.factor
+    if t_max is not None:
+        if not (t_max > 0 and math.isfinite(t_max)):
+            raise SpecError(f"--time must be positive and finite, got {t_max!r}")
+        n_steps = max(1, math.ceil(t_max / h - 1e-9))
+        if n_steps > PROJECTED_STEP_LIMIT:
+            raise SpecError(
+                f"--time {t_max!r} is {n_steps} projected Euler steps of h = {h:.8g}, more than {PROJECTED_STEP_LIMIT}"
+            )
+        auto = False
+    else:
+        n_steps = PROJECTED_MAX_STEPS
+        if q is not None and 0 < q < 1:
+            n_steps = min(n_steps, max(PROJECTED_MIN_STEPS, math.ceil(math.log(1e-3) / math.log(q))))
+        auto = True
+    F = batched_field(game, jacobian=J, value=F_star, center=x_star)
+    project = game.sets.project
+    d0 = np.linalg.norm(s * (X0 - x_star), axis=1)
+    X = X0
+    out = [X0]
+    with np.errstate(all="ignore"):
+        for k in range(1, n_steps + 1):
+            X = project(X - h * F(X))
+            out.append(X)
+            if not np.all(np.isfinite(X)):
+                raise NumericalError(f"projected Euler at h = {h:.8g} left the finite range")
+            ratio = float(np.max(np.linalg.norm(s * (X - x_star), axis=1) / d0))
+            if auto and k >= PROJECTED_MIN_STEPS and ratio <= PROJECTED_FLOOR:
+                break
+    traj = np.stack(out, axis=1)
+    ks = np.arange(traj.shape[1])
+    t = ks * h
+    diff = traj - x_star[None, None, :]
+    e_norm = np.linalg.norm(diff, axis=2)
+    m_norm = np.linalg.norm(diff * s[None, None, :], axis=2)
+    e_ratio = e_norm / e_norm[:, :1]
+    m_ratio = m_norm / m_norm[:, :1]
+    bound = None if q is None else np.power(q, ks.astype(np.float64))
+    claims = flow_claims(t, e_ratio, m_ratio, None, step_bound=bound)
+
+    plane, flat, projection, path, s_pair, origin, labels = _plane(game, geo, traj, diff, s, x_star)
+    data: dict[str, Any] = {
+        "game": game.name,
+        "geometry": "euclidean",
+        "dynamics": "projected Euler",
+        "constrained": True,
+        "variable": "x",
+        "dim": game.dim,
+        "metric_dim": dm,
+        "n_players": len(game.players),
+        "t": t.tolist(),
+        "k": ks.tolist(),
+        "iterations": int(ks[-1]),
+        "alpha": None,
+        "certified": certified,
+        "step": {
+            "h": h,
+            "h_certified": step.h_certified,
+            "open_bound": step.open_bound,
+            "factor": q,
+            "proof": step.proof,
+        },
+        "step_bound": None if bound is None else bound.tolist(),
+        "weights": w.tolist(),
+        "radius_M": radius_M,
+        "invariant": certified,
+        "ball_source": "certificate" if from_certificate else "region",
+        "starts_in_region": True,
+        "x_star": x_star.tolist(),
+        "starts": X0.tolist(),
+        "iterates": traj.tolist(),
+        "x_star_source": x_star_source,
+        "gamma_center": float(gamma_vals[0]),
+        "euclidean_ratio": e_ratio.tolist(),
+        "m_ratio": m_ratio.tolist(),
+        "max_euclidean_ratio": float(np.max(e_ratio)),
+        "max_m_ratio": float(np.max(m_ratio)),
+        "claims": claims,
+        "plane": plane,
+        "projection": projection,
+        "plane_labels": labels,
+        "plane_origin": [float(origin[0]), float(origin[1])],
+        "path": path.tolist(),
+        "ball_radius": float(np.linalg.norm(X0[0] - x_star)),
+        "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
+        "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
+        "stream": None,
+        "set_boundary": None,
+    }
+    data["titles"] = flow_titles(claims, certified=certified, step=h)
+    if plane == "state" and not projection:  # the state itself (dimension <= 2): draw the boundary of X
+        xlim, ylim = _window(data, PORTRAIT_ASPECT)
+        data["set_boundary"] = set_outline(game, flat, xlim, ylim)
+    return data
 
 
 # --------------------------------------------------------------------------------- data
@@ -314,6 +750,47 @@ def _fisher_radius(doc: dict, x_star: np.ndarray, center: np.ndarray, unit: np.n
     return float(min(radii)), inside
 
 
+def _plane(
+    game: Game, geo: FlowGeometry, traj: np.ndarray, Y: np.ndarray, s: np.ndarray, x_star: np.ndarray
+) -> tuple[str, bool, bool, np.ndarray, tuple[float, float], np.ndarray, list[str]]:
+    """The right panel's plane: (plane, flat, projection, path, s_pair, origin, labels) for the
+    trajectories ``traj`` (B, T, d), their metric coordinates ``Y`` and the scaling ``s``."""
+    fisher = geo.kind == "fisher"
+    dm = s.size
+    players = game.players
+    names = [p.name for p in players]
+    flat = projection = False
+    if dm == 1:  # a one-dimensional (metric) space: the line, drawn as the plane's first axis
+        plane, flat = "state", True
+        first = Y[:, :, 0] if fisher else traj[:, :, 0]
+        path = np.stack([first, np.zeros(traj.shape[:2])], axis=2)
+        s_pair = (s[0], s[0])
+        origin = np.array([0.0 if fisher else x_star[0], 0.0])
+        labels = [f"Fisher coordinate of {names[0]}" if fisher else names[0], "(one-dimensional)"]
+    elif dm == 2 or len(players) < 2:  # the plane of the first two (metric) coordinates
+        plane = "state"
+        projection = dm > 2
+        path = Y[:, :, :2] if fisher else traj[:, :, :2]
+        s_pair = (s[0], s[1])
+        origin = np.zeros(2) if fisher else x_star[:2]
+        if fisher:
+            labels = [f"Fisher coordinate of {n}" for n in names[:2]] if len(players) == 2 else ["$y_0$", "$y_1$"]
+        else:
+            labels = names[:2] if len(players) == 2 else ["x[0]", "x[1]"]
+    else:  # per-player distances: ||.||_M^2 = sum_i w_i ||.||_i^2, exact for two players
+        plane = "player_norms"
+        projection = len(players) > 2
+        b1, b2 = geo.blocks[0], geo.blocks[1]
+        if fisher:
+            labels = [f"$\\|\\theta_{{{n}}} - \\theta_{{{n}}}^*\\|_{{G(\\theta^*)}}$" for n in names[:2]]
+        else:
+            labels = [f"$\\|{n} - {n}^*\\|_2$" for n in names[:2]]
+        path = np.stack([np.linalg.norm(Y[:, :, b1], axis=2), np.linalg.norm(Y[:, :, b2], axis=2)], axis=2)
+        s_pair = (s[b1.start], s[b2.start])
+        origin = np.zeros(2)
+    return plane, flat, projection, path, s_pair, origin, labels
+
+
 @float64
 def flow_data(
     doc: dict, base_dir: str | Path = ".", *, starts: int = 8, seed: int = 0, t_max: float | None = None, game=None
@@ -332,7 +809,16 @@ def flow_data(
         raise SpecError(f"--starts must be an integer in [1, 256], got {starts!r}")
     if game is None:
         game = game_from_certificate(doc, base_dir)
-    w = np.asarray(doc["metric"]["weights"], dtype=np.float64)
+    if game.constrained and game.geometry != "fisher":
+        return projected_flow_data(doc, game, starts=starts, seed=seed, t_max=t_max)
+    # the metric and rate of the proof the equilibrium section names (its distance bound and
+    # invariant ball are in that metric); the SGN metric and margin for older certificates
+    eq = doc.get("equilibrium") or {}
+    proof = next(
+        (p for p in (doc.get("verdict") or {}).get("proofs", []) if p["method"] == eq.get("proof") and p["holds"]),
+        None,
+    )
+    w = np.asarray(eq.get("weights") or doc["metric"]["weights"], dtype=np.float64)
     s = weight_scaling(game, w)  # over the metric space's coordinates
     center = np.asarray(doc["region"]["center"], dtype=np.float64)
     if game.geometry == "fisher":
@@ -344,9 +830,9 @@ def flow_data(
     if s.size != geo.to_metric.shape[0]:
         raise SpecError(f"certificate: {w.size} weights do not fit the metric blocks {game.metric_block_sizes}")
     certified = bool(doc["certified"])
-    # the proved SGN margin is the certified rate in M(w) only when it is positive (a
-    # certificate may hold by another test while the SGN margin at w is not)
-    margin = doc["sgn"].get("margin")
+    # the certified rate in M(w): the named proof's, else the SGN margin when positive (a
+    # certificate may hold by another proof while the SGN margin at w is not)
+    margin = proof["rate"] if proof is not None else doc["sgn"].get("margin")
     alpha = float(margin) if certified and margin is not None and float(margin) > 0 else None
     dm = s.size
 
@@ -407,38 +893,9 @@ def flow_data(
     m_ratio = m_norm / m_norm[:, :1]
     claims = flow_claims(t, e_ratio, m_ratio, alpha)
 
-    players = game.players
-    names = [p.name for p in players]
     var = "\\theta" if fisher else "x"
-    flat = projection = False
-    if dm == 1:  # a one-dimensional (metric) space: the line, drawn as the plane's first axis
-        plane, flat = "state", True
-        first = Y[:, :, 0] if fisher else traj[:, :, 0]
-        path = np.stack([first, np.zeros(traj.shape[:2])], axis=2)
-        s_pair = (s[0], s[0])
-        origin = np.array([0.0 if fisher else x_star[0], 0.0])
-        labels = [f"Fisher coordinate of {names[0]}" if fisher else names[0], "(one-dimensional)"]
-    elif dm == 2 or len(players) < 2:  # the plane of the first two (metric) coordinates
-        plane = "state"
-        projection = dm > 2
-        path = Y[:, :, :2] if fisher else traj[:, :, :2]
-        s_pair = (s[0], s[1])
-        origin = np.zeros(2) if fisher else x_star[:2]
-        if fisher:
-            labels = [f"Fisher coordinate of {n}" for n in names[:2]] if len(players) == 2 else ["$y_0$", "$y_1$"]
-        else:
-            labels = names[:2] if len(players) == 2 else ["x[0]", "x[1]"]
-    else:  # per-player distances: ||.||_M^2 = sum_i w_i ||.||_i^2, exact for two players
-        plane = "player_norms"
-        projection = len(players) > 2
-        b1, b2 = geo.blocks[0], geo.blocks[1]
-        if fisher:
-            labels = [f"$\\|\\theta_{{{n}}} - \\theta_{{{n}}}^*\\|_{{G(\\theta^*)}}$" for n in names[:2]]
-        else:
-            labels = [f"$\\|{n} - {n}^*\\|_2$" for n in names[:2]]
-        path = np.stack([np.linalg.norm(Y[:, :, b1], axis=2), np.linalg.norm(Y[:, :, b2], axis=2)], axis=2)
-        s_pair = (s[b1.start], s[b2.start])
-        origin = np.zeros(2)
+    plane, flat, projection, path, s_pair, origin, labels = _plane(game, geo, traj, Y, s, x_star)
+    players = game.players
     data: dict[str, Any] = {
         "game": game.name,
         "geometry": geo.kind,
@@ -532,6 +989,17 @@ def _stream_field(velocity: Callable[[np.ndarray], np.ndarray], data: dict, n: i
 def _texts(data: dict) -> dict:
     """Labels that say what is drawn (geometry-dependent; no claims)."""
     fisher = data["geometry"] == "fisher"
+    if data.get("constrained"):
+        return {
+            "plain": r"Euclidean $\|x_k-x^*\|_2/\|x_0-x^*\|_2$",
+            "metric": r"metric $\|x_k-x^*\|_M/\|x_0-x^*\|_M$, $M=\mathrm{blockdiag}(w_i I)$",
+            "bound": "certified bound $q^k$, $q$ = ",
+            "flow": "Projected Euler $x_{k+1} = P_X(x_k - hF(x_k))$",
+            "star": "equilibrium $x^* \\in X$",
+            "first": "from the first start",
+            "margin": r"Euclidean margin at $x^*$: $\lambda_{\min}(\mathrm{sym}\,J)$",
+            "ylabel": r"distance to $x^*$ relative to the start (log)",
+        }
     if fisher:
         return {
             "plain": r"logit $\|\theta(t)-\theta^*\|_2/\|\theta(0)-\theta^*\|_2$ (gauge-free)",
@@ -556,6 +1024,12 @@ def _texts(data: dict) -> dict:
 
 
 def _sphere_text(data: dict) -> str:
+    if data.get("constrained"):
+        if not data["certified"]:
+            return "an $M(w)$-ball inside the region, $\\cap X$"
+        if data["ball_source"] == "certificate":
+            return "the certified invariant $M(w)$-ball $\\cap X$"
+        return "the largest $M(w)$-ball in the region (invariant) $\\cap X$"
     if data["invariant"]:
         return "the certified invariant $M(w)$-sphere"
     if data["geometry"] == "fisher":
@@ -565,10 +1039,24 @@ def _sphere_text(data: dict) -> str:
     return "an $M(w)$-sphere of radius $R\\sqrt{\\min w}$"
 
 
+def _step_bound_label(data: dict, texts: dict, titles: dict) -> str:
+    """The legend entry of ``factor^k``: the factor, the proof and where it is proved."""
+    st = data["step"]
+    where = "at 0.99 × its open bound" if st["open_bound"] else "at h"
+    label = texts["bound"] + times(st["factor"]) + f" ({st['proof']}, {where})"
+    return label + (f":\n{titles['bound']}" if titles["bound"] else "")
+
+
 def flow_figure(data: dict):
     """Distance ratios against time, and the trajectories in a plane; returns (fig, data).
-    The claims in titles and notes are ``data["titles"]`` (:func:`flow_titles`)."""
-    from matplotlib.patches import Circle, Ellipse
+    The claims in titles and notes are ``data["titles"]`` (:func:`flow_titles`). A
+    constrained game (``data["constrained"]``, :func:`projected_flow_data`): projected Euler
+    iterates against ``t = k h`` with the certified bound ``factor^k``, and the boundary of X
+    in a plane of dimension at most 2."""
+    from matplotlib.patches import Circle, Ellipse, Rectangle
+
+    constrained = bool(data.get("constrained"))
+    dots = {"marker": ".", "ms": 3.0} if constrained and len(data["t"]) <= 80 else {}
 
     texts = _texts(data)
     titles = data.get("titles") or flow_titles(
@@ -585,6 +1073,7 @@ def flow_figure(data: dict):
             ax.plot(
                 t,
                 er[k],
+                **dots,
                 color=C_EUCLID,
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.55,
@@ -594,6 +1083,7 @@ def flow_figure(data: dict):
             ax.plot(
                 t,
                 mr[k],
+                **dots,
                 color=C_SGN,
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.55,
@@ -608,15 +1098,32 @@ def flow_figure(data: dict):
                 lw=1.6,
                 label=texts["bound"] + fmt(data["alpha"]) + (f": {titles['bound']}" if titles["bound"] else ""),
             )
+        if constrained and data.get("step_bound") is not None:
+            ax.plot(
+                t,
+                np.asarray(data["step_bound"]),
+                color="black",
+                ls="--",
+                lw=1.6,
+                label=_step_bound_label(data, texts, titles),
+            )
         ax.axhline(1.0, color="black", lw=0.8, ls=":")
         ax.set_yscale("log")
         floor = max(float(np.min(np.concatenate([er.ravel(), mr.ravel()]))), 1e-8)
         top = max(float(np.max(er)), float(np.max(mr)))
         ax.set_ylim(floor * 0.7, max(1.5, top * 1.6))
         ax.set_xlim(0, t[-1])
-        ax.set_xlabel("time t  (flow time units)")
         ax.set_ylabel(texts["ylabel"])
-        ax.set_title(f"{texts['flow']}:\n{er.shape[0]} starts on {_sphere_text(data)}")
+        if constrained:
+            h = data["step"]["h"]
+            ax.set_xlabel(f"time t = k h  ({data['iterations']} steps k of h = {step_text(h)})")
+            top = ax.secondary_xaxis("top", functions=(lambda v, h=h: v / h, lambda v, h=h: v * h))
+            top.set_xlabel("iteration k", fontsize=8)
+            top.tick_params(labelsize=7)
+            ax.set_title(f"{texts['flow']}, h = {step_text(h)}:\n{er.shape[0]} starts in {_sphere_text(data)}")
+        else:
+            ax.set_xlabel("time t  (flow time units)")
+            ax.set_title(f"{texts['flow']}:\n{er.shape[0]} starts on {_sphere_text(data)}")
         ax.legend(loc="lower left", fontsize=7.5)
         if titles["peak"]:
             k = int(np.argmax(np.max(er, axis=1)))
@@ -652,7 +1159,28 @@ def flow_figure(data: dict):
             xlim, ylim = _window(data, PORTRAIT_ASPECT)
         a, b = data["ellipse_axes"]
         ax.add_patch(Ellipse(c, 2 * a, 2 * b, fill=True, fc=C_SGN, alpha=0.08, lw=0))
-        if data["projection"]:  # the plane shows a projection: the starts lie inside the ellipse, not on it
+        outline = data.get("set_boundary")
+        if outline:
+            fill = outline["fill"]
+            if fill and fill["kind"] == "rect":
+                (x0, x1), (y0, y1) = fill["x"], fill["y"]
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fc="#808080", alpha=0.10, lw=0, zorder=0.5))
+            elif fill and fill["kind"] == "circle":
+                ax.add_patch(Circle(tuple(fill["center"]), fill["radius"], fc="#808080", alpha=0.10, lw=0, zorder=0.5))
+            ax.plot(
+                outline["x"],
+                outline["y"],
+                color="black",
+                lw=2.2,
+                zorder=2.5,
+                label=f"boundary of $X$ ({outline['text']}; $X$ shaded)" if fill else f"$X$ ({outline['text']})",
+            )
+        if constrained and data["projection"]:
+            kind = "invariant $M(w)$-ball" if data["invariant"] else "$M(w)$-ball of the starts"
+            kind += ", projected"
+        elif constrained:
+            kind = "invariant $M(w)$-ellipse" if data["invariant"] else "$M(w)$-ellipse of the starts"
+        elif data["projection"]:  # the plane shows a projection: the starts lie inside the ellipse, not on it
             kind = "certified invariant $M(w)$-ball" if data["invariant"] else "$M(w)$-ball through the starts"
             kind += ", projected"
         else:
@@ -686,6 +1214,7 @@ def flow_figure(data: dict):
             ax.plot(
                 path[k, :, 0],
                 path[k, :, 1],
+                **({"marker": ".", "ms": 2.5} if constrained else {}),
                 color=C_EUCLID if k == 0 else C_SGN,
                 lw=2.0 if k == 0 else 1.0,
                 alpha=1.0 if k == 0 else 0.8,
@@ -721,17 +1250,21 @@ def flow_figure(data: dict):
         ax.set_xlabel(px)
         ax.set_ylabel(py)
         ax.set_title(titles["portrait"], fontsize=9.5)
-        space = "Fisher frame" if data["geometry"] == "fisher" else "flow"
+        space = "Fisher frame" if data["geometry"] == "fisher" else ("projected Euler" if constrained else "flow")
         if data["plane"] == "player_norms":
             which = "" if data["n_players"] == 2 else f", first two of {data['n_players']} players"
             ax.set_xlabel(f"{px}   ({data['metric_dim']}-D {space}{which})")
         elif data["projection"]:
             ax.set_xlabel(f"{px}   (first two of {data['metric_dim']} coordinates)")
-        ax.legend(loc="upper right", fontsize=7)
+        if constrained:  # X and its boundary may fill any corner of the window
+            ax.legend(loc="best", fontsize=6.5, framealpha=0.85)
+        else:
+            ax.legend(loc="upper right", fontsize=7)
         fig.suptitle(
             f"{data['game']}: "
             + ("certified" if data["certified"] else "NOT certified")
             + (" (Fisher geometry)" if data["geometry"] == "fisher" else "")
+            + (" (constrained to $X$: projected Euler)" if constrained else "")
             + f", {texts['margin']} = {fmt(data['gamma_center'])}"
         )
     return fig, data

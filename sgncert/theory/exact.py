@@ -175,6 +175,22 @@ def rounded(x: Fraction, *, up: bool) -> float:
     return f
 
 
+def euler_factor_squared(h: object, alpha: object, beta: object) -> Fraction:
+    """q(h)^2 = 1 - 2 h alpha + h^2 beta^2 exactly: the squared factor by which one (projected)
+    Euler step of size h contracts in M when F has rate alpha and Lipschitz constant beta in M
+    (docs/theory.md §6, §13)."""
+    hq, a, b = to_fraction(h), to_fraction(alpha), to_fraction(beta)
+    return 1 - 2 * hq * a + hq * hq * b * b
+
+
+def sqrt_upper(x: Fraction) -> float:
+    """The smallest float r (up to one step) with r^2 >= x, for x >= 0."""
+    r = math.sqrt(float(x))
+    while Fraction(r) ** 2 < x:
+        r = math.nextafter(r, math.inf)
+    return r
+
+
 def psd_exact(S: Sequence[Sequence[object]], *, strict: bool = False) -> bool:
     """Decide exactly whether the symmetric matrix ``S`` is PSD (``strict``: PD).
 

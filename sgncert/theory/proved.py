@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import NumericalError
 from .contraction import congruence_pd, rational, rational_identity, rational_matrix
-from .exact import decide_exact
+from .exact import decide_exact, sqrt_upper
 
 __all__ = [
     "PencilClaim",
@@ -240,11 +240,3 @@ def affine_residual_squared(
     w = [rational(float(wi)) for wi, n in zip(weights, block_sizes) for _ in range(int(n))]
     total = sum((w[k] * r[k, 0] * r[k, 0] for k in range(d)), flint.fmpq(0))
     return Fraction(int(total.p), int(total.q))
-
-
-def sqrt_upper(x: Fraction) -> float:
-    """The smallest float r (up to one step) with r^2 >= x, for x >= 0."""
-    r = math.sqrt(float(x))
-    while Fraction(r) ** 2 < x:
-        r = math.nextafter(r, math.inf)
-    return r

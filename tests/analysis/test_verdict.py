@@ -158,7 +158,7 @@ def test_verdict_ranking_and_ties():
 @pytest.mark.slow
 def test_entropy_matching_pennies_below_the_sgn_threshold():
     """tau = 1.1 < 1.1703: SGN fails, the Euclidean (unweighted Fisher) proof holds; its NPG step is
-    2 gamma / beta(1)^2 with beta(1) = sqrt(tau^2 + 1) (the reduced Jacobian at the centre)."""
+    2 gamma / beta(1)^2, beta(1) at least sqrt(tau^2 + 1) (its value at the centre)."""
     game = load_game(GAMES / "matching_pennies.yaml")
     spec = dict(game.canonical)
     spec["normal_form"] = dict(spec["normal_form"], entropy=1.1)
@@ -168,7 +168,7 @@ def test_entropy_matching_pennies_below_the_sgn_threshold():
     eu = v.proof("euclidean")
     assert set(eu.steps) == {"npg", "rk4"}
     assert eu.rate == pytest.approx(c.constants.gamma, rel=1e-15)
-    assert eu.beta == pytest.approx(math.sqrt(1.1**2 + 1), rel=1e-9)
+    assert eu.beta >= math.sqrt(1.1**2 + 1) * (1 - 1e-12)  # its value at the centre, which is sampled
     assert eu.steps["npg"].h == pytest.approx(2 * eu.rate / eu.beta**2, rel=1e-12)
 
 

@@ -92,12 +92,13 @@ def test_verdict_says_convergence_is_not_certified_when_the_equilibrium_may_lie_
     assert f" with rate {best['rate']!r} " in text
     assert (
         "(trajectories that stay in the region approach each other at this rate; at most one equilibrium "
-        f"in the region); Euler steps up to h = {euler['h']!r} ({euler['proof']})." in text
+        f"in the region); largest proved Euler steps below h = {euler['h']!r} ({euler['proof']})" in text
     )
     radius_M = doc["region"]["radius"] * math.sqrt(min(eq["weights"]))
     assert (
         "NOT certified: convergence to the equilibrium, which may lie outside the region "
-        f"(distance bound ||c - x*||_M <= {eq['distance_bound_M']!r} vs radius {radius_M!r}" in text
+        f"(distance bound ||c - x*||_M <= {eq['distance_bound_M']!r} in M = I of {eq['proof']} vs radius "
+        f"{radius_M!r}" in text
     )
     assert "no invariant ball" in text
     assert "contraction rate" not in text and "converges to it" not in text
@@ -116,11 +117,17 @@ def test_verdict_names_the_invariant_ball_when_the_equilibrium_is_in_the_region(
     best = doc["verdict"]["best"]
     euler = best["steps"]["euler"]
     assert f"CERTIFIED on the region: contraction rate {best['rate']!r} in " in text
+    assert f"largest proved Euler steps below h = {euler['h']!r} ({euler['proof']})" in text
+    # the ball is claimed for the dynamics proved in its metric: the flow and that proof's own steps
+    own = next(p for p in doc["verdict"]["proofs"] if p["method"] == eq["proof"])["steps"]["euler"]["h"]
     assert (
-        f"Euler steps up to h = {euler['h']!r} ({euler['proof']}); the equilibrium lies in the region "
-        f"(||c - x*||_M <= {eq['distance_bound_M']!r}) and play started in the invariant M-ball of radius "
-        f"{ball['radius_M']!r} around it stays in the region and converges to it" in text
-    )
+        f"The equilibrium lies in the region (||c - x*||_M <= {eq['distance_bound_M']!r} in M = I of "
+        f"{eq['proof']}); the flow and Euler steps below h = {own!r}"
+    ) in text
+    assert (
+        f"started in the invariant M-ball of radius {ball['radius_M']!r} around it stay in the region and converge "
+        "to it (steps proved in another metric need not stay in this ball)"
+    ) in text
     assert "NOT certified" not in text
 
     from sgncert.cli.tables import certificate_tables
@@ -138,7 +145,7 @@ def test_fisher_verdict_claims_no_ball():
     assert best["proof"] == "euclidean" and best["weights"] == [1.0, 1.0]
     assert (
         f"CERTIFIED on the samples (estimated constants): contraction rate {best['rate']!r} in M = G (Fisher, w = 1); "
-        f"natural policy gradient steps up to h = {best['steps']['npg']['h']!r} (euclidean)" in text
+        f"largest proved natural policy gradient steps below h = {best['steps']['npg']['h']!r} (euclidean)" in text
     )
 
 
@@ -158,7 +165,7 @@ def test_fisher_games_are_labelled_in_the_reduced_frame(name, reduced, logits, m
     assert "||.||_2" not in text and "Euclidean test fails" not in text
     row = cells(text, "gamma (reduced Fisher frame)")
     assert row == ["gamma (reduced Fisher frame)", repr(doc["euclidean"]["margin"]), meaning]
-    assert "dim: reduced (logits)" in text and "reduced Fisher frame K = E^T J E" in text
+    assert "dim (logits)" in text and "reduced Fisher frame K = E^T J E" in text
     for p in doc["game"]["players"]:
         assert p["dim"] == logits
         assert cells(text, p["name"])[1] == f"{reduced} ({logits})"
@@ -346,3 +353,31 @@ def test_samples_count_the_users_points_and_keep_the_tight_steps(tmp_path):
     assert doc["constants"]["samples"] == 2049  # the user's 2048 and the centre
     assert doc["tight"] is not None and doc["tight"]["euler"]["h"] > 0
     assert not any("tight steps skipped" in n for n in doc.get("notes") or [])
+
+
+@pytest.mark.parametrize("path", sorted(CERTS.glob("*.cert.json")), ids=lambda p: p.name.removesuffix(".cert.json"))
+def test_every_bundled_summary_fits_100_columns_with_whole_numbers(path):
+    """No line wider than 100 and every number of the constants, margins, steps, band and verdict
+    printed whole (on one line, never folded or cut)."""
+    import io
+
+    from rich.console import Console
+
+    from sgncert.cli.tables import certificate_tables, number
+
+    doc = json.loads(path.read_text())
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, no_color=True)
+    for item in certificate_tables(doc):
+        console.print(item)
+    text = buf.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    k, sgn, steps = doc["constants"], doc["sgn"], doc["steps"]
+    numbers = [*k["mu"], *(x for row in k["L"] for x in row if x), *doc["metric"]["weights"], k["beta"]]
+    numbers += [doc["euclidean"]["margin"], sgn["margin"], sgn["tau"], steps["euler"]["max"]]
+    numbers += [x for b in doc["band"] for x in (b["low"], b["high"]) if x is not None]
+    for p in doc["verdict"]["proofs"]:
+        numbers += [p["rate"]] if p.get("rate") is not None else []
+        numbers += [s["h"] for s in p["steps"].values()]
+    missing = [x for x in numbers if number(x) not in text]
+    assert not missing, missing
