@@ -463,24 +463,7 @@ class Recomputation:
                 "a constrained game states its residual at a step h of the natural map (and only a constrained game)",
             )
             return
-        if h is not None:  # constrained: the natural map c - P_X(c - h F(c)) (docs/theory.md §13)
-            assert self.game.sets is not None
-            true = float(np.linalg.norm(s * (c - self.game.sets.project(c - float(h) * F))))
-            allowance = residual_allowance(s, beta, c, true)
-            if float(stated) >= true + allowance * (1 - 1e-4):
-                rep.ok(
-                    "equilibrium.residual_M",
-                    f"stated {number_text(float(stated))} >= ||c - P_X(c - h F(c))||_M = {number_text(true)} at "
-                    f"h = {number_text(h)} + rounding allowance {number_text(allowance)}",
-                )
-            else:
-                rep.fail(
-                    "equilibrium.residual_M",
-                    f"stated {number_text(float(stated))} but ||c - P_X(c - h F(c))||_M = {number_text(true)} at "
-                    f"h = {number_text(h)}, plus the rounding allowance {number_text(allowance)}",
-                )
-            return
-        if self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
+        if h is None and self.exact and self.J is not None and self.J.shape[0] <= proved.PROOF_MAX_DIM:
             # affine: ||J c + F(0)||_M exactly, from the rational J (F(c) in floats may cancel)
             F0, _ = value_and_jacobian(self.game, np.zeros_like(c))
             exact = proved.affine_residual_squared(self.J, F0, c, self.game.metric_block_sizes, weights)
@@ -492,18 +475,26 @@ class Recomputation:
                     f"stated {number_text(float(stated))} but ||J c + F(0)||_M = {number_text(math.sqrt(float(exact)))} (exactly)",
                 )
             return
-        true = float(np.linalg.norm(s * F))
+        if h is not None:  # constrained: the natural map c - P_X(c - h F(c)) (docs/theory.md §13)
+            assert self.game.sets is not None
+            vec, what = (
+                c - self.game.sets.project(c - float(h) * F),
+                f"||c - P_X(c - h F(c))||_M at h = {number_text(h)}",
+            )
+        else:
+            vec, what = F, "||F(center)||_M"
+        true = float(np.linalg.norm(s * vec))
         allowance = residual_allowance(s, beta, c, true)
         if float(stated) >= true + allowance * (1 - 1e-4):
             rep.ok(
                 "equilibrium.residual_M",
-                f"stated {number_text(float(stated))} >= ||F(center)||_M = {number_text(true)} + rounding allowance "
+                f"stated {number_text(float(stated))} >= {what} = {number_text(true)} + rounding allowance "
                 f"{number_text(allowance)}",
             )
         else:
             rep.fail(
                 "equilibrium.residual_M",
-                f"stated {number_text(float(stated))} but ||F(center)||_M = {number_text(true)}, plus the rounding "
+                f"stated {number_text(float(stated))} but {what} = {number_text(true)}, plus the rounding "
                 f"allowance {number_text(allowance)}",
             )
 

@@ -691,25 +691,10 @@ def projected_flow_data(doc: dict, game: Game, *, starts: int = 8, seed: int = 0
         "invariant": certified,
         "ball_source": "certificate" if from_certificate else "region",
         "starts_in_region": True,
-        "x_star": x_star.tolist(),
-        "starts": X0.tolist(),
         "iterates": traj.tolist(),
-        "x_star_source": x_star_source,
-        "gamma_center": float(gamma_vals[0]),
-        "euclidean_ratio": e_ratio.tolist(),
-        "m_ratio": m_ratio.tolist(),
-        "max_euclidean_ratio": float(np.max(e_ratio)),
-        "max_m_ratio": float(np.max(m_ratio)),
-        "claims": claims,
-        "plane": plane,
-        "projection": projection,
-        "plane_labels": labels,
-        "plane_origin": [float(origin[0]), float(origin[1])],
-        "path": path.tolist(),
+        **_trajectory_fields(doc, x_star, x_star_source, X0, gamma_vals, e_ratio, m_ratio, claims),
+        **_plane_fields(plane, projection, labels, origin, path, radius_M, s_pair, flat),
         "ball_radius": float(np.linalg.norm(X0[0] - x_star)),
-        "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
-        "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
-        "stream": None,
         "set_boundary": None,
     }
     data["titles"] = flow_titles(claims, certified=certified, step=h)
@@ -720,6 +705,38 @@ def projected_flow_data(doc: dict, game: Game, *, starts: int = 8, seed: int = 0
 
 
 # --------------------------------------------------------------------------------- data
+def _trajectory_fields(
+    doc: dict, x_star, x_star_source: str, X0, gamma_vals, e_ratio, m_ratio, claims: dict
+) -> dict[str, Any]:
+    """The fields of a flow's data that every dynamics shares: the equilibrium, the starts,
+    the distance ratios and the claims drawn from them."""
+    return {
+        "x_star": x_star.tolist(),
+        "starts": X0.tolist(),
+        "x_star_source": x_star_source,
+        "gamma_center": float(gamma_vals[0]),
+        "euclidean_ratio": e_ratio.tolist(),
+        "m_ratio": m_ratio.tolist(),
+        "max_euclidean_ratio": float(np.max(e_ratio)),
+        "max_m_ratio": float(np.max(m_ratio)),
+        "claims": claims,
+        "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
+    }
+
+
+def _plane_fields(plane: str, projection, labels, origin, path, radius_M: float, s_pair, flat: bool) -> dict[str, Any]:
+    """The right panel's plane, path and M-ellipse."""
+    return {
+        "plane": plane,
+        "projection": projection,
+        "plane_labels": labels,
+        "plane_origin": [float(origin[0]), float(origin[1])],
+        "path": path.tolist(),
+        "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
+        "stream": None,
+    }
+
+
 def _equilibrium(game: Game, center: np.ndarray) -> tuple[np.ndarray, str]:
     F_c, J_c = value_and_jacobian(game, center)
     if float(np.linalg.norm(F_c)) <= 1e-9 * (1.0 + float(np.linalg.norm(J_c))):
@@ -911,26 +928,11 @@ def flow_data(
         "radius_M": radius_M,
         "invariant": invariant,
         "starts_in_region": region_fit,
-        "x_star": x_star.tolist(),
-        "starts": X0.tolist(),
-        "x_star_source": x_star_source,
-        "gamma_center": float(gamma_vals[0]),
-        "euclidean_ratio": e_ratio.tolist(),
-        "m_ratio": m_ratio.tolist(),
-        "max_euclidean_ratio": float(np.max(e_ratio)),
-        "max_m_ratio": float(np.max(m_ratio)),
-        "claims": claims,
-        "plane": plane,
-        "projection": projection,
-        "plane_labels": labels,
-        "plane_origin": [float(origin[0]), float(origin[1])],
-        "path": path.tolist(),
+        **_trajectory_fields(doc, x_star, x_star_source, X0, gamma_vals, e_ratio, m_ratio, claims),
+        **_plane_fields(plane, projection, labels, origin, path, radius_M, s_pair, flat),
         # the Euclidean ball through the first start (not drawn in the Fisher geometry, whose
         # plane is in metric coordinates)
         "ball_radius": None if fisher else float(np.linalg.norm(X0[0] - x_star)),
-        "ellipse_axes": [float(radius_M / s_pair[0]), 0.0 if flat else float(radius_M / s_pair[1])],
-        "region": {"radius": float(doc["region"]["radius"]), "norm": doc["region"]["norm"]},
-        "stream": None,
     }
     data["titles"] = flow_titles(claims, fisher=fisher, certified=certified)
     if dm == 2 and plane == "state":
