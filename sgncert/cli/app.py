@@ -1,7 +1,7 @@
 """The ``sgncert`` command: a lazy click group over the library.
 
 Exit codes: 0 success (certified / valid), 1 checked and negative, 2 bad input or usage,
-3 undecidable or numerical failure, 130 interrupted. Each command lives in its own module,
+3 undecidable or numerical failure, 4 (verify) valid but not certified, 130 interrupted. Each command lives in its own module,
 imported only when that command runs (heavy libraries are imported inside the commands),
 so ``sgncert --help`` stays instant. No traceback reaches the user unless ``--debug`` is
 given, before or after the subcommand (each command gets the option when it is loaded).
@@ -103,7 +103,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     L_ij on a region, finds block weights w making the pseudo-gradient strongly monotone in
     M(w) = blockdiag(w_i I), and reports the rate, safe step sizes and timescale bands.
 
-    Exit codes: 0 certified/valid, 1 not certified/invalid, 2 bad input, 3 numerical failure.
+    Exit codes: 0 certified/valid, 1 not certified/invalid, 2 bad input, 3 numerical failure,
+    4 valid but not certified (verify).
 
     Game specs are data (YAML, expressions parsed without eval). The one exception is a
     Python hook (costs: {python: file.py:fn}), which RUNS the named file: only certify
