@@ -32,7 +32,7 @@ from .constants import (
     weight_scaling,
     weighted_constants,
 )
-from .equilibrium import Equilibrium, residual_allowance, solve_equilibrium
+from .equilibrium import Equilibrium, natural_residual_allowance, residual_allowance, solve_equilibrium
 from .sampling import sample_count, sample_game_region
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
 from .verdict import Proof, Verdict, formula_proof, lmi_proof, not_tried
@@ -360,8 +360,9 @@ def certify(
         else:  # nothing certified: the residual at h = 1/beta, for information
             residual_step = 1.0 / eq_beta if math.isfinite(eq_beta) and eq_beta > 0 else 1.0
         s = weight_scaling(game, eq_weights)
-        residual_M = float(np.linalg.norm(s * (center - game.sets.project(center - residual_step * F_center))))
-        residual_M += residual_allowance(s, eq_beta, center, residual_M)  # an upper bound (rounding)
+        y = center - residual_step * F_center  # c - P_X(y) as h F + (y - P_X(y)): no cancellation
+        residual_M = float(np.linalg.norm(s * (residual_step * F_center + (y - game.sets.project(y)))))
+        residual_M += natural_residual_allowance(s, eq_beta, residual_step, center, F_center, residual_M)
     elif exact_residual:
         # F(c) = J c + F(0) exactly, from the rational J the constants are proved from
         F0, _ = value_and_jacobian(game, np.zeros_like(center))

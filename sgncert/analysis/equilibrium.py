@@ -11,6 +11,7 @@ in M gives the a-posteriori bound ||x_hat - x*||_M <= ||F(x_hat)||_M / alpha.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,9 @@ def _field(game: Game):
 def natural_residual(game: Game, F, x: np.ndarray, h: float = 1.0) -> float:
     """||x - P_X(x - h F(x))||_2 / h: zero exactly at a solution of the variational inequality."""
     assert game.sets is not None
-    return float(np.linalg.norm(x - game.sets.project(x - h * F(x)))) / h
+    f = F(x)
+    y = x - h * f
+    return float(np.linalg.norm(h * f + (y - game.sets.project(y)))) / h
 
 
 @float64
@@ -132,7 +135,8 @@ def solve_variational_inequality(
     projected onto X, so F is never evaluated outside X) for the fast local phase, and
     projected extragradient steps (Korpelevich, step backtracked until
     eta ||F(y) - F(x)|| <= 0.9 ||y - x||; convergent for monotone Lipschitz F) wherever a
-    Newton step does not reduce ||G||. Stops when ||G(x)|| / h <= tol (1 + ||F(x_0)||);
+    Newton step does not reduce ||G||. Stops when ||G(x)|| <= tol (1 + ||x||) (G is in x's
+    units whatever the scale of F) and the Newton correction is below 1e-6 (1 + ||x||);
     NumericalError with the residual reached otherwise.
 
     Returns:
@@ -147,8 +151,7 @@ def solve_variational_inequality(
     if not np.all(np.isfinite(f)):
         raise NumericalError("equilibrium: F is not finite at the starting point P_X(0)")
     norm_J = float(np.linalg.norm(J(x), 2))
-    h = 1.0 / norm_J if norm_J > 1e-9 else 1.0
-    target = tol * (1.0 + float(np.linalg.norm(f)))
+    h = 1.0 / norm_J if norm_J > 0 else 1.0  # G(x) = x - P_X(x - h F(x)) is then in x's units
     eye = np.eye(game.dim)
     far = 1e8 * (1.0 + float(np.linalg.norm(x)) + float(np.linalg.norm(f)) * h)  # iterates past this diverge
 
@@ -161,18 +164,25 @@ def solve_variational_inequality(
             )
 
     def G(z: np.ndarray, fz: np.ndarray) -> np.ndarray:
-        return z - sets.project(z - h * fz)
+        # x - P_X(y), y = x - h F(x), as h F + (y - P_X(y)): on free coordinates P_X(y) = y and G
+        # is h F itself, not a difference that absorbs a small h F into a large x
+        y = z - h * fz
+        return h * fz + (y - sets.project(y))
 
     g = G(x, f)
-    method, eg_steps, eta = "semismooth newton", 0, h
+    method, eg_steps, eta, correction = "semismooth newton", 0, h, math.inf
     for _ in range(max_iter):
-        if float(np.linalg.norm(g)) / h <= target:
-            return Equilibrium(x, natural_residual(game, F, x), method, eg_steps)
         D = sets.projection_jacobian(x - h * f)
+        dG = (eye - D) + h * (D @ J(x))  # I - D (I - h J), without cancelling h J against I
         try:
-            delta = np.linalg.solve(eye - D @ (eye - h * J(x)), -g)
+            delta = np.linalg.solve(dG, -g)
         except np.linalg.LinAlgError:
-            delta = np.linalg.lstsq(eye - D @ (eye - h * J(x)), -g, rcond=None)[0]
+            delta = np.linalg.lstsq(dG, -g, rcond=None)[0]
+        # converged: the natural map is small in x's own units AND so is the Newton correction
+        # (a map that is small only because F decays, as e^-x does towards +inf, is not a solution)
+        size, correction = 1.0 + float(np.linalg.norm(x)), float(np.linalg.norm(delta))
+        if float(np.linalg.norm(g)) <= tol * size and correction <= 1e-6 * size:
+            return Equilibrium(x, natural_residual(game, F, x), method, eg_steps)
         cand = sets.project(x + delta)
         diverged(cand)
         fc = F(cand)
@@ -199,10 +209,12 @@ def solve_variational_inequality(
         g = G(x, f)
         if eg_steps >= max_extragradient:
             break
-    r = float(np.linalg.norm(G(x, f))) / h
+    r = float(np.linalg.norm(G(x, f)))
     raise NumericalError(
         f"equilibrium: the variational inequality solver did not converge (natural-map residual "
-        f"||x - P_X(x - h F(x))|| / h = {r:.3g}, target {target:.3g})"
+        f"||x - P_X(x - h F(x))|| = {r:.3g} at h = {h:.3g}, target {tol * (1 + float(np.linalg.norm(x))):.3g}; "
+        f"last Newton correction {correction:.3g}: a small residual with a large correction means F only "
+        "decays, with no equilibrium in X near x)"
     )
 
 
@@ -217,4 +229,18 @@ def residual_allowance(s: np.ndarray, beta: float | None, center: np.ndarray, re
     s = np.asarray(s, dtype=np.float64)
     b = float(beta) if beta is not None and np.isfinite(beta) else 0.0
     size = 1.0 + float(residual) + float(np.max(s)) ** 2 / float(np.min(s)) * b * float(np.linalg.norm(center))
+    return ROUNDING_ALLOWANCE * size
+
+
+def natural_residual_allowance(
+    s: np.ndarray, beta: float | None, h: float, center: np.ndarray, F_center: np.ndarray, residual: float
+) -> float:
+    """What rounding may hide in ``||c - P_X(c - h F(c))||_M`` (constrained games):
+    ``1e-13 (1 + r + max s (||c|| + h (||F(c)|| + (max s / min s) beta ||c||)))``: the
+    terms ``c - h F(c)`` sums, with ``F(c)``'s own error (``||J|| <= (max s / min s) beta``)
+    magnified by ``h`` (docs/theory.md §13). Certify adds it; verify recomputes both."""
+    s = np.asarray(s, dtype=np.float64)
+    b = float(beta) if beta is not None and np.isfinite(beta) else 0.0
+    c, f = float(np.linalg.norm(center)), float(np.linalg.norm(F_center))
+    size = 1.0 + float(residual) + float(np.max(s)) * (c + h * (f + float(np.max(s)) / float(np.min(s)) * b * c))
     return ROUNDING_ALLOWANCE * size

@@ -105,6 +105,27 @@ def in_feasible_region(points: np.ndarray, region: Region, sets: ProductSet | No
     return retract_into_region(sets.project(points), c, c, region.radius, region.norm)
 
 
+OVERSAMPLE = 64  # sobol / random points drawn per sample of a constrained game, to fill R and X from inside
+OVERSAMPLE_FLOATS = 20_000_000  # ... within this many coordinates (160 MB)
+
+
 def sample_game_region(region: Region, sampling: Sampling, sets: ProductSet | None) -> np.ndarray:
-    """:func:`sample_region`, mapped into R and X for a constrained game (centre first)."""
-    return in_feasible_region(sample_region(region, sampling), region, sets)
+    """:func:`sample_region`, mapped into R and X for a constrained game (centre first).
+
+    Sobol and random samplers draw up to OVERSAMPLE times the points asked for (within
+    OVERSAMPLE_FLOATS coordinates) and keep, in
+    their order, those already in X (they fill R and X from inside, as the plain sampler
+    fills R); only the shortfall is made of points mapped into R and X by
+    :func:`in_feasible_region` (which lie on X's boundary when they started outside it).
+    Grid and vertex samples are all mapped (their structure is the point)."""
+    if sets is None or not sets.constrained:
+        return sample_region(region, sampling)
+    n = sampling.samples
+    if sampling.method not in ("sobol", "random"):
+        return in_feasible_region(sample_region(region, sampling), region, sets)
+    factor = int(max(1, min(OVERSAMPLE, OVERSAMPLE_FLOATS // max(1, n * sets.dim))))
+    pts = sample_region(region, Sampling(sampling.method, n * factor, sampling.seed))
+    inside = sets.contains(pts[1:])
+    kept = pts[1:][inside][:n]
+    rest = in_feasible_region(pts[1:][~inside][: n - kept.shape[0]], region, sets)
+    return np.concatenate([pts[:1], kept, rest])

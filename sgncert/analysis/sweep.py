@@ -170,6 +170,7 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
     exact = c.constants.provenance == "exact"
     row: dict[str, Any] = dict(values)
     best = c.verdict.best if c.verdict is not None else None
+    thresholds = None if c.game.constrained else c.thresholds  # thresholds of the unprojected linear maps
     steps = c.verdict.best_steps() if c.verdict is not None else {}
     first = steps.get("npg" if c.game.geometry == "fisher" else "euler")
     row.update(
@@ -190,11 +191,11 @@ def certification_row(c: Certification, values: dict[str, float]) -> dict[str, A
             "beta": float(c.weighted.beta),
             "euler_max": c.steps.euler_max if c.steps else 0.0,
             "euler_best": c.steps.euler_best if c.steps else 0.0,
-            "rk4_max": c.steps.rk4_max if c.steps else 0.0,
-            "euler_stability": c.thresholds.euler_stability if c.thresholds else None,
-            "rk4_stability": c.thresholds.rk4_stability if c.thresholds else None,
-            "euler_contraction": c.thresholds.euler_contraction if c.thresholds else None,
-            "rk4_contraction": c.thresholds.rk4_contraction if c.thresholds else None,
+            "rk4_max": (c.steps.rk4_max if c.steps else 0.0) if not c.game.constrained else None,
+            "euler_stability": thresholds.euler_stability if thresholds else None,
+            "rk4_stability": thresholds.rk4_stability if thresholds else None,
+            "euler_contraction": thresholds.euler_contraction if thresholds else None,
+            "rk4_contraction": thresholds.rk4_contraction if thresholds else None,
             "tight_euler": c.tight.euler.h if c.tight else None,
             "tight_rk4": c.tight.rk4.h if c.tight and c.tight.rk4 is not None else None,
             "weights": [float(v) for v in c.weights],

@@ -63,7 +63,7 @@ def _steps(c: Certification) -> m.StepsInfo:
             max=euler.max, best=euler.best, factor=euler.factor, update="theta_i <- theta_i - h G_i^+ grad_i f_i"
         )
     exact = None
-    if c.thresholds is not None:
+    if c.thresholds is not None and not c.game.constrained:  # thresholds of the unprojected linear map
         t = c.thresholds
         exact = m.ExactStepThresholds(
             provenance="exact",

@@ -30,7 +30,7 @@ from ..analysis.constants import (
     weight_scaling,
     weighted_constants,
 )
-from ..analysis.equilibrium import residual_allowance
+from ..analysis.equilibrium import natural_residual_allowance, residual_allowance
 from ..analysis.sampling import sample_game_region
 from ..analysis.statistics import weighted_statistics
 from ..errors import NumericalError
@@ -477,14 +477,13 @@ class Recomputation:
             return
         if h is not None:  # constrained: the natural map c - P_X(c - h F(c)) (docs/theory.md §13)
             assert self.game.sets is not None
-            vec, what = (
-                c - self.game.sets.project(c - float(h) * F),
-                f"||c - P_X(c - h F(c))||_M at h = {number_text(h)}",
-            )
+            y = c - float(h) * F  # c - P_X(y) as h F + (y - P_X(y)): no cancellation
+            true = float(np.linalg.norm(s * (float(h) * F + (y - self.game.sets.project(y)))))
+            what = f"||c - P_X(c - h F(c))||_M at h = {number_text(h)}"
+            allowance = natural_residual_allowance(s, beta, float(h), c, F, true)
         else:
-            vec, what = F, "||F(center)||_M"
-        true = float(np.linalg.norm(s * vec))
-        allowance = residual_allowance(s, beta, c, true)
+            true, what = float(np.linalg.norm(s * F)), "||F(center)||_M"
+            allowance = residual_allowance(s, beta, c, true)
         if float(stated) >= true + allowance * (1 - 1e-4):
             rep.ok(
                 "equilibrium.residual_M",

@@ -241,8 +241,9 @@ def equilibrium_line(doc: dict[str, Any]) -> Any:
     if eq.get("distance_bound_M") is not None:
         proof = eq.get("proof") or "sgn"
         sampled = " (on the samples)" if doc["constants"]["provenance"] == "sampled" else ""
+        proved = "proved" if eq.get("in_region") is not False else "bound, valid only if x* lies in the region,"
         text += (
-            f"; proved{sampled} ||c - x*||_M <= {number(eq['distance_bound_M'])} "
+            f"; {proved}{sampled} ||c - x*||_M <= {number(eq['distance_bound_M'])} "
             f"(rate and metric of {proof}: {_metric(eq.get('weights') or doc['metric']['weights'], _fisher(doc))})"
         )
         if eq.get("in_region"):
@@ -316,7 +317,11 @@ def _verdict(doc: dict[str, Any]) -> Any:
         else f"CERTIFIED {what}: no flow rate proved; {steps}"
     )
     if eq.get("in_region") and isinstance(ball, dict) and ball.get("radius_M") is not None:
-        dynamics = "the flow" + (f" and {own_steps}" if own_steps and own_steps != "no step proved" else "")
+        steps_own = own_steps if own_steps and own_steps != "no step proved" else ""
+        if constrained(doc):  # the certified dynamics is projected Euler: the flow is not projected
+            dynamics = steps_own or "nothing"
+        else:
+            dynamics = "the flow" + (f" and {steps_own}" if steps_own else "")
         text += (
             f". The equilibrium lies in the region (||c - x*||_M <= {number(eq.get('distance_bound_M'))} "
             f"in {ball_metric}); {dynamics} started in the invariant M-ball of radius {number(ball['radius_M'])} "

@@ -113,9 +113,10 @@ def _check_center_in_sets(region: Region, sets: ProductSet, players: tuple[Playe
     if region.center is None:
         return
     for p, s in zip(players, sets.sets):
-        if s is not None and not bool(s.contains(region.center[p.slice], tol=1e-12)):
+        if s is not None and not bool(s.contains(region.center[p.slice])):
+            part = ", ".join(repr(float(v)) for v in region.center[p.slice][:6])
             raise SpecError(
-                f"{where}.center: player {p.name}'s part {np.array2string(region.center[p.slice], threshold=6)} "
+                f"{where}.center: player {p.name}'s part [{part}{', ...' if p.dim > 6 else ''}] "
                 f"is outside its set {s.kind}; the centre must lie in the players' sets (use center: equilibrium)"
             )
 

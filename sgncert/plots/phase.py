@@ -36,6 +36,11 @@ def phase_data(
     """
     if isinstance(prange, str):
         prange = parse_param_range(prange)
+    if game.constrained:
+        raise SpecError(
+            f"{game.source or game.name}: plot phase draws the unprojected Euler and RK4 maps; for a constrained "
+            "game only projected Euler is certified (use plot flow)"
+        )
     if not game.affine:
         raise SpecError(
             f"{game.source or game.name}: plot phase needs an affine game (constant Jacobian); "
