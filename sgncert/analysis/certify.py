@@ -360,8 +360,7 @@ def certify(
         else:  # nothing certified: the residual at h = 1/beta, for information
             residual_step = 1.0 / eq_beta if math.isfinite(eq_beta) and eq_beta > 0 else 1.0
         s = weight_scaling(game, eq_weights)
-        y = center - residual_step * F_center  # c - P_X(y) as h F + (y - P_X(y)): no cancellation
-        residual_M = float(np.linalg.norm(s * (residual_step * F_center + (y - game.sets.project(y)))))
+        residual_M = float(np.linalg.norm(s * game.sets.natural_map(center, residual_step * F_center)))
         residual_M += natural_residual_allowance(s, eq_beta, residual_step, center, F_center, residual_M)
     elif exact_residual:
         # F(c) = J c + F(0) exactly, from the rational J the constants are proved from

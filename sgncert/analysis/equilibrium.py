@@ -118,9 +118,7 @@ def _field(game: Game):
 def natural_residual(game: Game, F, x: np.ndarray, h: float = 1.0) -> float:
     """||x - P_X(x - h F(x))||_2 / h: zero exactly at a solution of the variational inequality."""
     assert game.sets is not None
-    f = F(x)
-    y = x - h * f
-    return float(np.linalg.norm(h * f + (y - game.sets.project(y)))) / h
+    return float(np.linalg.norm(game.sets.natural_map(x, h * F(x)))) / h
 
 
 @float64
@@ -164,10 +162,7 @@ def solve_variational_inequality(
             )
 
     def G(z: np.ndarray, fz: np.ndarray) -> np.ndarray:
-        # x - P_X(y), y = x - h F(x), as h F + (y - P_X(y)): on free coordinates P_X(y) = y and G
-        # is h F itself, not a difference that absorbs a small h F into a large x
-        y = z - h * fz
-        return h * fz + (y - sets.project(y))
+        return sets.natural_map(z, h * fz)
 
     g = G(x, f)
     method, eg_steps, eta, correction = "semismooth newton", 0, h, math.inf

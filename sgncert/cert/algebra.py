@@ -391,7 +391,7 @@ def _check_c4(rep: VerifyReport, r: dict) -> float:
 
 def constrained(doc: dict) -> bool:
     """Some player of the embedded spec has a constraint set (the rebuild checks the spec)."""
-    players = doc["game"]["spec"].get("players")
+    players = (doc["game"].get("spec") or {}).get("players")  # a summary may show a certificate without its spec
     return isinstance(players, list) and any(isinstance(p, dict) and "set" in p for p in players)
 
 

@@ -477,8 +477,7 @@ class Recomputation:
             return
         if h is not None:  # constrained: the natural map c - P_X(c - h F(c)) (docs/theory.md §13)
             assert self.game.sets is not None
-            y = c - float(h) * F  # c - P_X(y) as h F + (y - P_X(y)): no cancellation
-            true = float(np.linalg.norm(s * (float(h) * F + (y - self.game.sets.project(y)))))
+            true = float(np.linalg.norm(s * self.game.sets.natural_map(c, float(h) * F)))
             what = f"||c - P_X(c - h F(c))||_M at h = {number_text(h)}"
             allowance = natural_residual_allowance(s, beta, float(h), c, F, true)
         else:

@@ -20,6 +20,7 @@ from ..analysis.sampling import in_feasible_region
 from ..analysis.simulate import ball_points, batched_field, step_pairs
 from ..games.markov import natural_gradient
 from ..games.model import Game
+from ..theory.steps import euler_factor_bound, rk4_factor_bound
 from ..util.jaxenv import jax_scope
 from .algebra import REL_TOL
 from .report import VerifyReport, number_text
@@ -29,8 +30,6 @@ def _best_runs(doc: dict[str, Any], game: Game) -> list[tuple[str, str, float, f
     """The verdict's best Euler and RK4 steps, each in its own (scalar) metric: an open bound
     at 0.99 x h with the factor proved there from its proof's rate and beta, an attained step
     at h with its stated factor (docs/theory.md §12)."""
-    from ..theory.steps import rk4_factor_bound
-
     best = (doc.get("verdict") or {}).get("best") or {}
     proofs = {p["method"]: p for p in (doc.get("verdict") or {}).get("proofs", [])}
     out = []
@@ -44,7 +43,7 @@ def _best_runs(doc: dict[str, Any], game: Game) -> list[tuple[str, str, float, f
         else:
             p = proofs[st["proof"]]
             a, b, h = float(p["rate"]), float(p["beta"]), 0.99 * float(st["h"])
-            factor = math.sqrt(max(0.0, 1 - 2 * h * a + (h * b) ** 2)) if rule == "euler" else rk4_factor_bound(h, a, b)
+            factor = (euler_factor_bound if rule == "euler" else rk4_factor_bound)(h, a, b)
             label = f"proved bound at 0.99 x h ({st['proof']})"
         out.append((f"simulate.best.{rule}", rule, h, factor, label, s))
     return out
@@ -82,9 +81,7 @@ def simulate(
             p = next(q for q in doc["verdict"]["proofs"] if q["method"] == best["proof"])
             h = float(best["h"]) if best["attained"] else 0.99 * float(best["h"])
             factor = (
-                float(best["factor"])
-                if best["attained"]
-                else math.sqrt(max(0.0, 1 - 2 * h * float(p["rate"]) + (h * float(p["beta"])) ** 2))
+                float(best["factor"]) if best["attained"] else euler_factor_bound(h, float(p["rate"]), float(p["beta"]))
             )
             runs_npg.append(("simulate.best.npg", best["weights"], h, factor))
         for k, (name, weights, h, factor) in enumerate(runs_npg):
@@ -132,7 +129,7 @@ def simulate(
                 "simulate.euler.max",
                 "euler",
                 0.99 * float(e["max"]),
-                math.sqrt(max(0.0, 1 - 2 * 0.99 * float(e["max"]) * alpha + (0.99 * float(e["max"]) * beta) ** 2)),
+                euler_factor_bound(0.99 * float(e["max"]), alpha, beta),
                 "proved bound at 0.99 x euler.max",
                 s_sgn,
             ),

@@ -11,6 +11,8 @@ import math
 import numbers
 from typing import Any
 
+from ..cert.algebra import constrained
+
 
 def number(x: Any) -> str:
     """A number as the terminal shows it: the shortest repr that round-trips for a float,
@@ -129,12 +131,6 @@ def headline(doc: dict[str, Any]) -> Any:
     return Text(
         f"CERTIFIED {_where(doc)} by {', '.join(holding)}; best proof {best['proof']}: {rate}", style="bold green"
     )
-
-
-def constrained(doc: dict[str, Any]) -> bool:
-    """Some player has a constraint set (the embedded spec's players[].set)."""
-    players = doc["game"].get("spec", {}).get("players")
-    return isinstance(players, list) and any(isinstance(p, dict) and "set" in p for p in players)
 
 
 def _bound(v: Any) -> str:

@@ -395,7 +395,7 @@ def _constrained_equilibrium(game: Game, center: np.ndarray) -> tuple[np.ndarray
     F_c, J_c = value_and_jacobian(game, c)
     norm_J = float(np.linalg.norm(J_c, 2))
     h = 1.0 / norm_J if norm_J > 0 else 1.0
-    residual = float(np.linalg.norm(c - game.sets.project(c - h * F_c)))
+    residual = float(np.linalg.norm(game.sets.natural_map(c, h * F_c)))
     scale = 1e-10 * (1.0 + float(np.linalg.norm(c)))
     if float(np.linalg.norm(c - center)) <= scale and residual <= scale:
         return c, "region centre"

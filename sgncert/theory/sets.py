@@ -535,6 +535,21 @@ class ProductSet:
                 out[..., sl] = s.project(out[..., sl])
         return out
 
+    def natural_map(self, x: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """``x - P_X(x - step)`` (``step = h F(x)``), computed as ``step + (y - P_X(y))`` with
+        ``y = x - step``: on free coordinates ``P_X(y) = y`` and the result is ``step`` itself,
+        not a difference in which a small step is absorbed by a large ``x`` (docs/theory.md §13).
+
+        Args:
+          x: points, shape (..., d).
+          step: ``h F(x)``, the same shape.
+
+        Returns:
+          Shape (..., d); zero exactly at a fixed point of projected Euler.
+        """
+        y = x - step
+        return step + (y - self.project(y))
+
     def contains(self, x: np.ndarray, tol: float = 0.0) -> np.ndarray:
         """Every block in its set with slack ``tol`` (an unconstrained block: not NaN).
 

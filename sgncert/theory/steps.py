@@ -72,6 +72,11 @@ def rk4_contraction_constant() -> float:
 C4 = rk4_contraction_constant()
 
 
+def euler_factor_bound(h: float, alpha: float, beta: float) -> float:
+    """sqrt(1 - 2 h alpha + h^2 beta^2): the proved per-step factor of (projected) Euler (docs/theory.md §6)."""
+    return math.sqrt(max(0.0, 1.0 - 2.0 * h * alpha + h * h * beta * beta))
+
+
 def rk4_factor_bound(h: float, alpha: float, beta: float) -> float:
     """sqrt(g(h)), g(h) = 1 - 2 h alpha a(h beta) + h^2 beta^2 k(h beta)."""
     q = h * beta

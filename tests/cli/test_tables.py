@@ -307,13 +307,10 @@ def test_two_player_band_has_no_search_column():
 def test_summary_starts_with_the_verdict_and_fits_100_columns_on_eight_players(tmp_path):
     """An 8-player game: the verdict, the largest steps, the proofs and the equilibrium come
     first; at 100 columns no line is wider and every constant is printed whole."""
-    import io
 
     import yaml
-    from rich.console import Console
 
     from conftest import ring_spec
-    from sgncert.cli.tables import certificate_tables
 
     spec = tmp_path / "ring.yaml"
     spec.write_text(yaml.safe_dump(ring_spec()))
@@ -321,11 +318,7 @@ def test_summary_starts_with_the_verdict_and_fits_100_columns_on_eight_players(t
     r = invoke("certify", spec, "-o", out, "--no-tight")
     assert r.exit_code == 0, r.output
     doc = json.loads(out.read_text())
-    buf = io.StringIO()
-    console = Console(file=buf, width=100, no_color=True)
-    for item in certificate_tables(doc):
-        console.print(item)
-    text = buf.getvalue()
+    text = render(doc, width=100)
     lines = text.splitlines()
     assert max(len(ln) for ln in lines) <= 100
     assert lines[0].startswith("CERTIFIED on the samples (estimated constants) by euclidean")
@@ -359,18 +352,11 @@ def test_samples_count_the_users_points_and_keep_the_tight_steps(tmp_path):
 def test_every_bundled_summary_fits_100_columns_with_whole_numbers(path):
     """No line wider than 100 and every number of the constants, margins, steps, band and verdict
     printed whole (on one line, never folded or cut)."""
-    import io
 
-    from rich.console import Console
-
-    from sgncert.cli.tables import certificate_tables, number
+    from sgncert.cli.tables import number
 
     doc = json.loads(path.read_text())
-    buf = io.StringIO()
-    console = Console(file=buf, width=100, no_color=True)
-    for item in certificate_tables(doc):
-        console.print(item)
-    text = buf.getvalue()
+    text = render(doc, width=100)
     assert max(len(line) for line in text.splitlines()) <= 100
     k, sgn, steps = doc["constants"], doc["sgn"], doc["steps"]
     numbers = [*k["mu"], *(x for row in k["L"] for x in row if x), *doc["metric"]["weights"], k["beta"]]
