@@ -27,6 +27,7 @@ from .util.version import __version__ as __version__
 if TYPE_CHECKING:
     from .analysis.certify import Certification as Certification
     from .analysis.certify import certify as certify
+    from .analysis.sound import SoundBudget as SoundBudget
     from .analysis.sweep import run_sweep as run_sweep
     from .analysis.verdict import Proof as Proof
     from .analysis.verdict import ProvedStep as ProvedStep
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Certification": "analysis.certify",
     "certify": "analysis.certify",
+    "SoundBudget": "analysis.sound",
     "run_sweep": "analysis.sweep",
     "Proof": "analysis.verdict",
     "ProvedStep": "analysis.verdict",

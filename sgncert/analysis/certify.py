@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NumericalError, SpecError
-from ..games.model import Game
+from ..games.model import Game, Region
 from ..theory import proved
 from ..theory.exact import certified_margin
 from ..theory.proved import PROOF_MAX_DIM
 from ..theory.smallgain import PerronWeights, perron_weights, sgn_margin, small_gain_radius
+from ..theory.sound_bounds import Key, block_keys, weighted_keys
 from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
 from ..util.jaxenv import float64
@@ -34,6 +35,7 @@ from .constants import (
 )
 from .equilibrium import Equilibrium, natural_residual_allowance, residual_allowance, solve_equilibrium
 from .sampling import sample_count, sample_game_region
+from .sound import SoundBudget, SoundReport, SoundSearch, game_budget, point_values, report_of
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
 from .verdict import Proof, Verdict, formula_proof, lmi_proof, not_tried
 
@@ -73,6 +75,7 @@ class Certification:
     equilibrium_weights: np.ndarray | None = None  # the metric of residual_M (the SGN weights when none holds)
     # constrained games: residual_M is ||c - P_X(c - h F(c))||_M at this h (None: ||F(c)||_M)
     residual_step: float | None = None
+    sound: SoundReport | None = None  # provenance sound: what the branch and bound proved
 
     @property
     def sgn_certified(self) -> bool:
@@ -151,6 +154,101 @@ def _tight(
     return None, "tight steps skipped: the sampled Jacobians do not fit in memory"
 
 
+def _choose_weights(game: Game, mu: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, str, PerronWeights]:
+    """The spec's weights (normalised, w_1 = 1), else the Perron weights of (mu, L)."""
+    perron = perron_weights(mu, L)
+    if game.fixed_weights is not None:
+        weights = np.asarray(game.fixed_weights, dtype=np.float64)
+        return weights / weights[0], "spec", perron
+    return perron.weights, "perron", perron
+
+
+def block_bounds(search: SoundSearch, n: int, with_gamma: bool = True) -> tuple:
+    """(mu, L[, gamma]) over R from a sound search (NumericalError when one is unbounded)."""
+    b = dict(zip(search.keys, search.region_bounds()))
+    mu = np.array([b[Key("mu", i)] for i in range(n)])
+    L = np.array([[0.0 if i == j else b[Key("L", i, j)] for j in range(n)] for i in range(n)])
+    gamma = b.get(Key("gamma"), 0.0)
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(L)) and math.isfinite(gamma)):
+        raise NumericalError(
+            "sound bounds: the Jacobian's enclosure is unbounded on part of the region within the budget "
+            "(a division by an interval holding 0, a logarithm near 0 or an overflow); raise --budget, "
+            "shrink the region, or use --bounds sampled"
+        )
+    return (mu, L, gamma) if with_gamma else (mu, L)
+
+
+def _sound(
+    game: Game,
+    region: Region,
+    sampled: Constants,
+    points: np.ndarray,
+    budget: SoundBudget,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[SoundReport, Constants, WeightedConstants, float | None]:
+    """Sound constants by branch and bound (docs/theory.md §14): mu, L, gamma first; then
+    beta and alpha_true in the metric they choose (and beta(1) when gamma > 0), on the same
+    partition. Returns the report, the constants (provenance sound), the weighted
+    constants of the final weights and beta(1) (None when gamma <= 0)."""
+    n = game.n_players
+    search = SoundSearch.start(game, region, budget, point_values(game))
+    estimate: dict[Key, float] = {Key("gamma"): float(sampled.gamma)}
+    for i in range(n):
+        estimate[Key("mu", i)] = float(sampled.mu[i])
+        for j in range(n):
+            if i != j:
+                estimate[Key("L", i, j)] = float(sampled.L[i, j])
+    # 1. mu and L (they choose the metric), within half the budget
+    keys = [k for k in block_keys(n) if k.kind != "gamma"]
+    search.add_keys(keys, np.array([estimate[k] for k in keys]))
+    search.refine(progress, share=0.5)
+
+    def weighted_at(weights: np.ndarray, with_ones: bool) -> None:
+        wk = [Key("gamma")] + weighted_keys(weights.tolist())
+        if with_ones:
+            wk += [Key("beta", w=tuple([1.0] * n))]
+        wk = [k for k in wk if k not in search.keys]
+        values = []
+        for key in wk:
+            if key not in estimate:
+                assert key.w is not None
+                wc = weighted_constants(game, list(key.w), points=points)
+                estimate[Key("beta", w=key.w)] = wc.beta
+                estimate[Key("alpha", w=key.w)] = wc.alpha_true
+            values.append(estimate[key])
+        search.add_keys(wk, np.array(values))
+
+    # 2. gamma, and beta, alpha_true in that metric (beta(1) too when gamma may be positive)
+    weights = _choose_weights(game, *block_bounds(search, n, with_gamma=False))[0]
+    weighted_at(weights, sampled.gamma > 0)
+    search.refine(progress)
+    # 3. mu and L only improve as boxes split: if the metric they choose moved, its beta and
+    # alpha_true too, within what is left of the budget
+    final = _choose_weights(game, *block_bounds(search, n, with_gamma=False))[0]
+    if not np.array_equal(final, weights):
+        weights = final
+        weighted_at(weights, sampled.gamma > 0)
+        search.refine(progress)
+    mu, L, gamma = block_bounds(search, n)
+    if gamma > 0 and Key("beta", w=tuple([1.0] * n)) not in search.keys:
+        weighted_at(weights, True)
+    report = report_of(search, estimate)
+    w = tuple(float(v) for v in weights)
+    constants = Constants(
+        mu=mu,
+        L=L,
+        gamma=gamma,
+        provenance="sound",
+        samples=sampled.samples,
+        worst=sampled.worst,
+        center_value=sampled.center_value,
+        jacobians=sampled.jacobians,
+    )
+    weighted = WeightedConstants(beta=report.value(Key("beta", w=w)), alpha_true=report.value(Key("alpha", w=w)))
+    beta1 = report.value(Key("beta", w=tuple([1.0] * n))) if gamma > 0 else None
+    return report, constants, weighted, beta1
+
+
 def _bands(
     mu: np.ndarray, L: np.ndarray, interior: np.ndarray | None, progress: Callable[[int, int], None] | None
 ) -> tuple[list[dict], str | None]:
@@ -194,6 +292,7 @@ def _verdict(
     tight_note: str | None,
     points: np.ndarray | None,
     jac: np.ndarray | None,
+    beta_ones: Callable[[], float] | None = None,
 ) -> Verdict:
     """Every proof of docs/theory.md §12, from the numbers computed (and, for the Euclidean
     and weighted proofs, beta in their metrics: one more pass over the samples each, only
@@ -204,11 +303,12 @@ def _verdict(
     gamma = constants.gamma
     frame = "the unweighted Fisher metric (w = 1)" if geo == "fisher" else "the Euclidean norm"
     if gamma > 0:
-        beta1 = (
-            weighted.beta
-            if np.array_equal(weights, ones)
-            else weighted_constants(game, ones, points=points, J=jac).beta
-        )
+        if np.array_equal(weights, ones):
+            beta1 = weighted.beta
+        elif beta_ones is not None:
+            beta1 = beta_ones()
+        else:
+            beta1 = weighted_constants(game, ones, points=points, J=jac).beta
     else:
         beta1 = math.nan
     euclid = formula_proof(
@@ -252,7 +352,14 @@ def _equilibrium_proof(verdict: Verdict, exact_residual: bool) -> Proof | None:
 
 @float64
 def certify(
-    game: Game, *, progress: Progress | None = None, tight: bool = True, metric: str = "scalar", bands: bool = True
+    game: Game,
+    *,
+    progress: Progress | None = None,
+    tight: bool = True,
+    metric: str = "scalar",
+    bands: bool = True,
+    bounds: str | None = None,
+    budget: SoundBudget | None = None,
 ) -> Certification:
     """Certify ``game``: constants, weights, the proved margin, step sizes and bands.
 
@@ -264,6 +371,10 @@ def certify(
             per player, unconstrained games only).
         bands: compute the timescale band (N > 2: two SDPs per interacting pair, none past
             BAND_MAX_PLAYERS players; a search that fails is a note, never an error).
+        bounds: ``"sampled"`` (extrema over the samples: estimates) or ``"sound"`` (bounds
+            proved over all of R by interval branch and bound, docs/theory.md §14); None:
+            the spec's ``bounds`` (default sampled). Affine games are exact either way.
+        budget: tolerance and budget of the sound branch and bound (default SoundBudget()).
 
     Returns:
         A :class:`Certification`; ``certified`` says whether the margin is positive.
@@ -310,21 +421,38 @@ def certify(
         if constants.center_value is None or not np.all(np.isfinite(constants.center_value)):
             raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")
         F_center = constants.center_value
-    mu, L = constants.mu, constants.L
-    perron = perron_weights(mu, L)
-    if game.fixed_weights is not None:
-        weights, source = np.asarray(game.fixed_weights, dtype=np.float64), "spec"
-        weights = weights / weights[0]
-    else:
-        weights, source = perron.weights, "perron"
-        if not perron.attained and perron.tau > 0:
+    method = bounds if bounds is not None else game.bounds
+    if method not in ("sampled", "sound"):
+        raise SpecError(f"bounds: expected 'sampled' or 'sound', got {method!r}")
+    sound: SoundReport | None = None
+    beta_ones: float | None = None
+    if method == "sound" and game.affine:
+        notes.append(
+            "the game is affine: its constants are exact (proved from its constant Jacobian), so --bounds sound adds nothing"
+        )
+    elif method == "sound":
+        assert points is not None
+        sound, constants, weighted_sound, beta_ones = _sound(
+            game, region, constants, points, budget or game_budget(game), stage("sound bounds")
+        )
+        if not sound.complete:
             notes.append(
-                f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it"
+                f"sound bounds: the budget ran out at a relative gap of {sound.reached:.3g} "
+                f"(target {sound.budget.tolerance:g}); the bounds are proved, but looser than asked"
             )
+    mu, L = constants.mu, constants.L
+    weights, source, perron = _choose_weights(game, mu, L)
+    if source == "perron" and not perron.attained and perron.tau > 0:
+        notes.append(
+            f"A is reducible: tau(A) is not attained; the weights reach {perron.margin / perron.tau:.6f} of it"
+        )
     margin_float = sgn_margin(mu, L, weights)
     margin = certified_margin(mu.tolist(), L.tolist(), weights.tolist(), margin_float)
     gain = small_gain_radius(mu, L)
-    weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
+    if sound is not None:
+        weighted = weighted_sound
+    else:
+        weighted = weighted_constants(game, weights, points=points, J=jac, progress=stage("metric"))
     certified_sgn = bool(margin > 0 and math.isfinite(weighted.beta))
     steps = sgn_steps(margin, weighted.beta) if certified_sgn else None
     thresholds: ExactThresholds | None = None
@@ -343,7 +471,19 @@ def certify(
     if tight and tight_note is not None:
         notes.append(tight_note)
     sgn_reason = _reason(mu, margin_float, gain, [pl.name for pl in game.players])
-    verdict = _verdict(game, constants, weights, margin, sgn_reason, weighted, tight_results, tight_note, points, jac)
+    verdict = _verdict(
+        game,
+        constants,
+        weights,
+        margin,
+        sgn_reason,
+        weighted,
+        tight_results,
+        tight_note,
+        points,
+        jac,
+        None if beta_ones is None else (lambda: float(beta_ones)),
+    )
     exact_residual = game.affine and game.transform is None and constants.provenance == "exact"
     eq_proof = _equilibrium_proof(verdict, exact_residual and not game.constrained)
     eq_weights = weights if eq_proof is None else np.asarray(eq_proof.weights, dtype=np.float64)
@@ -397,4 +537,5 @@ def certify(
         equilibrium_proof=None if eq_proof is None else eq_proof.method,
         equilibrium_weights=eq_weights,
         residual_step=residual_step,
+        sound=sound,
     )

@@ -287,10 +287,14 @@ def check_algebra(doc: dict[str, Any], rep: VerifyReport) -> None:
             "constants.samples",
             f"exact constants come from one Jacobian; the certificate states {doc['constants']['samples']} samples",
         )
-    if doc["constants"]["provenance"] == "sound":
+    sound = doc["constants"].get("sound")
+    if doc["constants"]["provenance"] == "sound" and not isinstance(sound, dict):
         rep.fail(
-            "constants.provenance",
-            "constants labelled sound need a proof over the region, which this version neither writes nor checks",
+            "constants.provenance", "constants labelled sound need the partition they are proved on (constants.sound)"
+        )
+    if isinstance(sound, dict) and doc["constants"]["provenance"] != "sound":
+        rep.fail(
+            "constants.sound", f"a sound partition, but the constants are labelled {doc['constants']['provenance']}"
         )
 
     _phase1_band(doc, rep, mu, L, wf, alpha, should)

@@ -25,6 +25,7 @@ from ..analysis.verdict import ProvedStep, update_rules
 from ..errors import SpecError
 from ..games.model import Game
 from ..theory.exact import euler_factor_squared, rounded, sqrt_upper
+from ..theory.sound_bounds import Key
 from ..theory.steps import C4
 from ..util.atomic import write_atomic
 from ..util.jaxenv import jax_scope
@@ -42,6 +43,53 @@ def _versions() -> dict[str, str]:
 
 def _provenance(c: Certification) -> m.Provenance:
     return cast(m.Provenance, c.provenance)
+
+
+def _sound(c: Certification) -> m.SoundInfo | None:
+    """The branch and bound behind sound constants (docs/theory.md §14)."""
+    r = c.sound
+    if r is None:
+        return None
+    n = c.game.n_players
+    w = tuple(float(v) for v in c.weights)
+
+    def values(what: str) -> m.SoundSampled:
+        def get(key: Key) -> float:
+            return r.value(key, what)
+
+        return m.SoundSampled(
+            mu=[get(Key("mu", i)) for i in range(n)],
+            L=[[0.0 if i == j else get(Key("L", i, j)) for j in range(n)] for i in range(n)],
+            gamma=get(Key("gamma")),
+            beta=get(Key("beta", w=w)),
+            alpha_true=get(Key("alpha", w=w)),
+        )
+
+    bound, sampled = values("bound"), values("sampled")
+
+    def gap(b: float, s: float) -> float:
+        return abs(b - s) / max(abs(s), 1e-300)
+
+    gaps = m.SoundGaps(
+        mu=[gap(b, s) for b, s in zip(bound.mu, sampled.mu)],
+        L=[[gap(b, s) for b, s in zip(rb, rs)] for rb, rs in zip(bound.L, sampled.L)],
+        gamma=gap(bound.gamma, sampled.gamma),
+        beta=gap(bound.beta, sampled.beta),
+        alpha_true=gap(bound.alpha_true, sampled.alpha_true),
+    )
+    return m.SoundInfo(
+        partition=r.tree,
+        tolerance=r.budget.tolerance,
+        reached=r.reached,
+        complete=r.complete,
+        stopped=r.stopped,
+        boxes=r.boxes,
+        leaves=r.leaves,
+        budget_boxes=r.budget.boxes,
+        budget_seconds=r.budget.seconds,
+        sampled=sampled,
+        gaps=gaps,
+    )
 
 
 def _steps(c: Certification) -> m.StepsInfo:
@@ -273,6 +321,7 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
             samples=k.samples,
             seed=None if g.affine else g.sampling.seed,
             sampler="jacobian" if g.affine else g.sampling.method,
+            sound=_sound(c),
         ),
         euclidean=m.EuclideanInfo(margin=k.gamma, certified=bool(k.gamma > 0), provenance=prov),
         metric=m.MetricInfo(

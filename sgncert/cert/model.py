@@ -152,27 +152,85 @@ class RegionInfo:
 
 
 @dataclass(frozen=True)
+class SoundSampled:
+    mu: list[float] = field(metadata=info("min of mu_i over the samples (checked: recomputed)"))
+    L: list[list[float]] = field(metadata=info("max of L_ij over the samples, zero diagonal (checked: recomputed)"))
+    gamma: float = field(metadata=info("min of gamma over the samples (checked: recomputed)"))
+    beta: float = field(metadata=info("max of beta(w) over the samples, in metric.weights (checked: recomputed)"))
+    alpha_true: float = field(
+        metadata=info("min of alpha_true(w) over the samples, in metric.weights (checked: recomputed)")
+    )
+
+
+@dataclass(frozen=True)
+class SoundGaps:
+    mu: list[float] = field(metadata=info("relative gaps of mu_i (informational)"))
+    L: list[list[float]] = field(metadata=info("relative gaps of L_ij (informational)"))
+    gamma: float = field(metadata=info("relative gap of gamma (informational)"))
+    beta: float = field(metadata=info("relative gap of beta(w) (informational)"))
+    alpha_true: float = field(metadata=info("relative gap of alpha_true(w) (informational)"))
+
+
+@dataclass(frozen=True)
+class SoundInfo:
+    partition: str = field(
+        metadata=info(
+            "the boxes the bounds are proved on: pre-order bisections of the box around R (a coordinate: split it at "
+            "its midpoint; '.': a leaf; 'x': a box outside R) (checked: verify re-proves every bound on every leaf)"
+        )
+    )
+    tolerance: float = field(
+        metadata=info(
+            "the relative gap asked for between each bound and its best point value (informational)", minimum=0
+        )
+    )
+    reached: float = field(
+        metadata=info(
+            "the largest relative gap reached: (best point value - bound) / |best point value| (informational)",
+            minimum=0,
+        )
+    )
+    complete: bool = field(metadata=info("every bound is within tolerance (informational)"))
+    stopped: str = field(metadata=info("what ended the search: tolerance, boxes or seconds (informational)"))
+    boxes: int = field(metadata=info("boxes enclosed (informational)", minimum=1))
+    leaves: int = field(metadata=info("boxes of the final partition inside R (informational)", minimum=1))
+    budget_boxes: int = field(metadata=info("the budget in boxes (informational)", minimum=1))
+    budget_seconds: float = field(metadata=info("the budget in seconds (informational)", minimum=0))
+    sampled: SoundSampled = field(
+        metadata=info(
+            "the sampled estimates of the same run, extrema over the certificate's samples (checked: recomputed)"
+        )
+    )
+    gaps: SoundGaps = field(
+        metadata=info(
+            "per constant, how far sampling alone was from the proved bound, relative: |bound - sampled| / "
+            "|sampled| (informational)"
+        )
+    )
+
+
+@dataclass(frozen=True)
 class ConstantsInfo:
     mu: list[float] = field(
         metadata=info(
-            "own curvatures mu_i = inf lambda_min(sym J_ii) over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value above the true one fails)"
+            "own curvatures mu_i = inf lambda_min(sym J_ii) over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; sound: re-proved on the partition; a stated value above the true one fails)"
         )
     )
     L: list[list[float]] = field(
         metadata=info(
-            "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value below the true one fails)"
+            "couplings L_ij = sup ||J_ij||_2 over R, zero diagonal (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; sound: re-proved on the partition; a stated value below the true one fails)"
         )
     )
     beta: float | None = field(
         metadata=info(
-            "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; a stated value below the true one fails)",
+            "beta(w) = sup ||M^1/2 J M^-1/2||_2 over R (exact: re-proved from the rebuilt J; sampled: recomputed on the samples; sound: re-proved on the partition; a stated value below the true one fails)",
             null="+infinity",
             minimum=0,
         )
     )
     provenance: Provenance = field(
         metadata=info(
-            "how sure the constants are: exact (J constant; checked: the game must be affine), sampled (extrema over the samples, an estimate: fresh points beating them are warnings) or sound (proved bounds over R; reserved, not written by this version: fresh points beating them fail)"
+            "how sure the constants are: exact (J constant; checked: the game must be affine), sampled (extrema over the samples, an estimate: fresh points beating them are warnings) or sound (proved bounds over R by interval branch and bound, constants.sound: re-proved on its partition; fresh points beating them fail)"
         )
     )
     samples: int = field(
@@ -192,6 +250,14 @@ class ConstantsInfo:
         default=None,
         metadata=info(
             "how the points were drawn: jacobian (exact), sobol, random, grid or vertices (informational)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    sound: SoundInfo | None = field(
+        default=None,
+        metadata=info(
+            "provenance sound: the branch and bound that proved the constants over R (docs/theory.md §14)",
             required=False,
             omit_if_none=True,
         ),

@@ -32,8 +32,9 @@ from ..analysis.constants import (
 )
 from ..analysis.equilibrium import natural_residual_allowance, residual_allowance
 from ..analysis.sampling import sample_game_region
+from ..analysis.sound import prove_on_tree
 from ..analysis.statistics import weighted_statistics
-from ..errors import NumericalError
+from ..errors import NumericalError, SpecError
 from ..games.model import Game, Sampling
 from ..theory import proved
 from ..theory.contraction import (
@@ -45,6 +46,7 @@ from ..theory.contraction import (
     spectral_step_limit,
 )
 from ..theory.smallgain import perron_weights, small_gain_radius
+from ..theory.sound_bounds import Key
 from .algebra import REL_TOL, rel_close
 from .report import FAILED, WARNING, VerifyReport, number_text
 
@@ -89,6 +91,7 @@ class Recomputation:
         self.J: np.ndarray | None = None
         self.K: np.ndarray | None = None
         self.points: np.ndarray | None = None  # the certificate's samples (sampled games)
+        self.sample_stats: dict[str, Any] | None = None  # their statistics in the certificate's metric
 
     @property
     def exact(self) -> bool:
@@ -119,6 +122,8 @@ class Recomputation:
             self._exact()
         else:  # F(centre) and the sample Jacobians come with the recomputed statistics
             self._sampled()
+            if self.doc["constants"]["provenance"] == "sound" and isinstance(self.doc["constants"].get("sound"), dict):
+                self._sound()
         if self.F_center is not None:
             self._residual()
         self._derived()
@@ -369,6 +374,7 @@ class Recomputation:
                 f"stated seed {k['seed']} but the embedded spec samples with seed {game.sampling.seed}",
             )
         st = self._stats(pts)
+        self.sample_stats = st
         self.points = pts
         self.F_center, self.K = st["value0"], st.get("jacobians")
         if not st["finite"].all():
@@ -443,6 +449,84 @@ class Recomputation:
                 )
         else:
             rep.ok("resample", f"no stated bound is beaten at {fresh.shape[0]} fresh {method} points (seed {seed})")
+
+    # -- sound constants: every stated bound re-proved on the certificate's partition
+    def _sound_claims(self) -> list[tuple[str, Key, float, str]]:
+        """(field, key, stated value, name) of every bound resting on the sound constants."""
+        doc, n = self.doc, len(self.names)
+        k = doc["constants"]
+        w = tuple(float(v) for v in doc["metric"]["weights"])
+        out: list[tuple[str, Key, float, str]] = []
+        for i in range(n):
+            out.append((f"constants.mu[{i}]", Key("mu", i), float(k["mu"][i]), f"mu_{self.names[i]}"))
+            for j in range(n):
+                if i != j:
+                    name = f"L_{self.names[i]},{self.names[j]}"
+                    out.append((f"constants.L[{i}][{j}]", Key("L", i, j), float(k["L"][i][j]), name))
+        out.append(("euclidean.margin", Key("gamma"), float(doc["euclidean"]["margin"]), "gamma"))
+        if k["beta"] is not None:
+            out.append(("constants.beta", Key("beta", w=w), float(k["beta"]), "beta(w)"))
+        if doc["sgn"].get("alpha_true") is not None:
+            out.append(("sgn.alpha_true", Key("alpha", w=w), float(doc["sgn"]["alpha_true"]), "alpha_true(w)"))
+        for idx, p in enumerate((doc.get("verdict") or {}).get("proofs") or []):
+            if not p["holds"] or p["method"] not in ("euclidean", "weighted") or p.get("weights") is None:
+                continue
+            pw = tuple(float(v) for v in p["weights"])
+            if p.get("beta") is not None:
+                out.append((f"verdict.proofs[{idx}].beta", Key("beta", w=pw), float(p["beta"]), "beta(w)"))
+            if p["method"] == "weighted" and p.get("rate") is not None:
+                out.append((f"verdict.proofs[{idx}].rate", Key("alpha", w=pw), float(p["rate"]), "alpha_true(w)"))
+        return out
+
+    def _sound(self) -> None:
+        """Re-prove each sound bound on every box of the certificate's partition (interval
+        enclosures of the rebuilt game's Jacobian, docs/theory.md §14), and compare the
+        reported sampled estimates with the samples' recomputed extrema."""
+        doc, rep = self.doc, self.rep
+        sound = doc["constants"]["sound"]
+        claims = self._sound_claims()
+        region = self.game.region.with_center(np.asarray(doc["region"]["center"], dtype=np.float64))
+        try:
+            ok, enclosed = prove_on_tree(
+                self.game, region, str(sound["partition"]), [c[1] for c in claims], [c[2] for c in claims]
+            )
+        except SpecError as exc:
+            rep.fail("constants.sound.partition", str(exc))
+            return
+        leaves = str(sound["partition"]).split().count(".")
+        for (name, _key, stated, what), good in zip(claims, ok):
+            if good:
+                rep.ok(
+                    name,
+                    f"{what} = {number_text(stated)} proved on every box of the partition "
+                    f"({leaves} leaves; {enclosed} boxes enclosed)",
+                )
+            else:
+                rep.fail(name, f"{what} stated {number_text(stated)} is not proved on every box of the partition")
+        if self.sample_stats is not None:
+            st = self.sample_stats
+            est = sound.get("sampled") or {}
+            n = len(self.names)
+            pairs = [(f"constants.sound.sampled.mu[{i}]", est["mu"][i], float(st["mu"][:, i].min())) for i in range(n)]
+            pairs += [
+                (
+                    f"constants.sound.sampled.L[{i}][{j}]",
+                    est["L"][i][j],
+                    float(st["L"][:, i, j].max()) if i != j else 0.0,
+                )
+                for i in range(n)
+                for j in range(n)
+            ]
+            pairs += [
+                ("constants.sound.sampled.gamma", est["gamma"], float(st["gamma"].min())),
+                ("constants.sound.sampled.beta", est["beta"], float(st["beta"].max())),
+                ("constants.sound.sampled.alpha_true", est["alpha_true"], float(st["alpha_true"].min())),
+            ]
+            bad = [(f, s_, t) for f, s_, t in pairs if not rel_close(float(s_), t, REPORTED_TOL)]
+            for f, s_, t in bad:
+                rep.fail(f, f"sampled estimate stated {number_text(s_)} but recomputed {number_text(t)}")
+            if not bad:
+                rep.ok("constants.sound.sampled", "the sampled estimates match the recomputed samples")
 
     def _residual(self) -> None:
         doc, rep = self.doc, self.rep

@@ -55,6 +55,25 @@ def _created() -> str | None:
     show_default=True,
     help="Compute the timescale band (N > 2: two SDPs per interacting pair; skipped past 24 players).",
 )
+@click.option(
+    "--bounds",
+    type=click.Choice(["sampled", "sound"]),
+    help="How the constants of a non-affine game are bounded: sampled (extrema over the samples, "
+    "estimates) or sound (proved over the whole region by interval branch and bound) [default: the "
+    "spec's bounds, else sampled].",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Sound bounds: stop refining when every bound is within this relative gap of its best "
+    "sampled value [default: the spec's, else 0.01].",
+)
+@click.option(
+    "--budget",
+    metavar="BOXES|SECONDSs",
+    help="Sound bounds: stop after this many boxes (20000) or seconds (120s), or both (20000,120s) "
+    "[default: the spec's, else 20000,120s].",
+)
 @click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
 def certify(
     game: Path,
@@ -67,6 +86,9 @@ def certify(
     metric: str,
     tight: bool,
     bands: bool,
+    bounds: str | None,
+    tolerance: float | None,
+    budget: str | None,
     force: bool,
 ) -> None:
     """Certify GAME.yaml and write its certificate.
@@ -82,8 +104,11 @@ def certify(
 
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_limits(g, force)
+    sound_budget = sound_options(g, tolerance, budget)
     with Progress() as progress:
-        result = run_certify(g, progress=progress, tight=tight, metric=metric, bands=bands)
+        result = run_certify(
+            g, progress=progress, tight=tight, metric=metric, bands=bands, bounds=bounds, budget=sound_budget
+        )
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = spec_source(g, target) if target else None
     doc = build_certificate(result, created=_created(), source=source)
@@ -104,6 +129,41 @@ def certify(
         if not no_write:
             out.print(f"certificate written to {target}")
     sys.exit(EXIT_OK if doc["certified"] else EXIT_NEGATIVE)
+
+
+def parse_budget(text: str) -> dict[str, float]:
+    """``--budget``: ``BOXES``, ``SECONDSs`` or both, comma-separated (SpecError otherwise)."""
+    from ..errors import SpecError
+
+    out: dict[str, float] = {}
+    for part in text.replace(" ", "").split(","):
+        try:
+            if part.endswith("s"):
+                out["seconds"] = float(part[:-1])
+                ok = out["seconds"] > 0 and out["seconds"] < float("inf")
+            else:
+                out["boxes"] = int(part)
+                ok = out["boxes"] >= 1
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SpecError(
+                f"--budget: expected a number of boxes (20000), of seconds (120s) or both (20000,120s), got {text!r}"
+            )
+    return out
+
+
+def sound_options(game, tolerance: float | None, budget: str | None):
+    """The sound search's budget: the spec's ``bounds`` options, overridden by the command line."""
+    from ..analysis.sound import SoundBudget, game_budget
+
+    base = game_budget(game)
+    opts = {"tolerance": base.tolerance, "boxes": base.boxes, "seconds": base.seconds}
+    if tolerance is not None:
+        opts["tolerance"] = tolerance
+    if budget is not None:
+        opts.update(parse_budget(budget))
+    return SoundBudget(tolerance=float(opts["tolerance"]), boxes=int(opts["boxes"]), seconds=float(opts["seconds"]))
 
 
 @click.command()

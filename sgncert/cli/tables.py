@@ -109,7 +109,34 @@ def _fisher(doc: dict[str, Any]) -> bool:
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return "on the samples (estimated constants)" if doc["constants"]["provenance"] == "sampled" else "on the region"
+    prov = doc["constants"]["provenance"]
+    if prov == "sampled":
+        return "on the samples (estimated constants)"
+    return "over the whole region (sound constants, proved)" if prov == "sound" else "on the region"
+
+
+def _proof_provenance(doc: dict[str, Any], method: str | None) -> str:
+    """A proof's provenance (its own, else the constants')."""
+    v = doc.get("verdict") or {}
+    p = next((p for p in v.get("proofs") or [] if p["method"] == method), None)
+    return str((p or {}).get("provenance") or doc["constants"]["provenance"])
+
+
+def _holding(doc: dict[str, Any]) -> str:
+    """Which proofs hold, and where: sound certificates separate the proofs over the region
+    from those that rest on samples (the tight LMI of a non-affine game)."""
+    v = doc["verdict"]
+    holding = [p for p in v["proofs"] if p["holds"]]
+    if doc["constants"]["provenance"] != "sound":
+        return f"{_where(doc)} by {', '.join(p['method'] for p in holding)}"
+    proved = [p["method"] for p in holding if p["provenance"] == "sound"]
+    sampled = [p["method"] for p in holding if p["provenance"] != "sound"]
+    parts = []
+    if proved:
+        parts.append(f"proved over the whole region by {', '.join(proved)}")
+    if sampled:
+        parts.append(f"on the samples by {', '.join(sampled)}")
+    return "; ".join(parts)
 
 
 def headline(doc: dict[str, Any]) -> Any:
@@ -122,15 +149,12 @@ def headline(doc: dict[str, Any]) -> Any:
     if not isinstance(v, dict) or v.get("best") is None:  # an older certificate: SGN only
         return Text(f"CERTIFIED {_where(doc)} by sgn: rate {number(doc['rate'])} in M(w)", style="bold green")
     best = v["best"]
-    holding = [p["method"] for p in v["proofs"] if p["holds"]]
     rate = (
         f"rate {number(best['rate'])} in {_metric(best.get('weights'), _fisher(doc))}"
         if best.get("rate") is not None
         else "no flow rate proved (steps only)"
     )
-    return Text(
-        f"CERTIFIED {_where(doc)} by {', '.join(holding)}; best proof {best['proof']}: {rate}", style="bold green"
-    )
+    return Text(f"CERTIFIED {_holding(doc)}; best proof {best['proof']}: {rate}", style="bold green")
 
 
 def _bound(v: Any) -> str:
@@ -193,7 +217,10 @@ def best_steps_table(doc: dict[str, Any]) -> Any:
             proved = "h (and every smaller step)" if rule != "rk4" else "h itself"
             if s.get("factor") is not None:
                 proved += f", factor {number(s['factor'])}"
-        add_row(t, label, number_cell(number(s["h"])), s["proof"], proved, _metric(s.get("weights"), _fisher(doc)))
+        proof = s["proof"]
+        if doc["constants"]["provenance"] == "sound" and _proof_provenance(doc, proof) != "sound":
+            proof += " (on the samples)"
+        add_row(t, label, number_cell(number(s["h"])), proof, proved, _metric(s.get("weights"), _fisher(doc)))
     return t
 
 
@@ -206,17 +233,22 @@ def proofs_table(doc: dict[str, Any]) -> Any:
     v = doc["verdict"]
     rules = v["update_rules"]
     provs = {p["provenance"] for p in v["proofs"]}
-    where = {"exact": "proved on the region", "sampled": "on the samples"}
-    label = where.get(provs.pop(), "") if len(provs) == 1 else "/".join(sorted(provs))
-    t = Table(title=plain(f"proofs tried ({label})"), title_justify="left")
+    where = {"exact": "proved on the region", "sampled": "on the samples", "sound": "proved over the whole region"}
+    label = where.get(provs.pop(), "") if len(provs) == 1 else None
+    t = Table(title=plain(f"proofs tried ({label})" if label else "proofs tried"), title_justify="left")
     t.add_column("proof", no_wrap=True)
     t.add_column("holds", no_wrap=True)
+    if label is None:
+        t.add_column("constants", no_wrap=True)
     add_number_column(t, "rate")
     for rule in rules:
         add_number_column(t, f"{rule} h")
     for p in v["proofs"]:
         steps = p["steps"]
-        row = [p["method"], "yes" if p["holds"] else "no", number_cell(_opt(p.get("rate")))]
+        row = [p["method"], "yes" if p["holds"] else "no"]
+        if label is None:
+            row.append({"sound": "proved over R", "sampled": "on the samples"}.get(p["provenance"], p["provenance"]))
+        row.append(number_cell(_opt(p.get("rate"))))
         row += [number_cell(_opt((steps.get(r) or {}).get("h"))) for r in rules]
         add_row(t, *row)
     why = [
@@ -277,6 +309,11 @@ def _verdict(doc: dict[str, Any]) -> Any:
         return Text(f"NOT CERTIFIED: {doc['reason']}", style="bold red")
     what = _where(doc)
     v = doc.get("verdict")
+    if doc["constants"]["provenance"] == "sound" and isinstance(v, dict):
+        best = v.get("best") or {}
+        used = {best.get("proof")} | {s.get("proof") for s in (best.get("steps") or {}).values() if s}
+        if any(_proof_provenance(doc, m) != "sound" for m in used if m):
+            what = "over the region (sound constants; steps of the lmi proof on the samples)"
     eq = doc.get("equilibrium") or {}
     fisher = _fisher(doc)
     own_steps = "Euler steps"  # the steps proved in the ball's metric
@@ -325,6 +362,49 @@ def _verdict(doc: dict[str, Any]) -> Any:
             "to it (steps proved in another metric need not stay in this ball)"
         )
     return Text(text, style="bold green")
+
+
+def sound_table(doc: dict[str, Any]) -> Any:
+    """Sound constants: each proved bound, the sampled estimate of the same run and how far
+    sampling alone was from the proof; the partition and what ended the search."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    names = [p["name"] for p in doc["game"]["players"]]
+    k, so = doc["constants"], doc["constants"]["sound"]
+    t = Table(
+        title="sound bounds (proved over the whole region) and the sampled estimates of the same run",
+        title_justify="left",
+    )
+    t.add_column("constant", overflow="fold")
+    add_number_column(t, "proved bound")
+    add_number_column(t, "sampled estimate")
+    add_number_column(t, "relative gap")
+    n = len(names)
+    rows = [(f"mu_{names[i]} >=", k["mu"][i], so["sampled"]["mu"][i], so["gaps"]["mu"][i]) for i in range(n)]
+    rows += [
+        (f"L_{names[i]},{names[j]} <=", k["L"][i][j], so["sampled"]["L"][i][j], so["gaps"]["L"][i][j])
+        for i in range(n)
+        for j in range(n)
+        if i != j
+    ]
+    rows += [
+        ("gamma >=", doc["euclidean"]["margin"], so["sampled"]["gamma"], so["gaps"]["gamma"]),
+        ("beta(w) <=", k["beta"], so["sampled"]["beta"], so["gaps"]["beta"]),
+        ("alpha_true(w) >=", doc["sgn"].get("alpha_true"), so["sampled"]["alpha_true"], so["gaps"]["alpha_true"]),
+    ]
+    for name, bound, est, gap in rows:
+        add_row(t, name, number_cell(_opt(bound)), number_cell(number(est)), number_cell(number(gap)))
+    leaves = str(so["partition"]).split().count(".")
+    state = (
+        f"every bound within {number(so['tolerance'])} of its best point value"
+        if so["complete"]
+        else f"stopped by the {so['stopped']} budget at a relative gap of {number(so['reached'])} "
+        f"(asked: {number(so['tolerance'])}); the bounds are proved, only looser"
+    )
+    line = Text(f"partition: {leaves} boxes ({so['boxes']} enclosed); {state}")
+    return Group(t, line)
 
 
 def certificate_tables(doc: dict[str, Any]) -> list[Any]:
@@ -478,7 +558,10 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
             out.append(best_steps_table(doc))
         out.append(proofs_table(doc))
     out.append(equilibrium_line(doc))
-    out += [const] + ([couplings] if couplings is not None else []) + [margins, st, band]
+    out += [const] + ([couplings] if couplings is not None else []) + [margins]
+    if isinstance(k.get("sound"), dict):
+        out.append(sound_table(doc))
+    out += [st, band]
     if doc.get("band_note"):
         out.append(Text(f"band note: {doc['band_note']}", style="yellow"))
     for note in doc.get("notes") or []:

@@ -196,3 +196,69 @@ def gauge_matrix(model: MarkovModel) -> np.ndarray:
     from scipy.linalg import block_diag
 
     return block_diag(*[np.kron(np.eye(model.states), gauge_basis(a)) for a in model.actions])
+
+
+def reduced_fisher(model: MarkovModel, offsets: tuple[int, ...]) -> Callable[[Any], Any]:
+    """x (d,) -> G~(x) (d_reduced x d_reduced) = blockdiag_i blockdiag_s(U^T G_{i,s} U), in
+    JAX. Each probability is written ``pi_a = 1 / sum_b exp(theta_b - theta_a)``: the same
+    number as softmax, but a program that interval arithmetic encloses without the
+    dependency of ``exp(theta_a - max) / sum`` (docs/theory.md §14)."""
+    import jax.numpy as jnp
+
+    S = model.states
+    bases = [jnp.asarray(gauge_basis(a)) for a in model.actions]
+    d_red = sum(S * (a - 1) for a in model.actions)
+
+    def G(x: Any) -> Any:
+        out = jnp.zeros((d_red, d_red), dtype=x.dtype)
+        col = 0
+        for o, a, U in zip(offsets, model.actions, bases):
+            logits = x[o : o + S * a].reshape(S, a)
+            pi = 1.0 / jnp.sum(jnp.exp(logits[:, None, :] - logits[:, :, None]), axis=2)  # (S, a)
+            Gs = pi[:, :, None] * jnp.eye(a) - pi[:, :, None] * pi[:, None, :]
+            Gr = jnp.einsum("ai,sab,bj->sij", U, Gs, U)
+            r = a - 1
+            for s_ in range(S):
+                out = out.at[col + s_ * r : col + (s_ + 1) * r, col + s_ * r : col + (s_ + 1) * r].set(Gr[s_])
+            col += S * r
+        return out
+
+    return G
+
+
+def _tight_softmax(theta: Any) -> Any:
+    """softmax over the last axis as ``pi_a = 1 / sum_b exp(theta_b - theta_a)``: each
+    theta occurs with one sign per entry, so interval arithmetic encloses it tightly."""
+    import jax.numpy as jnp
+
+    return 1.0 / jnp.sum(jnp.exp(theta[..., None, :] - theta[..., :, None]), axis=-1)
+
+
+def normal_form_pseudo_gradient(model: MarkovModel, offsets: tuple[int, ...]) -> Callable[[Any, Mapping], Any]:
+    """F of an entropy-regularised normal-form game (one state, no discount) in closed form,
+
+        F_i(theta) = G_i (tau theta_i - u_i),   u_i(a_i) = E_{a_-i ~ pi_-i} r_i(a_i, a_-i),
+
+    with G_i = diag(pi_i) - pi_i pi_i^T: the gradient of the costs in exact arithmetic
+    (the entropy's gradient is -G_i log pi_i = -G_i theta_i, as G_i 1 = 0), written for
+    interval arithmetic (docs/theory.md §14)."""
+    import jax.numpy as jnp
+
+    if model.states != 1:
+        raise ValueError("normal_form_pseudo_gradient: a normal-form game has one state")
+    N, tau = len(model.names), model.entropy
+
+    def F(x: Any, p: Mapping) -> Any:
+        thetas = [x[o : o + a] for o, a in zip(offsets, model.actions)]
+        pis = [_tight_softmax(t) for t in thetas]
+        out = []
+        for i in range(N):
+            u = jnp.asarray(model.rewards[i](p))[0]  # (A_1, ..., A_N)
+            for j in reversed(range(N)):  # contract every other player's axis, last first
+                if j != i:
+                    u = jnp.tensordot(u, pis[j], axes=([j], [0]))
+            G = jnp.diag(pis[i]) - pis[i][:, None] * pis[i][None, :]
+            out.append(G @ (tau * thetas[i] - u))
+        return jnp.concatenate(out)
+
+    return F

@@ -100,6 +100,10 @@ class Game:
     affine_parts: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     # the players' constraint sets X = X_1 x ... x X_N (None: unconstrained; docs/theory.md §13)
     sets: ProductSet | None = None
+    # how the constants of a non-affine game are bounded: "sampled" (estimates) or "sound"
+    # (proved over R, docs/theory.md §14), with the sound search's options (tolerance, boxes, seconds)
+    bounds: str = "sampled"
+    bounds_options: dict[str, float] = field(default_factory=dict)
 
     @property
     def constrained(self) -> bool:

@@ -52,6 +52,7 @@ TOP_KEYS = (
     "normal_form",
     "geometry",
     "data_files",
+    "bounds",
 )
 SAMPLERS = ("sobol", "random", "grid", "vertices")
 MAX_DIM = 100_000
@@ -166,6 +167,36 @@ def _sampling(raw: Any, where: str, samples: int | None, seed: int | None) -> Sa
     if isinstance(s, bool) or not isinstance(s, int) or s < 0:
         raise SpecError(f"{where}.seed: expected a non-negative integer, got {s!r}")
     return Sampling(method, n, s)
+
+
+BOUNDS = ("sampled", "sound")
+
+
+def _bounds(raw: Any, where: str) -> tuple[str, dict[str, float], Any]:
+    """``bounds: sampled | sound`` or ``{method: sound, tolerance: 0.01, boxes: N, seconds: S}``:
+    (method, options, canonical form or None when absent)."""
+    if raw is None:
+        return "sampled", {}, None
+    if isinstance(raw, str):
+        raw = {"method": raw}
+    raw = mapping(raw, where)
+    check_keys(raw, ("method", "tolerance", "boxes", "seconds"), where)
+    method = raw.get("method", "sampled")
+    if method not in BOUNDS:
+        raise SpecError(
+            f"{where}.method: expected 'sampled' or 'sound', got {method!r}{did_you_mean(str(method), BOUNDS)}"
+        )
+    opts: dict[str, float] = {}
+    for key, integral in (("tolerance", False), ("boxes", True), ("seconds", False)):
+        if key not in raw:
+            continue
+        v = raw[key]
+        ok = not isinstance(v, bool) and isinstance(v, int if integral else (int, float))
+        if not ok or not math.isfinite(float(v)) or v <= 0:
+            kind = "a positive integer" if integral else "a positive number"
+            raise SpecError(f"{where}.{key}: expected {kind}, got {v!r}")
+        opts[key] = int(v) if integral else float(v)
+    return method, opts, {"method": method, **opts}
 
 
 def _weights(raw: Any, where: str, n_players: int) -> tuple[float, ...] | None:
@@ -298,6 +329,7 @@ def game_from_dict(
                 structure = None
 
     weights = _weights(spec.get("weights"), f"{where}: weights", len(players))
+    bounds, bounds_options, bounds_canon = _bounds(spec.get("bounds"), f"{where}: bounds")
     canonical: dict[str, Any] = {
         "sgncert": 1,
         "name": name,
@@ -319,6 +351,8 @@ def game_from_dict(
         canonical["data_files"] = dict(sorted(spec["data_files"].items()))
     if weights is not None:
         canonical["weights"] = list(weights)
+    if bounds_canon is not None:
+        canonical["bounds"] = bounds_canon
     return Game(
         name=name,
         players=players,
@@ -340,6 +374,8 @@ def game_from_dict(
         affine_parts=affine_parts,
         overrides={name: _plain_value(value) for name, value in (overrides or {}).items()},
         sets=None if tabular else sets,
+        bounds=bounds,
+        bounds_options=bounds_options,
     )
 
 

@@ -582,6 +582,29 @@ class ProductSet:
             J[..., sl, sl] = np.eye(sl.stop - sl.start) if s is None else s.projection_jacobian(y[..., sl])
         return J
 
+    def bounding_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high), shape (d,) each: a box holding X (rounded outwards; +-inf for
+        unconstrained coordinates): a box's own bounds, a ball's ``center -+ radius``, a
+        simplex's ``[0, total]``."""
+        lows, highs = [], []
+        for s, n in zip(self.sets, self.sizes):
+            if s is None:
+                lows.append(np.full(n, -math.inf))
+                highs.append(np.full(n, math.inf))
+            elif s.kind in ("box", "nonnegative"):
+                assert s.low is not None and s.high is not None
+                lows.append(np.asarray(s.low, dtype=np.float64))
+                highs.append(np.asarray(s.high, dtype=np.float64))
+            elif s.kind == "ball":
+                assert s.center is not None and s.radius is not None
+                lows.append(np.nextafter(s.center - s.radius, -math.inf))
+                highs.append(np.nextafter(s.center + s.radius, math.inf))
+            else:
+                assert s.total is not None
+                lows.append(np.zeros(n))
+                highs.append(np.full(n, float(s.total)))
+        return np.concatenate(lows), np.concatenate(highs)
+
     def interior_point(self) -> np.ndarray:
         """The players' :meth:`ConstraintSet.interior_point` (0 for unconstrained ones), shape (d,)."""
         parts = [np.zeros(n) if s is None else s.interior_point() for s, n in zip(self.sets, self.sizes)]

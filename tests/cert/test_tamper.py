@@ -25,6 +25,7 @@ KINDS = {
     "fisher": "rps",
     "constrained": "cournot",
     "constrained-simplex": "resource_allocation",
+    "sound": "tanh_duel",
 }
 
 # +1: a larger value claims more; -1: a smaller value claims more (the unsafe direction)
@@ -93,6 +94,11 @@ REPORTED = {
     "tight.rate.ratio",
     "tight.sgn_ratio.euler",
     "tight.sgn_ratio.rk4",
+    "constants.sound.sampled.mu[]",
+    "constants.sound.sampled.L[][]",
+    "constants.sound.sampled.gamma",
+    "constants.sound.sampled.beta",
+    "constants.sound.sampled.alpha_true",
 }
 # evidence for a claim (witnesses, metrics, indices): checked, but another valid value is
 # still a valid proof, so there is no unsafe direction (tampered evidence is tested in test_verify)
@@ -126,6 +132,17 @@ INFORMATIONAL = {
     "tight.euler.checks",
     "tight.rk4.checks",
     "tight.rate.checks",
+    "constants.sound.tolerance",
+    "constants.sound.reached",
+    "constants.sound.boxes",
+    "constants.sound.leaves",
+    "constants.sound.budget_boxes",
+    "constants.sound.budget_seconds",
+    "constants.sound.gaps.mu[]",
+    "constants.sound.gaps.L[][]",
+    "constants.sound.gaps.gamma",
+    "constants.sound.gaps.beta",
+    "constants.sound.gaps.alpha_true",
 }
 
 
@@ -212,11 +229,26 @@ def _edit(doc: dict, path: tuple, direction: int) -> None:
         cur[last] = v + step * (abs(v) * 1e-3 if v != 0 else 1e-3)
 
 
+# the sound certificate shares every other field's checks with the sampled one: only what
+# rests on its partition is tampered with there (each verify re-proves the partition)
+SOUND_ONLY = {
+    "constants.mu[]",
+    "constants.L[][]",
+    "constants.beta",
+    "euclidean.margin",
+    "sgn.alpha_true",
+    "verdict.proofs[].rate",
+    "verdict.proofs[].beta",
+} | {p for p in REPORTED if p.startswith("constants.sound.")}
+
+
 def cases():
     out = []
     for kind, doc in DOCS.items():
         done = set()
         for pattern, path in numeric_leaves(doc):
+            if kind == "sound" and pattern not in SOUND_ONLY:
+                continue
             # every proof of the verdict is tampered with, not only the first listed
             key = (
                 (pattern, doc["verdict"]["proofs"][path[2]]["method"]) if path[:2] == ("verdict", "proofs") else pattern

@@ -1,0 +1,617 @@
+"""Enclosures of a game's Jacobian over boxes: its JAX program run in interval arithmetic
+(docs/theory.md §14).
+
+The program of ``x -> J(x) = DF(x)`` (``jax.jacfwd`` of the pseudo-gradient, ``vmap``-ed
+over a batch of points) is traced once to a jaxpr, and the jaxpr is then *interpreted*
+with :mod:`sgncert.theory.intervals` in place of floats: each input coordinate is an
+interval (a box), and every float the program computes becomes an interval holding every
+value it can take on the box. The same interpreter serves cost expressions, pseudo-gradient
+blocks, normal-form games and Python hooks: what matters is which JAX operations the
+program uses.
+
+Supported operations: the arithmetic ``add sub mul div neg max min abs sign
+integer_pow square sqrt rsqrt pow``, the elementary functions of
+:data:`sgncert.theory.intervals.ELEMENTARY`, ``dot_general``, the reductions
+``reduce_sum reduce_max reduce_min``, comparisons and ``select_n`` (an undecided
+comparison selects the hull of both branches), data movement (``broadcast_in_dim reshape
+transpose squeeze expand_dims slice dynamic_slice concatenate pad gather scatter split
+rev copy convert_element_type iota``, run by JAX itself on each end), and nested
+``jit``/``custom_jvp_call``/``custom_vjp_call`` programs. Anything else is refused with
+:class:`~sgncert.errors.SpecError` naming the operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import SpecError
+from ..games.model import Game
+from ..theory import intervals as iv
+from ..theory.intervals import Interval
+
+__all__ = [
+    "Enclosure",
+    "JacobianEnclosure",
+    "jacobian_enclosure",
+    "stack_enclosures",
+    "take",
+    "SUPPORTED",
+    "unsupported_operations",
+]
+
+ENCLOSURE_BATCH = 128  # boxes per interpreted batch (one trace per game)
+MEAN_VALUE_MAX_DIM = 32  # the mean-value form (d^3 derivative entries per box) up to this dimension
+
+
+@dataclass(frozen=True)
+class Tri:
+    """A boolean array that may be undecided: ``can_true`` / ``can_false`` per entry."""
+
+    can_true: np.ndarray
+    can_false: np.ndarray
+
+    @staticmethod
+    def exact(b: np.ndarray) -> Tri:
+        b = np.asarray(b, dtype=bool)
+        return Tri(b, ~b)
+
+
+Value = Any  # Interval (floats), Tri (booleans) or np.ndarray (integers, exact)
+
+
+def _interval(v: Value) -> Interval:
+    if isinstance(v, Interval):
+        return v
+    if isinstance(v, Tri):  # a boolean used as a number: 0, 1 or [0, 1]
+        return Interval(np.where(v.can_false, 0.0, 1.0), np.where(v.can_true, 1.0, 0.0))
+    return iv.point(np.asarray(v, dtype=np.float64))
+
+
+# ----------------------------------------------------------------------- data movement
+_STRUCTURAL = frozenset(
+    {
+        "broadcast_in_dim",
+        "reshape",
+        "transpose",
+        "squeeze",
+        "expand_dims",
+        "slice",
+        "dynamic_slice",
+        "concatenate",
+        "pad",
+        "gather",
+        "rev",
+        "copy",
+        "copy_p",
+        "split",
+        "dynamic_update_slice",
+    }
+)
+
+
+def _bind(prim: Any, args: Sequence[Any], params: dict) -> list[np.ndarray]:
+    out = prim.bind(*args, **params)
+    outs = out if prim.multiple_results else [out]
+    return [np.asarray(o) for o in outs]
+
+
+def _numpy_move(name: str, arrays: Sequence[np.ndarray], params: dict) -> list[np.ndarray] | None:
+    """The data movement ``name`` in NumPy (None: not available here; JAX runs it)."""
+    x = arrays[0]
+    if name == "broadcast_in_dim":
+        shape = tuple(int(n) for n in params["shape"])
+        dims = tuple(int(k) for k in params["broadcast_dimensions"])
+        expanded = [1] * len(shape)
+        for k, dim in enumerate(dims):
+            expanded[dim] = x.shape[k]
+        return [np.broadcast_to(x.reshape(expanded), shape)]
+    if name == "reshape" and params.get("dimensions") is None:
+        return [np.reshape(x, tuple(int(n) for n in params["new_sizes"]))]
+    if name == "transpose":
+        return [np.transpose(x, tuple(int(k) for k in params["permutation"]))]
+    if name == "squeeze":
+        return [np.squeeze(x, axis=tuple(int(k) for k in params["dimensions"]))]
+    if name == "expand_dims":
+        return [np.expand_dims(x, tuple(int(k) for k in params["dimensions"]))]
+    if name == "slice":
+        strides = params.get("strides") or (1,) * x.ndim
+        idx = tuple(
+            slice(int(a), int(b), int(c)) for a, b, c in zip(params["start_indices"], params["limit_indices"], strides)
+        )
+        return [x[idx]]
+    if name == "concatenate":
+        return [np.concatenate(arrays, axis=int(params["dimension"]))]
+    if name == "pad":
+        config = [(int(a), int(b), int(c)) for a, b, c in params["padding_config"]]
+        if any(c != 0 for _, _, c in config):
+            return None
+        fill = np.asarray(arrays[1]).item()
+        padded = np.pad(x, [(max(a, 0), max(b, 0)) for a, b, _ in config], constant_values=fill)
+        crop = tuple(slice(-min(a, 0), padded.shape[k] + min(b, 0)) for k, (a, b, _) in enumerate(config))
+        return [padded[crop]]
+    if name == "rev":
+        return [np.flip(x, axis=tuple(int(k) for k in params["dimensions"]))]
+    if name in ("copy", "copy_p"):
+        return [x]
+    if name == "split":
+        cuts = np.cumsum([int(n) for n in params["sizes"]])[:-1]
+        return list(np.split(x, cuts, axis=int(params["axis"])))
+    return None
+
+
+def _move(prim: Any, arrays: Sequence[Any], params: dict) -> list[np.ndarray]:
+    import jax.numpy as jnp
+
+    out = _numpy_move(prim.name, [np.asarray(a) for a in arrays], params)
+    if out is not None:
+        return out
+    return _bind(prim, [jnp.asarray(a) for a in arrays], params)
+
+
+def _structural(prim: Any, args: Sequence[Value], params: dict) -> list[Value]:
+    """A data-movement operation: every output entry is one input entry (or a constant fill
+    value), so it maps lower ends to lower ends and upper ends to upper ends."""
+    if not any(isinstance(a, (Interval, Tri)) for a in args):
+        return _move(prim, args, params)
+    if any(isinstance(a, Tri) for a in args):
+        t = _move(prim, [a.can_true if isinstance(a, Tri) else a for a in args], params)
+        f = _move(prim, [a.can_false if isinstance(a, Tri) else a for a in args], params)
+        return [Tri(a, b) for a, b in zip(t, f)]
+    lo = _move(prim, [a.lo if isinstance(a, Interval) else a for a in args], params)
+    hi = _move(prim, [a.hi if isinstance(a, Interval) else a for a in args], params)
+    return [iv._clean(a, b) if a.dtype.kind == "f" else a for a, b in zip(lo, hi)]
+
+
+def _scatter(args: Sequence[Value], params: dict) -> list[Value]:
+    """``scatter`` overwrites; sound on ends only when no two updates share a target, which
+    is checked by counting (a scatter-add of ones)."""
+    import jax
+    import jax.numpy as jnp
+
+    operand, indices, updates = args
+    counts = jax.lax.scatter_add(
+        jnp.zeros(np.shape(_interval(operand).lo)),
+        jnp.asarray(indices),
+        jnp.ones(np.shape(_interval(updates).lo)),
+        params["dimension_numbers"],
+        indices_are_sorted=params["indices_are_sorted"],
+        unique_indices=False,
+        mode=params["mode"],
+    )
+    if float(jnp.max(counts)) > 1:
+        raise SpecError("sound bounds: a scatter writes one entry twice (its result is not determined); not supported")
+    prim = jax.lax.scatter_p
+    return _structural(prim, [_interval(operand), indices, _interval(updates)], params)
+
+
+# ---------------------------------------------------------------------- comparisons
+def _compare(name: str, a: Value, b: Value) -> Tri:
+    if not isinstance(a, (Interval, Tri)) and not isinstance(b, (Interval, Tri)):
+        op = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater}
+        op["ge"] = np.greater_equal
+        return Tri.exact(op[name](a, b))
+    x, y = _interval(a), _interval(b)
+    if name in ("gt", "ge"):
+        x, y, name = y, x, {"gt": "lt", "ge": "le"}[name]
+    if name == "lt":  # x < y
+        return Tri(x.lo < y.hi, x.hi >= y.lo)
+    if name == "le":
+        return Tri(x.lo <= y.hi, x.hi > y.lo)
+    point_eq = (x.lo == x.hi) & (y.lo == y.hi) & (x.lo == y.lo)
+    overlap = (x.lo <= y.hi) & (y.lo <= x.hi)
+    if name == "eq":
+        return Tri(overlap, ~point_eq)
+    return Tri(~point_eq, overlap)  # ne
+
+
+def _self_compare(name: str, a: Value) -> Tri:
+    """A value compared with itself: equal, unless it may be NaN (a non-finite enclosure)."""
+    if isinstance(a, Interval):
+        finite = np.isfinite(a.lo) & np.isfinite(a.hi)
+    else:
+        finite = np.ones(np.shape(a.can_true if isinstance(a, Tri) else a), dtype=bool)
+    if name in ("eq", "le", "ge"):
+        return Tri(np.ones_like(finite), ~finite)
+    return Tri(~finite, np.ones_like(finite))
+
+
+def _select(pred: Value, cases: Sequence[Value]) -> Value:
+    if isinstance(pred, Tri):
+        assert len(cases) == 2
+        if all(isinstance(c, Tri) for c in cases):
+            f, t = cases
+            ct = (pred.can_false & f.can_true) | (pred.can_true & t.can_true)
+            cf = (pred.can_false & f.can_false) | (pred.can_true & t.can_false)
+            return Tri(ct, cf)
+        f, t = _interval(cases[0]), _interval(cases[1])
+        lo = np.where(pred.can_true, np.where(pred.can_false, np.minimum(f.lo, t.lo), t.lo), f.lo)
+        hi = np.where(pred.can_true, np.where(pred.can_false, np.maximum(f.hi, t.hi), t.hi), f.hi)
+        return Interval(lo, hi)
+    which = np.asarray(pred)
+    if all(isinstance(c, Tri) for c in cases):
+        return Tri(np.choose(which, [c.can_true for c in cases]), np.choose(which, [c.can_false for c in cases]))
+    ivs = [_interval(c) for c in cases]
+    if not any(isinstance(c, (Interval, Tri)) for c in cases):
+        return np.choose(which, [np.asarray(c) for c in cases])
+    return Interval(np.choose(which, [c.lo for c in ivs]), np.choose(which, [c.hi for c in ivs]))
+
+
+# ------------------------------------------------------------------------ arithmetic
+def _dot_general(a: Value, b: Value, dimension_numbers: Any) -> Interval:
+    x, y = _interval(a), _interval(b)
+    (lc, rc), (lb, rb) = dimension_numbers
+    lc, rc, lb, rb = (tuple(int(k) for k in t) for t in (lc, rc, lb, rb))
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    ls = [next(letters) for _ in range(len(x.shape))]
+    rs = [""] * len(y.shape)
+    for i, j in zip(lc, rc):
+        rs[j] = ls[i]
+    for i, j in zip(lb, rb):
+        rs[j] = ls[i]
+    for j in range(len(rs)):
+        if not rs[j]:
+            rs[j] = next(letters)
+    out = [ls[i] for i in lb] + [ls[i] for i in range(len(ls)) if i not in lc and i not in lb]
+    out += [rs[j] for j in range(len(rs)) if j not in rc and j not in rb]
+    inner = int(np.prod([x.shape[i] for i in lc])) if lc else 1
+    return iv.contract(x, y, f"{''.join(ls)},{''.join(rs)}->{''.join(out)}", inner)
+
+
+def _ints(args: Sequence[Value]) -> bool:
+    return not any(isinstance(a, (Interval, Tri)) for a in args)
+
+
+def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
+    if name in ("and", "or", "not", "xor"):
+        if _ints(args):
+            return {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}.get(name, np.invert)(*args)
+        ts = [a if isinstance(a, Tri) else Tri.exact(a) for a in args]
+        if name == "not":
+            return Tri(ts[0].can_false, ts[0].can_true)
+        p, q = ts
+        if name == "and":
+            return Tri(p.can_true & q.can_true, p.can_false | q.can_false)
+        if name == "or":
+            return Tri(p.can_true | q.can_true, p.can_false & q.can_false)
+        return Tri(
+            (p.can_true & q.can_false) | (p.can_false & q.can_true),
+            (p.can_true & q.can_true) | (p.can_false & q.can_false),
+        )
+    if _ints(args) and name in ("add", "sub", "mul", "neg", "max", "min", "abs", "sign", "add_any"):
+        fn = {"add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "neg": np.negative}
+        fn.update(max=np.maximum, min=np.minimum, abs=np.abs, sign=np.sign)
+        return fn[name](*args)
+    x = [_interval(a) for a in args]
+    if name in ("add", "add_any"):
+        return iv.add(*x)
+    if name == "sub":
+        return iv.sub(*x)
+    if name == "mul":
+        return iv.mul(*x)
+    if name == "div":
+        return iv.div(*x)
+    if name == "neg":
+        return iv.neg(x[0])
+    if name == "max":
+        return iv.maximum(*x)
+    if name == "min":
+        return iv.minimum(*x)
+    if name == "abs":
+        return iv.absolute(x[0])
+    if name == "sign":
+        return Interval(np.sign(x[0].lo), np.sign(x[0].hi))
+    if name == "square":
+        return iv.integer_power(x[0], 2)
+    if name == "integer_pow":
+        return iv.integer_power(x[0], int(params["y"]))
+    if name == "sqrt":
+        return iv.sqrt(x[0])
+    if name == "rsqrt":
+        return iv.div(iv.point(np.ones(x[0].shape)), iv.sqrt(x[0]))
+    if name == "pow":
+        base, expo = x
+        if np.all(expo.lo == expo.hi) and np.all(expo.lo == np.round(expo.lo)) and np.unique(expo.lo).size == 1:
+            return iv.integer_power(base, int(np.unique(expo.lo)[0]))
+        return iv.elementary("exp", iv.mul(expo, iv.elementary("log", base)))
+    if name == "is_finite":
+        a = x[0]
+        return Tri(~(np.isneginf(a.hi) | np.isposinf(a.lo)), ~(np.isfinite(a.lo) & np.isfinite(a.hi)))
+    if name in iv.ELEMENTARY:
+        return iv.elementary(name, x[0])
+    raise AssertionError(name)
+
+
+_ARITH = frozenset(
+    {"add", "add_any", "sub", "mul", "div", "neg", "max", "min", "abs", "sign", "square", "integer_pow", "sqrt"}
+    | {"rsqrt", "pow", "is_finite", "and", "or", "not", "xor"}
+    | set(iv.ELEMENTARY)
+)
+_COMPARE = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+_REDUCE = frozenset({"reduce_sum", "reduce_max", "reduce_min"})
+_CALLS = frozenset({"jit", "pjit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call"})
+_CALLS_VJP = frozenset({"custom_vjp_call", "custom_vjp_call_jaxpr"})
+_OTHER = frozenset({"dot_general", "select_n", "iota", "convert_element_type", "scatter", "stop_gradient"})
+SUPPORTED: frozenset[str] = _STRUCTURAL | _ARITH | _COMPARE | _REDUCE | _CALLS | _CALLS_VJP | _OTHER
+"""The JAX operations a program may use to have sound bounds."""
+
+
+def _sub_jaxpr(eqn: Any) -> Any:
+    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+        if key in eqn.params:
+            return eqn.params[key]
+    raise SpecError(f"sound bounds: cannot read the program of the operation {eqn.primitive.name!r}")
+
+
+def _closed(j: Any) -> tuple[Any, list]:
+    return (j.jaxpr, list(j.consts)) if hasattr(j, "consts") else (j, [])
+
+
+def unsupported_operations(jaxpr: Any) -> set[str]:
+    """Names of the operations of ``jaxpr`` (nested programs included) outside SUPPORTED."""
+    bad: set[str] = set()
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name not in SUPPORTED:
+            bad.add(name)
+        elif name in _CALLS | _CALLS_VJP:
+            bad |= unsupported_operations(_closed(_sub_jaxpr(eqn))[0])
+    return bad
+
+
+def _convert(v: Value, params: dict) -> Value:
+    dtype = np.dtype(params["new_dtype"])
+    if dtype.kind == "f":
+        if dtype != np.float64:
+            raise SpecError(f"sound bounds: the program converts to {dtype} (only float64 is supported)")
+        if isinstance(v, (Interval, Tri)):
+            return _interval(v)
+        a = np.asarray(v)
+        if a.size and np.max(np.abs(a)) > 2**53:
+            raise SpecError("sound bounds: an integer above 2^53 is converted to a float")
+        return iv.point(a.astype(np.float64))
+    if dtype.kind == "b":
+        if isinstance(v, Tri):
+            return v
+        if isinstance(v, Interval):
+            return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
+        return Tri.exact(np.asarray(v) != 0)
+    if isinstance(v, (Interval, Tri)):
+        raise SpecError(f"sound bounds: the program converts a float to {dtype} (not supported)")
+    return np.asarray(v).astype(dtype)
+
+
+def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[Value]:
+    """Run ``jaxpr`` on interval / exact arguments (module docstring)."""
+    from jax.extend import core as jcore
+
+    env: dict[Any, Value] = {}
+
+    def read(v: Any) -> Value:
+        if isinstance(v, jcore.Literal):
+            return _lift(v.val)
+        return env[v]
+
+    def _lift(val: Any) -> Value:
+        a = np.asarray(val)
+        if a.dtype.kind == "f":
+            return iv.point(a.astype(np.float64))
+        if a.dtype.kind == "b":
+            return Tri.exact(a)
+        return a
+
+    for var, val in zip(jaxpr.constvars, consts):
+        env[var] = _lift(val)
+    for var, val in zip(jaxpr.invars, args):
+        env[var] = val
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        ins = [read(v) for v in eqn.invars]
+        params = dict(eqn.params)
+        if name in _STRUCTURAL:
+            outs = _structural(eqn.primitive, ins, params)
+        elif name == "scatter":
+            outs = _scatter(ins, params)
+        elif name in _ARITH:
+            outs = [_arith(name, ins, params)]
+        elif name in _COMPARE and len(eqn.invars) == 2 and eqn.invars[0] is eqn.invars[1]:
+            outs = [_self_compare(name, ins[0])]  # x == x, x != x (NaN tests): decided unless x may be NaN
+        elif name in _COMPARE:
+            outs = [_compare(name, *ins)]
+        elif name == "select_n":
+            outs = [_select(ins[0], ins[1:])]
+        elif name == "dot_general":
+            outs = [_dot_general(ins[0], ins[1], params["dimension_numbers"])]
+        elif name in _REDUCE:
+            axes = tuple(int(a) for a in params["axes"])
+            if _ints(ins):
+                reduce: Any = {"reduce_sum": np.sum, "reduce_max": np.max, "reduce_min": np.min}[name]
+                outs = [reduce(ins[0], axis=axes)]
+            elif name == "reduce_sum":
+                outs = [iv.total(_interval(ins[0]), axes)]
+            else:
+                x = _interval(ins[0])
+                fn = np.max if name == "reduce_max" else np.min
+                outs = [Interval(fn(x.lo, axis=axes), fn(x.hi, axis=axes))]
+        elif name == "iota":
+            outs = [_lift(np.asarray(eqn.primitive.bind(**params)))]
+        elif name == "convert_element_type":
+            outs = [_convert(ins[0], params)]
+        elif name == "stop_gradient":
+            outs = ins
+        elif name in _CALLS or name in _CALLS_VJP:
+            sub, sub_consts = _closed(_sub_jaxpr(eqn))
+            n_consts = int(params.get("num_consts", 0)) if name in _CALLS_VJP else 0
+            outs = interpret(sub, sub_consts, ins[n_consts:] if n_consts and len(ins) > len(sub.invars) else ins)
+        else:
+            raise SpecError(f"sound bounds: the operation {name!r} is not supported")
+        for var, val in zip(eqn.outvars, outs):
+            env[var] = val
+    return [read(v) for v in jaxpr.outvars]
+
+
+class Enclosure(NamedTuple):
+    """Interval Jacobians ``J`` (n, d_m, d_m) in the metric space's coordinates and, for the
+    Fisher geometry, the reduced Fisher matrices ``G`` (n, d_m, d_m) (None: G = I)."""
+
+    J: Interval
+    G: Interval | None
+
+
+def stack_enclosures(items: Sequence[Enclosure]) -> Enclosure:
+    """One :class:`Enclosure` of many boxes, in order."""
+    J = Interval(np.concatenate([e.J.lo for e in items]), np.concatenate([e.J.hi for e in items]))
+    if items[0].G is None:
+        return Enclosure(J, None)
+    G = Interval(
+        np.concatenate([e.G.lo for e in items if e.G is not None]),
+        np.concatenate([e.G.hi for e in items if e.G is not None]),
+    )
+    return Enclosure(J, G)
+
+
+def take(e: Enclosure, rows: slice | np.ndarray) -> Enclosure:
+    """The boxes ``rows`` of an enclosure."""
+    J = Interval(e.J.lo[rows], e.J.hi[rows])
+    return Enclosure(J, None if e.G is None else Interval(e.G.lo[rows], e.G.hi[rows]))
+
+
+@dataclass(frozen=True)
+class _Program:
+    jaxpr: Any
+    consts: list
+    batch: int
+
+    def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Interval:
+        n = lo.shape[0]
+        los, his = [], []
+        for start in range(0, n, self.batch):
+            blo, bhi = lo[start : start + self.batch], hi[start : start + self.batch]
+            count = blo.shape[0]
+            if count < self.batch:
+                fill = self.batch - count
+                blo = np.concatenate([blo, np.repeat(blo[:1], fill, axis=0)])
+                bhi = np.concatenate([bhi, np.repeat(bhi[:1], fill, axis=0)])
+            (out,) = interpret(self.jaxpr, self.consts, [Interval(blo, bhi)])
+            J = _interval(out)
+            los.append(J.lo[:count])
+            his.append(J.hi[:count])
+        return Interval(np.concatenate(los), np.concatenate(his))
+
+
+@dataclass(frozen=True)
+class JacobianEnclosure:
+    """``enclose(lo, hi)`` -> :class:`Enclosure` of the Jacobians over the boxes (n, d).
+
+    Two enclosures are intersected: the program of J run on the box (the natural interval
+    extension), and, when ``second`` is given, the mean-value form
+    ``J(x) in J(c) + sum_k dJ/dx_k(box) (x_k - c_k)`` around the box's centre c, whose
+    excess width shrinks quadratically with the box. Fisher-geometry games (``fisher``
+    given) also enclose the reduced Fisher matrix G~(x), and J is taken in the reduced
+    coordinates ``B^T J B`` (B the gauge basis)."""
+
+    dim: int
+    first: _Program
+    second: _Program | None = None
+    fisher: _Program | None = None
+    gauge: np.ndarray | None = None
+
+    def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Enclosure:
+        return self.with_smear(lo, hi)[0]
+
+    def with_smear(
+        self, lo: np.ndarray, hi: np.ndarray, sizes: Sequence[int] | None = None
+    ) -> tuple[Enclosure, np.ndarray]:
+        """The enclosure (in the metric space's coordinates) and each coordinate's smear
+        (:meth:`jacobian_with_smear`)."""
+        J, smear = self.jacobian_with_smear(lo, hi, sizes)
+        if self.fisher is None:
+            return Enclosure(J, None), smear
+        assert self.gauge is not None
+        B = iv.point(self.gauge)
+        Jr = iv.contract(iv.contract(B, J, "ka,nkl->nal", B.shape[0]), B, "nal,lb->nab", B.shape[0])
+        return Enclosure(Jr, self.fisher(lo, hi)), smear
+
+    def jacobian_with_smear(
+        self, lo: np.ndarray, hi: np.ndarray, sizes: Sequence[int] | None = None
+    ) -> tuple[Interval, np.ndarray]:
+        """The enclosure and each coordinate's *smear* per block (n, N, N, d):
+        ``sum_{ab in block} max|dJ_ab/dx_k| w_k`` over the box, how much of the block's
+        width coordinate k accounts for (the box's sides when no derivative program is
+        used). ``sizes``: the blocks (default: one block)."""
+        sizes = [self.dim] if sizes is None else list(sizes)
+        N = len(sizes)
+        J = self.first(lo, hi)
+        if self.second is None:
+            return J, np.broadcast_to((hi - lo)[:, None, None, :], (lo.shape[0], N, N, lo.shape[1])).copy()
+        c = lo + 0.5 * (hi - lo)
+        Jc = self.first(c, c)
+        H = self.second(lo, hi)  # (n, d, d, d): dJ_ab / dx_k
+        step = iv.sub(Interval(lo, hi), iv.point(c))  # x - c over the box (n, d)
+        spread = iv.contract(H, step, "nabk,nk->nab", lo.shape[1])
+        mv = iv.add(Jc, spread)
+        with np.errstate(invalid="ignore"):
+            size = np.maximum(np.abs(H.lo), np.abs(H.hi))
+            size = np.where(np.isfinite(size), size, 1e300)
+            off = np.concatenate([[0], np.cumsum(sizes)])
+            rows = np.add.reduceat(size, off[:-1], axis=1)
+            blocks = np.add.reduceat(rows, off[:-1], axis=2)  # (n, N, N, d)
+            smear = blocks * (hi - lo)[:, None, None, :]
+        return Interval(np.maximum(J.lo, mv.lo), np.minimum(J.hi, mv.hi)), smear
+
+
+def jacobian_enclosure(game: Game, batch: int = ENCLOSURE_BATCH, mean_value: bool = True) -> JacobianEnclosure:
+    """The interval Jacobian of ``game`` (and its reduced Fisher matrix in the Fisher
+    geometry); SpecError naming any operation that cannot be enclosed, and for Markov games."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..util.jaxenv import jax_scope
+
+    if game.kind == "markov":
+        raise SpecError(
+            "sound bounds are not supported yet for Markov games (their occupancy solve is a loop that "
+            "sgncert cannot enclose); use --bounds sampled"
+        )
+    fisher_fn = None
+    F = game.pseudo_gradient
+    offsets = tuple(pl.offset for pl in game.players)
+    if game.kind == "normal_form":
+        from ..games.markov import normal_form_pseudo_gradient, reduced_fisher
+
+        # the same F in exact arithmetic, in a closed form interval arithmetic encloses tightly
+        F = normal_form_pseudo_gradient(game.extras["model"], offsets)
+        if game.transform is not None:
+            fisher_fn = reduced_fisher(game.extras["model"], offsets)
+    with jax_scope():
+        p = game.jax_params()
+
+        def jac(x: Any) -> Any:
+            return jax.jacfwd(lambda y: F(y, p))(x)
+
+        closed = jax.make_jaxpr(jax.vmap(jac))(jnp.zeros((batch, game.dim)))
+        second = None
+        if mean_value and game.dim <= MEAN_VALUE_MAX_DIM:
+            second = jax.make_jaxpr(jax.vmap(jax.jacfwd(jac)))(jnp.zeros((batch, game.dim)))
+        fisher = None if fisher_fn is None else jax.make_jaxpr(jax.vmap(fisher_fn))(jnp.zeros((batch, game.dim)))
+    bad = set()
+    for prog in (closed, second, fisher):
+        if prog is not None:
+            bad |= unsupported_operations(prog.jaxpr)
+    if bad:
+        names = ", ".join(sorted(bad))
+        raise SpecError(
+            f"sound bounds: the game's JAX program uses {names}, which sgncert cannot enclose "
+            f"(use --bounds sampled, or write the game with supported operations: docs/theory.md §14)"
+        )
+    first = _Program(closed.jaxpr, list(closed.consts), batch)
+    return JacobianEnclosure(
+        game.dim,
+        first,
+        None if second is None else _Program(second.jaxpr, list(second.consts), batch),
+        None if fisher is None else _Program(fisher.jaxpr, list(fisher.consts), batch),
+        None if fisher is None else np.asarray(game.gauge, dtype=np.float64),
+    )

@@ -1,0 +1,263 @@
+"""Sound constants: enclosures of the Jacobian's program against dense sampling, the branch
+and bound against closed forms, the partition's encoding, and what cannot be enclosed."""
+
+from __future__ import annotations
+
+import math
+
+import flint
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import GAMES
+from sgncert.analysis.constants import kernels
+from sgncert.analysis.enclosure import jacobian_enclosure
+from sgncert.analysis.sound import (
+    SoundBudget,
+    SoundSearch,
+    encode_tree,
+    leaves_of_tree,
+    point_values,
+    prove_on_tree,
+    root_box,
+)
+from sgncert.errors import SpecError
+from sgncert.games.spec import game_from_dict, load_game
+from sgncert.theory.sound_bounds import Key, block_keys
+from sgncert.util.jaxenv import jax_scope
+
+# ------------------------------------------------------------------ random expressions
+LEAVES = ["x", "y", "0.7", "1.3"]
+UNARY = ["tanh({})", "sigmoid({})", "softplus({})", "logcosh({})", "sin({})", "cos({})", "exp(0.3 * {})"]
+UNARY += ["sqrt(1 + {} ** 2)", "log(2 + tanh({}))", "({}) ** 2", "({}) ** 3", "1 / (1 + ({}) ** 2)"]
+BINARY = ["({} + {})", "({} - {})", "({} * {})"]
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    return st.recursive(
+        st.sampled_from(LEAVES),
+        lambda inner: st.one_of(
+            st.builds(lambda f, a: f.format(a), st.sampled_from(UNARY), inner),
+            st.builds(lambda f, a, b: f.format(a, b), st.sampled_from(BINARY), inner, inner),
+        ),
+        max_leaves=5,
+    )
+
+
+def _game(ex: str, ey: str, radius: float):
+    spec = {
+        "sgncert": 1,
+        "name": "random",
+        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
+        "costs": {"x": f"0.5 * x @ x + sum(x * {ex})", "y": f"0.5 * y @ y + sum(y * {ey})"},
+        "region": {"center": [0.1, -0.2, 0.3, 0.0], "radius": radius, "norm": "inf"},
+        "sampling": {"samples": 16},
+    }
+    return game_from_dict(spec)
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ex=_expressions(), ey=_expressions(), seed=st.integers(0, 2**16), radius=st.floats(0.05, 1.2))
+def test_no_sampled_jacobian_falls_outside_its_enclosure(ex, ey, seed, radius):
+    game = _game(ex, ey, radius)
+    rng = np.random.default_rng(seed)
+    center = np.asarray(game.region.center)
+    with jax_scope():
+        enclose = jacobian_enclosure(game, batch=8)
+        lo = center + rng.uniform(-radius, 0, size=(3, 4))
+        hi = lo + rng.uniform(0, radius, size=(3, 4))
+        J = enclose(lo, hi).J
+        jac = kernels(game)[0]
+        for b in range(3):
+            pts = lo[b] + rng.random((256, 4)) * (hi[b] - lo[b])
+            pts[:16] = np.where(rng.random((16, 4)) < 0.5, lo[b], hi[b])  # corners too
+            _, K = jac(pts, game.jax_params())
+            K = np.asarray(K)
+            ok = np.isfinite(K).all(axis=(1, 2))
+            assert np.all(J.lo[b] <= K[ok]) and np.all(K[ok] <= J.hi[b]), (ex, ey)
+
+
+# --------------------------------------------------------------------- closed forms
+def _sech2(r: float) -> flint.arb:
+    return 1 - flint.arb(r).tanh() ** 2
+
+
+def test_tanh_duel_constants_match_their_closed_forms():
+    game = load_game(GAMES / "tanh_duel.yaml")
+    region = game.region.with_center(np.zeros(4))
+    keys = block_keys(2)
+    estimates = np.array([1.0, 1.0, 0.5, 0.8, 0.5])  # mu_x, mu_y, L_xy, L_yx, gamma (rough)
+    with jax_scope():
+        search = SoundSearch.start(game, region, SoundBudget(boxes=64), point_values(game))
+        search.add_keys(keys, estimates)
+        search.refine()
+    b = dict(zip(search.keys, search.region_bounds()))
+    for i, a in enumerate((0.5, 0.8)):
+        true = flint.arb(a) + _sech2(1.5)  # the infimum, at the box's corners
+        assert flint.arb(b[Key("mu", i)]) <= true  # sound: never above the truth
+        assert b[Key("mu", i)] > float(true.mid()) * (1 - 1e-12)  # and tight
+    assert 0.6 <= b[Key("L", 0, 1)] <= 0.6 * (1 + 1e-12)
+    assert 0.9 <= b[Key("L", 1, 0)] <= 0.9 * (1 + 1e-12)
+    # the box centres and samples never beat a proved bound
+    assert np.all(search.best_values()[:2] >= search.region_bounds()[:2])
+
+
+def test_partition_tree_round_trips_and_covers_the_box():
+    game = load_game(GAMES / "tanh_duel.yaml")
+    region = game.region.with_center(np.zeros(4))
+    with jax_scope():
+        search = SoundSearch.start(game, region, SoundBudget(boxes=40, tolerance=1e-9), point_values(game))
+        search.add_keys([Key("gamma")], np.array([0.6]))
+        search.refine()
+    tree = encode_tree(search.nodes)
+    lo, hi = root_box(region, None)
+    llo, lhi, plo, _ = leaves_of_tree(tree, lo, hi)
+    assert llo.shape[0] == len(search.leaves) == tree.split().count(".")
+    assert plo.shape[0] == 0
+    assert np.sum(np.prod(lhi - llo, axis=1)) == pytest.approx(np.prod(hi - lo), rel=1e-12)
+    # the recorded bound is re-proved on the rebuilt partition; a larger one is not
+    gamma = float(search.region_bounds()[0])
+    ok, _ = prove_on_tree(game, region, tree, [Key("gamma"), Key("gamma")], [gamma, gamma + 0.05])
+    assert ok.tolist() == [True, False]
+    for bad in (tree + " .", tree.replace(".", "", 1), "9 . .", "a"):
+        with pytest.raises(SpecError):
+            prove_on_tree(game, region, bad, [Key("gamma")], [gamma])
+
+
+def test_ball_regions_prune_boxes_outside_and_verify_checks_them():
+    spec = {
+        "sgncert": 1,
+        "name": "disk",
+        "players": [{"name": "x", "dim": 1}, {"name": "y", "dim": 1}],
+        "costs": {"x": "sum(logcosh(x)) + 0.2 * sum(x * y ** 2)", "y": "sum(logcosh(y)) - 0.3 * sum(x * y)"},
+        "region": {"center": [0, 0], "radius": 1.0, "norm": "2"},
+    }
+    game = game_from_dict(spec)
+    region = game.region.with_center(np.zeros(2))
+    with jax_scope():
+        search = SoundSearch.start(game, region, SoundBudget(boxes=400, tolerance=1e-9), point_values(game))
+        search.add_keys([Key("mu", 0), Key("mu", 1)], np.array([10.0, 10.0]))
+        search.refine()
+    tree = encode_tree(search.nodes)
+    lo, hi = root_box(region, None)
+    _, _, plo, phi = leaves_of_tree(tree, lo, hi)
+    assert plo.shape[0] > 0
+    nearest = np.clip(0.0, plo, phi)  # the point of each pruned box closest to the centre
+    assert np.all(np.linalg.norm(nearest, axis=1) > 1.0)
+    mu0 = float(search.region_bounds()[0])
+    ok, _ = prove_on_tree(game, region, tree, [Key("mu", 0)], [mu0])
+    assert ok.all()
+    # a box inside the ball marked as outside it (so its bound is never checked) is caught,
+    # where the claim needs that box
+    llo, lhi, _, _ = leaves_of_tree(tree, lo, hi)
+    worst = int(np.argmin([np.linalg.norm(np.clip(0.0, a, b)) for a, b in zip(llo, lhi)]))
+    tokens = tree.split()
+    positions = [k for k, t in enumerate(tokens) if t == "."]
+    tokens[positions[worst]] = "x"
+    with pytest.raises(SpecError, match="outside the region"):
+        prove_on_tree(game, region, " ".join(tokens), [Key("mu", 0)], [mu0])
+
+
+# ---------------------------------------------------------------- what is refused
+def _hook_game(tmp_path, body: str):
+    (tmp_path / "hook.py").write_text("import jax, jax.numpy as jnp\ndef costs(x, p):\n" + body, encoding="utf-8")
+    spec = {
+        "sgncert": 1,
+        "name": "hooked",
+        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
+        "costs": {"python": "hook.py:costs"},
+        "region": {"center": "zeros", "radius": 1.0},
+    }
+    return game_from_dict(spec, base_dir=tmp_path)
+
+
+def test_a_hook_of_supported_operations_is_enclosed(tmp_path):
+    game = _hook_game(
+        tmp_path,
+        "    u, v = x['x'], x['y']\n"
+        "    return {'x': 0.5 * u @ u + jnp.sum(jnp.tanh(u) * v) + jnp.sum(jax.nn.softplus(u)),\n"
+        "            'y': 0.5 * v @ v - jnp.sum(u * jnp.log1p(jnp.exp(v))) + jnp.sum(jnp.sin(v) ** 2)}\n",
+    )
+    rng = np.random.default_rng(7)
+    with jax_scope():
+        enclose = jacobian_enclosure(game, batch=4)
+        lo = rng.uniform(-1, 0, size=(2, 4))
+        hi = lo + rng.uniform(0, 0.7, size=(2, 4))
+        J = enclose(lo, hi).J
+        for b in range(2):
+            pts = lo[b] + rng.random((256, 4)) * (hi[b] - lo[b])
+            K = np.asarray(kernels(game)[0](pts, game.jax_params())[1])
+            assert np.all(J.lo[b] <= K) and np.all(K <= J.hi[b])
+
+
+def test_an_unsupported_operation_is_named(tmp_path):
+    (tmp_path / "hook.py").write_text(
+        "import jax.numpy as jnp\n"
+        "def costs(x, p):\n"
+        "    return {'x': 0.5 * x['x'] @ x['x'] + jnp.sum(jnp.cumsum(x['x']) * x['y']),\n"
+        "            'y': 0.5 * x['y'] @ x['y'] - jnp.sum(x['x'] * x['y'])}\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "sgncert": 1,
+        "name": "hooked",
+        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
+        "costs": {"python": "hook.py:costs"},
+        "region": {"center": "zeros", "radius": 1.0},
+    }
+    game = game_from_dict(spec, base_dir=tmp_path)
+    with jax_scope(), pytest.raises(SpecError, match="cumsum"):
+        jacobian_enclosure(game)
+
+
+def test_normal_form_closed_form_is_the_games_pseudo_gradient():
+    from sgncert.games.markov import normal_form_pseudo_gradient
+
+    rng = np.random.default_rng(4)
+    for name in ("rps.yaml", "three_firms.yaml"):
+        game = load_game(GAMES / name)
+        with jax_scope() as jax:
+            F = normal_form_pseudo_gradient(game.extras["model"], tuple(pl.offset for pl in game.players))
+            p = game.jax_params()
+            X = rng.normal(size=(8, game.dim)) * 2
+            ours = jax.jit(jax.vmap(lambda x: F(x, p)))(X)
+            theirs = jax.jit(jax.vmap(lambda x: game.pseudo_gradient(x, p)))(X)
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-13)
+
+
+def test_matching_pennies_fisher_frame_bounds_are_sound():
+    """Closed forms over the box of half-width r (the game's comments): mu_i = tau (1 - 2 r
+    tanh r) - 2 tanh^2 r at the corners, L = 1 at the centre (reduced Fisher frame)."""
+    game = load_game(GAMES / "matching_pennies.yaml")
+    region = game.region.with_center(np.zeros(game.dim))
+    tau, r = float(game.extras["model"].entropy), float(game.region.radius)
+    mu_true = tau * (1 - 2 * r * math.tanh(r)) - 2 * math.tanh(r) ** 2
+    with jax_scope():
+        search = SoundSearch.start(game, region, SoundBudget(boxes=200), point_values(game))
+        search.add_keys(block_keys(2), np.array([mu_true, mu_true, 1.0, 1.0, mu_true]))
+        search.refine()
+    b = dict(zip(search.keys, search.region_bounds()))
+    for i in range(2):
+        assert 0.0 < b[Key("mu", i)] <= mu_true
+    for key in (Key("L", 0, 1), Key("L", 1, 0)):
+        assert 1.0 <= b[key] < 3.0
+    # the values at the box centres agree with the closed forms from the right side
+    best = dict(zip(search.keys, search.best_values()))
+    assert best[Key("mu", 0)] >= mu_true - 1e-9 and best[Key("L", 0, 1)] <= 1.0 + 1e-9
+
+
+def test_markov_games_are_not_supported_yet():
+    game = load_game(GAMES / "markov_coordination.yaml")
+    with jax_scope(), pytest.raises(SpecError, match="not supported yet"):
+        jacobian_enclosure(game)
+
+
+def test_a_budget_out_of_range_is_a_spec_error():
+    with pytest.raises(SpecError):
+        SoundBudget(tolerance=0.0)
+    with pytest.raises(SpecError):
+        SoundBudget(boxes=0)
+    assert math.isfinite(SoundBudget().seconds)
