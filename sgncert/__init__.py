@@ -26,12 +26,21 @@ from .util.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .analysis.certify import Certification as Certification
-    from .analysis.certify import certify as certify
     from .analysis.sound import SoundBudget as SoundBudget
     from .analysis.sweep import run_sweep as run_sweep
     from .analysis.verdict import Proof as Proof
     from .analysis.verdict import ProvedStep as ProvedStep
     from .analysis.verdict import Verdict as Verdict
+    from .api.build import make_game as make_game
+    from .api.figures import plot_band as plot_band
+    from .api.figures import plot_flow as plot_flow
+    from .api.figures import plot_phase as plot_phase
+    from .api.figures import plot_sweep as plot_sweep
+    from .api.result import Result as Result
+    from .api.run import Rows as Rows
+    from .api.run import certify as certify
+    from .api.run import sweep as sweep
+    from .api.run import verify as verify
     from .cert.build import build_certificate as build_certificate
     from .cert.build import write_certificate as write_certificate
     from .cert.load import load_certificate as load_certificate
@@ -43,24 +52,33 @@ if TYPE_CHECKING:
     from .games.spec import load_game as load_game
     from .games.spec import with_params as with_params
 
-_LAZY = {
-    "Certification": "analysis.certify",
-    "certify": "analysis.certify",
-    "SoundBudget": "analysis.sound",
-    "run_sweep": "analysis.sweep",
-    "Proof": "analysis.verdict",
-    "ProvedStep": "analysis.verdict",
-    "Verdict": "analysis.verdict",
-    "build_certificate": "cert.build",
-    "write_certificate": "cert.build",
-    "load_certificate": "cert.load",
-    "json_schema": "cert.model",
-    "VerifyReport": "cert.report",
-    "verify_certificate": "cert.verify",
-    "Game": "games.model",
-    "game_from_dict": "games.spec",
-    "load_game": "games.spec",
-    "with_params": "games.spec",
+_LAZY = {  # public name -> (module, attribute)
+    "Certification": ("analysis.certify", "Certification"),
+    "SoundBudget": ("analysis.sound", "SoundBudget"),
+    "run_sweep": ("analysis.sweep", "run_sweep"),
+    "Proof": ("analysis.verdict", "Proof"),
+    "ProvedStep": ("analysis.verdict", "ProvedStep"),
+    "Verdict": ("analysis.verdict", "Verdict"),
+    "make_game": ("api.build", "make_game"),
+    "plot_band": ("api.figures", "plot_band"),
+    "plot_flow": ("api.figures", "plot_flow"),
+    "plot_phase": ("api.figures", "plot_phase"),
+    "plot_sweep": ("api.figures", "plot_sweep"),
+    "Result": ("api.result", "Result"),
+    "Rows": ("api.run", "Rows"),
+    "certify": ("api.run", "certify"),
+    "sweep": ("api.run", "sweep"),
+    "verify": ("api.run", "verify"),
+    "build_certificate": ("cert.build", "build_certificate"),
+    "write_certificate": ("cert.build", "write_certificate"),
+    "load_certificate": ("cert.load", "load_certificate"),
+    "json_schema": ("cert.model", "json_schema"),
+    "VerifyReport": ("cert.report", "VerifyReport"),
+    "verify_certificate": ("cert.verify", "verify_certificate"),
+    "Game": ("games.model", "Game"),
+    "game_from_dict": ("games.spec", "game_from_dict"),
+    "load_game": ("games.spec", "load_game"),
+    "with_params": ("games.spec", "with_params"),
 }
 
 __all__ = sorted([*_LAZY, "NumericalError", "SgnError", "SpecError", "__version__"])
@@ -68,7 +86,8 @@ __all__ = sorted([*_LAZY, "NumericalError", "SgnError", "SpecError", "__version_
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sgncert' has no attribute {name!r}")

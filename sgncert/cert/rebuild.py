@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import SpecError
 from ..games.hooks import HookCheck, check_recorded_hook
 from ..games.model import Game
-from ..games.spec import game_from_dict, load_game
+from ..games.spec import IN_MEMORY, game_from_dict, load_game
 from .report import VerifyReport
 
 
@@ -77,12 +77,45 @@ def _spec_diff(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "; ".join(parts) or "nothing visible"
 
 
-def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, game_path: Path | None) -> Game | None:
+def _supplied(doc: dict[str, Any], rep: VerifyReport, spec: dict[str, Any], supplied: Game | None) -> Game | None:
+    """The game the caller supplied, when its hash is the certificate's; a game built in
+    memory cannot be rebuilt from its spec, so without one nothing is recomputed."""
+    in_memory = isinstance(spec.get("costs"), dict) and IN_MEMORY in spec["costs"]
+    if supplied is None:
+        record = spec["costs"][IN_MEMORY] if in_memory else {}
+        what = record.get("identifier") or ", ".join(map(str, record.get("functions") or [])) or "Python functions"
+        rep.undecidable(
+            "game.spec",
+            f"the game was built in memory from {what}: pass the game to verify (sgncert.verify(cert, game=...)) "
+            "to recompute its claims",
+        )
+        return None
+    if supplied.sha256 == doc["game"]["sha256"]:
+        how = "its program's hash" if in_memory else "its canonical spec"
+        rep.ok("game.spec", f"the game supplied has the certified sha256 ({how})")
+        return supplied
+    rep.fail(
+        "game.spec",
+        f"the game supplied has sha256 {supplied.sha256[:16]}..., not the certified {doc['game']['sha256'][:16]}... "
+        "(other functions, closed-over arrays, parameters, region or sampling)",
+    )
+    return None
+
+
+def rebuild_and_check(
+    doc: dict[str, Any], rep: VerifyReport, base_dir: Path, game_path: Path | None, supplied: Game | None = None
+) -> Game | None:
     """Rebuild the game of a certificate for verify and record what agrees with it: the
     hook's sha256 (``game.hook``), the rebuilt hash (``game.spec``), the spec file
     (``game.file``, when ``game_path`` is given), the players, ``game.affine`` and the
-    provenance of exact constants. None when the game must not or cannot be compared."""
+    provenance of exact constants. ``supplied``: the game itself, compared by hash instead
+    of rebuilding (required for a game built in memory). None when the game must not or
+    cannot be compared."""
     spec = _embedded_spec(doc)
+    in_memory = isinstance(spec.get("costs"), dict) and IN_MEMORY in spec["costs"]
+    if supplied is not None or in_memory:
+        game = _supplied(doc, rep, spec, supplied)
+        return None if game is None else _check_rebuilt(doc, rep, spec, game)
     hook = check_recorded_hook(spec, base_dir)
     if hook.state == "unreadable":
         rep.undecidable("game.hook", _hook_message(hook))
@@ -114,6 +147,12 @@ def rebuild_and_check(doc: dict[str, Any], rep: VerifyReport, base_dir: Path, ga
                 "game.file",
                 f"{game_path} no longer describes the certified game (differs in: {_spec_diff(fg.canonical, spec)})",
             )
+    return _check_rebuilt(doc, rep, spec, game)
+
+
+def _check_rebuilt(doc: dict[str, Any], rep: VerifyReport, spec: dict[str, Any], game: Game) -> Game | None:
+    """The players, geometry, affinity and provenance of the (rebuilt or supplied) game
+    against the certificate's statements."""
     rebuilt = [{"name": p.name, "dim": p.dim} for p in game.players]
     stated = [{"name": p["name"], "dim": p["dim"]} for p in doc["game"]["players"]]
     if rebuilt != stated:

@@ -42,12 +42,13 @@ def _phase2(
     strict: bool,
     sim_pairs: int,
     sim_steps: int,
+    game: Any = None,
 ) -> None:
     from ..util.jaxenv import jax_scope
     from .rebuild import rebuild_and_check
 
     with jax_scope():
-        game = rebuild_and_check(doc, rep, base_dir, game_path)
+        game = rebuild_and_check(doc, rep, base_dir, game_path, supplied=game)
         if game is None or not (recompute or simulate):
             return
         from .recompute import Recomputation
@@ -78,6 +79,7 @@ def verify_certificate(
     strict: bool = False,
     sim_pairs: int = SIM_PAIRS,
     sim_steps: int = SIM_STEPS,
+    game: Any = None,
 ) -> VerifyReport:
     """Verify the claims of a certificate document.
 
@@ -95,6 +97,9 @@ def verify_certificate(
         recompute: recompute the constants (False, with ``simulate=False`` and no spec file
             found: the algebraic phase only, which imports neither JAX nor cvxpy nor NumPy).
         strict: fresh points beating a sampled estimate fail instead of warning.
+        game: the certified :class:`~sgncert.games.model.Game` itself (needed for a game
+            built in memory from Python functions, which the embedded spec cannot rebuild):
+            its sha256 must be the certificate's.
 
     Returns:
         The :class:`~sgncert.cert.report.VerifyReport`; ``exit_code`` is 0 (valid),
@@ -134,7 +139,7 @@ def verify_certificate(
     except (NumericalError, ArithmeticError, ValueError) as exc:
         rep.undecidable("algebra", f"numerical breakdown in the exact checks: {type(exc).__name__}: {exc}")
     rep.timings["algebra"] = time.perf_counter() - t
-    if recompute or simulate or spec_file is not None:
+    if recompute or simulate or spec_file is not None or game is not None:
         if spec_file is not None:
             base_dir = spec_file.parent
         elif cert_path is not None:
@@ -154,6 +159,7 @@ def verify_certificate(
                 strict=strict,
                 sim_pairs=sim_pairs,
                 sim_steps=sim_steps,
+                game=game,
             )
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}") from None

@@ -47,52 +47,27 @@ def band(source, output, alpha, overrides, game_path, as_json):
     of w_j/w_i for every pair, with the chosen weights' ratios marked.
     """
     check_figure(output)
+    from ..api.figures import band_inputs
     from ..errors import SpecError
     from ..plots.band import band_data, band_figure
 
-    J = block_sizes = band_pairs = None
     if _is_certificate(source):
         if overrides:
             raise SpecError("--set applies to GAME.yaml, not to a certificate")
         from ..cert.load import load_certificate
 
         doc = load_certificate(source)
-        mu, L = doc["constants"]["mu"], doc["constants"]["L"]
-        weights = doc["metric"]["weights"]
-        names = [p["name"] for p in doc["game"]["players"]]
-        title = doc["game"]["name"]
-        note = None
-        if doc["game"].get("affine") and len(mu) == 2:
-            try:
-                from ..analysis.constants import value_and_jacobian
-                from ..cert.rebuild import game_from_certificate
-
-                game = game_from_certificate(doc, game_path.parent if game_path else source.parent)
-                _, J = value_and_jacobian(game, doc["region"]["center"])
-                block_sizes = game.block_sizes
-            except SpecError as exc:
-                note = f"alpha_true(r) not drawn: {exc}"
-        if len(mu) > 2 and alpha == 0.0 and doc.get("band_alpha", 0.0) == 0.0:
-            band_pairs = [{**b, "high": math.inf if b["high"] is None else b["high"]} for b in doc["band"]]
+        kwargs, note = band_inputs(doc, None, game_path.parent if game_path else source.parent, alpha)
     else:
-        from ..analysis.certify import certify
+        from ..api.run import certify
         from ..games.spec import load_game
 
         game = load_game(source, list(overrides))
         with Progress() as progress:
-            c = certify(game, progress=progress)
-        mu, L, weights = c.constants.mu, c.constants.L, c.weights
-        names, title, note = [p.name for p in game.players], game.name, None
-        if game.affine and game.n_players == 2:
-            from ..analysis.constants import value_and_jacobian
-
-            _, J = value_and_jacobian(game, c.center)
-            block_sizes = game.block_sizes
-        if game.n_players > 2 and alpha == 0.0:
-            band_pairs = c.band
-    data = band_data(
-        mu, L, alpha=alpha, weights=weights, J=J, block_sizes=block_sizes, names=names, band=band_pairs, title=title
-    )
+            result = certify(game, progress=progress)
+        kwargs, note = band_inputs(result.to_dict(), game, source.parent, alpha)
+    names = kwargs["names"]
+    data = band_data(**kwargs)
     fig, data = band_figure(data)
     save_figure_or_fail(fig, output)
     if as_json:

@@ -96,8 +96,8 @@ def certify(
     Exit 0 when certified, 1 when analysed but not certified (the certificate is still
     written with certified: false and the reason), 2 on bad input, 3 on numerical failure.
     """
-    from ..analysis.certify import certify as run_certify
     from ..analysis.certify import check_limits
+    from ..api.run import certify as run_certify
     from ..cert.build import build_certificate, dumps, spec_source
     from ..games.spec import load_game
     from ..util.atomic import write_atomic

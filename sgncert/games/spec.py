@@ -55,6 +55,7 @@ TOP_KEYS = (
     "bounds",
 )
 SAMPLERS = ("sobol", "random", "grid", "vertices")
+IN_MEMORY = "in_memory"  # the costs section a game built from Python functions records (sgncert.make_game)
 MAX_DIM = 100_000
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
@@ -313,6 +314,11 @@ def game_from_dict(
         F, affine, kind = pseudo_gradient_from_blocks(H, c), True, "blocks"
     else:
         costs_raw = mapping(spec["costs"], f"{where}: costs")
+        if IN_MEMORY in costs_raw:
+            raise SpecError(
+                f"{where}: costs: the game was built in memory from Python functions (sgncert.make_game): "
+                "its spec cannot rebuild it; pass the game itself (sgncert.verify(cert, game=...))"
+            )
         if "python" in costs_raw:
             costs, canon_game["costs"] = hook_costs(costs_raw, base_dir, f"{where}: costs")
             check_costs(costs, players, params, f"{where}: costs")

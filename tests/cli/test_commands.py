@@ -252,13 +252,13 @@ def test_debug_before_or_after_the_command(tmp_path, args):
 def test_debug_after_the_command_shows_internal_tracebacks(monkeypatch):
     from click.testing import CliRunner
 
-    import sgncert.analysis.certify as certify_module
+    import sgncert.api.run as api_run
     from sgncert.cli import main
 
     def boom(*a, **k):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(certify_module, "certify", boom)
+    monkeypatch.setattr(api_run, "run_certify", boom)  # the analysis the command's API function calls
     r = CliRunner().invoke(main, ["certify", str(GAMES / "scalar.yaml"), "--no-write"])
     assert r.exit_code == 3 and "--debug" in r.stderr
     r = CliRunner().invoke(main, ["certify", str(GAMES / "scalar.yaml"), "--no-write", "--debug"])

@@ -299,12 +299,12 @@ def test_unwritable_output_is_one_line(tmp_path):
 
 
 def test_internal_errors_are_one_line_and_debug_shows_traceback(monkeypatch, tmp_path):
-    import sgncert.analysis.certify as certify_module
+    import sgncert.api.run as api_run
 
     def boom(*a, **k):
         raise RuntimeError("unexpected\nsecond line")
 
-    monkeypatch.setattr(certify_module, "certify", boom)
+    monkeypatch.setattr(api_run, "run_certify", boom)  # the analysis the command's API function calls
     line = one_line_error(cli("certify", str(GAMES / "scalar.yaml"), "--no-write"), code=3)
     assert "internal error: RuntimeError: unexpected" in line and "--debug" in line
     from click.testing import CliRunner
