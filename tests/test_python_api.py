@@ -98,9 +98,13 @@ def test_the_hash_names_the_program_not_the_python_objects(game):
         return cost_y(x, p) + jnp.sum(A * x["y"])
 
     first = _make(costs={"x": cost_x, "y": scaled})
+    before = sgncert.certify(first, tight=False, bands=False, progress=False)
     A[1] = 2.5  # a closed-over array changed (traced as a constant)
     second = _make(costs={"x": cost_x, "y": scaled})
     assert len({game.sha256, first.sha256, second.sha256}) == 3
+    # the first game kept its program: the same numbers, the same hash, after the change
+    after = sgncert.certify(first, tight=False, bands=False, progress=False)
+    assert after.constants.mu.tolist() == before.constants.mu.tolist() and after.game.sha256 == first.sha256
     record = game.canonical["costs"]["in_memory"]
     assert record["kind"] == "player_costs" and len(record["program_sha256"]) == 64
     assert game.extras["in_memory"]["functions"] == ["x: cost_x", "y: cost_y"]
@@ -190,12 +194,29 @@ def test_figures_come_back_as_matplotlib_figures(result, game):
         ({}, "give exactly one of costs, pseudo_gradient or blocks"),
         (
             {"pseudo_gradient": lambda x, p: {"x": x["x"], "y": x["y"][:1]}},
-            "pseudo_gradient: the pseudo-gradient has shape",
+            "pseudo_gradient.y: shape (1,), expected (2,)",
         ),
+        ({"pseudo_gradient": lambda x, p: {"x": x["x"]}}, "no gradient for player 'y'"),
+        ({"costs": lambda x, p: {"x": cost_x(x, p), "y": cost_y(x, p), "z": 0.0}}, "costs of unknown players ['z']"),
+        ({"costs": {"x": lambda x, p: None, "y": cost_y}}, "costs.x: the cost is NoneType"),
+        ({"costs": {"x": lambda x, p: p["nope"], "y": cost_y}}, "no player or parameter 'nope'"),
+        ({"costs": {"x": cost_x, "y": cost_y}, "params": [1, 2]}, "params: expected a dict"),
+        ({"costs": {"x": cost_x, "y": cost_y}, "weights": 3}, "weights: expected one positive number"),
     ],
 )
 def test_bad_arguments_are_spec_errors_naming_them(kwargs, named):
-    args = {"params": {"c": 0.8}, "region": {"center": "zeros", "radius": 1.0}} | kwargs
+    args = {"params": {"c": 0.8}, "region": {"center": np.zeros(4), "radius": 1.0}} | kwargs  # arrays welcome
     with pytest.raises(sgncert.SpecError) as info:
         sgncert.make_game({"x": 2, "y": 2}, **args)
     assert named in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_arguments_of_certify_and_verify(result):
+    for call, named in [
+        (lambda: sgncert.certify(result.game, bounds="sound", budget=5), "budget: expected sgncert.SoundBudget"),
+        (lambda: sgncert.verify(result, resample=-1), "resample: expected a non-negative integer"),
+        (lambda: sgncert.certify(result.game, progress=lambda a: None), "progress: expected a function"),
+        (lambda: sgncert.certify(result.game, progress="yes"), "progress: expected True, False, None"),
+    ]:
+        with pytest.raises(sgncert.SpecError, match=named):
+            call()

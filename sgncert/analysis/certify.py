@@ -24,7 +24,9 @@ from ..theory.steps import SgnSteps, sgn_steps
 from ..theory.thresholds import ExactThresholds, exact_thresholds
 from ..util.jaxenv import float64
 from .bands import band_pairs, interacting_pairs
+from .cluster import LocalRunner, Runner
 from .constants import (
+    SAMPLE_RUNNER,
     Constants,
     WeightedConstants,
     exact_constants,
@@ -360,6 +362,7 @@ def certify(
     bands: bool = True,
     bounds: str | None = None,
     budget: SoundBudget | None = None,
+    runner: Runner | None = None,
 ) -> Certification:
     """Certify ``game``: constants, weights, the proved margin, step sizes and bands.
 
@@ -375,6 +378,8 @@ def certify(
             proved over all of R by interval branch and bound, docs/theory.md §14); None:
             the spec's ``bounds`` (default sampled). Affine games are exact either way.
         budget: tolerance and budget of the sound branch and bound (default SoundBudget()).
+        runner: a cluster runner (:mod:`sgncert.analysis.cluster`) for the sample batches;
+            the numbers are the same as in this process.
 
     Returns:
         A :class:`Certification`; ``certified`` says whether the margin is positive.
@@ -395,6 +400,22 @@ def certify(
         raise SpecError(
             f"certify needs a Game (from sgncert.load_game or sgncert.game_from_dict), got {type(game).__name__}"
         )
+    token = SAMPLE_RUNNER.set(None if runner is None or isinstance(runner, LocalRunner) else runner)
+    try:
+        return _certify(game, progress, tight, metric, bands, bounds, budget)
+    finally:
+        SAMPLE_RUNNER.reset(token)
+
+
+def _certify(
+    game: Game,
+    progress: Progress | None,
+    tight: bool,
+    metric: str,
+    bands: bool,
+    bounds: str | None,
+    budget: SoundBudget | None,
+) -> Certification:
     notes: list[str] = []
     equilibrium = None
     center = game.region.center

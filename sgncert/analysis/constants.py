@@ -20,7 +20,9 @@ the inf / sup over R, not a bound.
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +34,8 @@ from ..errors import NumericalError, SpecError
 from ..games.model import Game
 from ..theory import proved
 from ..util.jaxenv import float64
-from .kernels import kernels, rows_kernel, structured_rows
+from .cluster import GamePayload, Runner
+from .kernels import kernels, local_devices, on_device, rows_kernel, structured_rows
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
 from .statistics import block_layout, block_statistics, dense_from_rows, host_statistics, weighted_statistics
 
@@ -114,6 +117,21 @@ def batch_size(n_points: int, dim: int) -> int:
     return int(max(1, min(BATCH_POINTS, memory_budget(BATCH_BYTES) // per_point)))
 
 
+#: the runner of sample batches while a certification runs on a cluster (docs/theory.md §15)
+SAMPLE_RUNNER: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("sgncert_sample_runner", default=None)
+CHUNKS_PER_WORKER = 2  # sample chunks a cluster worker gets (a multiple of the batch size each)
+
+
+@float64
+def _chunk_statistics(payload: GamePayload, item: tuple) -> dict[str, Any]:
+    """A cluster task: the statistics of one chunk of sample points (the game rebuilt from
+    its payload once per worker)."""
+    from .cluster import rebuilt_game
+
+    points, weights, keep, block_stats = item
+    return _local_statistics(rebuilt_game(payload), points, weights, None, keep, block_stats)
+
+
 @float64
 def pointwise_statistics(
     game: Game,
@@ -127,8 +145,47 @@ def pointwise_statistics(
     ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
     first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
     ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true).
-    ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES."""
-    import jax.numpy as jnp
+    ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES.
+
+    While :data:`SAMPLE_RUNNER` holds a cluster runner, the points are split into chunks of
+    whole batches (the batches a single process would form, so every statistic is the same
+    number) and each chunk is a task."""
+    run = SAMPLE_RUNNER.get()
+    size = batch_size(points.shape[0], game.dim)
+    if run is None or run.workers < 1 or points.shape[0] <= size:
+        return _local_statistics(game, points, weights, progress, keep_jacobians, block_stats)
+    from .cluster import GamePayload
+
+    per_chunk = size * max(1, math.ceil(points.shape[0] / size / (CHUNKS_PER_WORKER * run.workers)))
+    chunks = [points[k : k + per_chunk] for k in range(0, points.shape[0], per_chunk)]
+    w = None if weights is None else [float(v) for v in np.asarray(weights, dtype=np.float64).reshape(-1)]
+    items = [(c, w, keep_jacobians, block_stats) for c in chunks]
+    done = [0]
+
+    def finished(k: int, _result: Any) -> None:
+        done[0] += chunks[k].shape[0]
+        if progress:
+            progress(done[0], points.shape[0])
+
+    parts = run.map(_chunk_statistics, items, shared=GamePayload.of(game), on_done=finished)
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        if key == "value0":
+            out[key] = parts[0][key]
+        elif all(key in p for p in parts):
+            out[key] = np.concatenate([p[key] for p in parts])
+    return out
+
+
+def _local_statistics(
+    game: Game,
+    points: np.ndarray,
+    weights=None,
+    progress: Callable[[int, int], None] | None = None,
+    keep_jacobians: bool = False,
+    block_stats: bool = True,
+) -> dict[str, np.ndarray]:
+    """:func:`pointwise_statistics` in this process."""
 
     p = game.jax_params()
     dm = sum(game.metric_block_sizes)
@@ -151,13 +208,9 @@ def pointwise_statistics(
     elif large:
         N = game.n_players
         cols, valid = np.tile(np.arange(N, dtype=np.int32), (N, 1)), np.ones((N, N))
-    for start, count, chunk in _batches(points, size):
-        if structured:  # block rows straight from the cost templates (structural zeros skipped)
-            values, G = rows_fn(jnp.asarray(chunk), p)
-            K = None
-        else:
-            values, K = jacobians(jnp.asarray(chunk), p)
-            G = lk["rows_of"](K) if large else None
+    for start, count, (values, K, G) in _dispatched(_batches(points, size), structured, rows_fn, jacobians, p):
+        if not structured and large:
+            G = lk["rows_of"](K)
         if value0 is None:
             value0 = np.asarray(values[0])
         if keep:
@@ -180,6 +233,28 @@ def pointwise_statistics(
     if keep:
         result["jacobians"] = np.concatenate(kept)
     return result
+
+
+def _dispatched(batches, structured: bool, rows_fn, jacobians, p):
+    """(start, count, (F, K, G)) per batch, with the Jacobian kernel of each batch run on
+    the next local JAX device in turn: a group of as many batches as devices is dispatched
+    before any is read, so several accelerators work at once. Every batch runs the same
+    program at the same batch size on its device, so the numbers do not depend on the
+    number of devices."""
+    devices = local_devices()
+    group: list = []
+    for start, count, chunk in batches:
+        x = on_device(chunk, devices[len(group) % len(devices)])
+        if structured:  # block rows straight from the cost templates (structural zeros skipped)
+            values, G = rows_fn(x, p)
+            group.append((start, count, (values, None, G)))
+        else:
+            values, K = jacobians(x, p)
+            group.append((start, count, (values, K, None)))
+        if len(group) == len(devices):
+            yield from group
+            group = []
+    yield from group
 
 
 def _batches(points: np.ndarray, size: int):

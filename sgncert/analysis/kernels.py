@@ -121,3 +121,18 @@ def rows_kernel(game: Game):
         assert game.structure is not None, "rows_kernel needs cost templates (structured_rows)"
         entry["rows"] = jax.jit(block_row_jacobian(game.structure, game.players))
     return entry["rows"]
+
+
+def local_devices() -> list:
+    """The local JAX devices (the CPU, or every accelerator of this host)."""
+    import jax
+
+    return list(jax.local_devices())
+
+
+def on_device(x: np.ndarray, device):
+    """A batch of points committed to ``device`` (the kernel then runs there)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.device_put(jnp.asarray(x), device)

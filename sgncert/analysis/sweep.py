@@ -51,9 +51,9 @@ import functools
 import io
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import NumericalError, SpecError
 from ..games.fields import did_you_mean
@@ -63,6 +63,7 @@ from ..util.jaxenv import float64
 from ..util.jsondoc import dumps_document, jsonable
 from ..util.version import __version__
 from .certify import Certification, certify
+from .cluster import GamePayload, LocalRunner, Runner, rebuilt_game
 
 KIND = "sgncert.sweep"
 SCHEMA_VERSION = "1"
@@ -402,12 +403,37 @@ def boundaries(
 
 
 @float64
+def sweep_point(shared: Any, item: tuple[dict[str, float], bool]) -> dict:
+    """One row of a sweep: the game (or, on a cluster worker, the payload it is rebuilt
+    from) certified at the parameter values ``item[0]`` (``item[1]``: tight steps)."""
+    values, tight = item
+    game = rebuilt_game(shared) if isinstance(shared, GamePayload) else shared
+    g = with_params(game, values)
+    try:
+        row = certification_row(certify(g, tight=tight, bands=False), values)
+    except NumericalError as exc:
+        row = _failed_row(values, exc, "exact" if game.affine else "sampled")
+    return jsonable(row)
+
+
+class Journal(Protocol):
+    """Rows already computed (``done``: grid index -> row) and where to record new ones."""
+
+    @property
+    def done(self) -> Mapping[int, dict]: ...
+
+    def record(self, index: int, row: dict) -> None: ...
+
+
+@float64
 def run_sweep(
     game: Game,
     ranges: Iterable[ParamRange | str],
     progress: Callable[[str, int, int], None] | None = None,
     tight: bool = False,
     boundary_rtol: float | None = BOUNDARY_RTOL,
+    runner: Runner | None = None,
+    journal: Journal | None = None,
 ) -> dict:
     """Certify ``game`` at every point of the cartesian grid of ``ranges``.
 
@@ -423,25 +449,39 @@ def run_sweep(
     "rows": [...], "boundaries": {...}}`` (JSON-safe). ``progress(stage, done, total)``
     is called after each point with stage ``"sweep"``, then after each boundary search with
     stage ``"boundaries"``.
+
+    ``runner``: where the grid points run (:mod:`sgncert.analysis.cluster`; default this
+    process; the boundary searches always run here). ``journal``: rows already computed
+    (a resumed sweep: those points are not run again) and a ``record`` for each new row.
+    The rows are the same whatever the runner.
     """
     ranges = as_ranges(ranges)
     check_ranges(game, ranges)
     grid = list(itertools.product(*(r.values for r in ranges)))
     total = len(grid)
-    provenance = "exact" if game.affine else "sampled"
-    rows = []
+    rows: list[dict | None] = [None] * total
+    done = dict(journal.done) if journal is not None else {}
+    for k, row in done.items():
+        rows[k] = row
+    todo = [k for k in range(total) if rows[k] is None]
     if progress:
-        progress("sweep", 0, total)
-    for k, point in enumerate(grid):
-        values = {r.name: float(v) for r, v in zip(ranges, point)}
-        g = with_params(game, values)
-        try:
-            row = certification_row(certify(g, tight=tight, bands=False), values)
-        except NumericalError as exc:
-            row = _failed_row(values, exc, provenance)
-        rows.append(jsonable(row))
+        progress("sweep", total - len(todo), total)
+    items = [({r.name: float(v) for r, v in zip(ranges, grid[k])}, tight) for k in todo]
+    run = runner if runner is not None else LocalRunner()
+    shared: Any = game if isinstance(run, LocalRunner) else GamePayload.of(game)
+
+    def finished(j: int, row: dict) -> None:
+        k = todo[j]
+        rows[k] = row
+        if journal is not None:
+            journal.record(k, row)
         if progress:
-            progress("sweep", k + 1, total)
+            progress("sweep", sum(r is not None for r in rows), total)
+
+    run.map(sweep_point, items, shared=shared, on_done=finished)
+    complete = [r for r in rows if r is not None]
+    assert len(complete) == total, "every grid point has its row"
+    provenance = "exact" if game.affine else "sampled"
     doc = {
         "kind": KIND,
         "schema_version": SCHEMA_VERSION,
@@ -455,11 +495,13 @@ def run_sweep(
             "params": {k: v.tolist() for k, v in game.params.items() if v.size == 1},
         },
         "params": [r.to_dict() for r in ranges],
-        "rows": rows,
+        "rows": complete,
         "tool_version": __version__,
     }
     if len(ranges) == 1:
-        doc["boundaries"] = boundaries(rows, ranges[0].name, game, rtol=boundary_rtol, progress=progress, tight=tight)
+        doc["boundaries"] = boundaries(
+            complete, ranges[0].name, game, rtol=boundary_rtol, progress=progress, tight=tight
+        )
     return jsonable(doc)
 
 

@@ -18,9 +18,10 @@ that hash covers the *program*: the jaxpr that JAX traces from F (at the players
 the parameters' values) and every constant array it closes over. The same functions (or any
 rewrite that traces to the same program) give the same hash, so a certificate verifies later
 with the game rebuilt from the same code (``verify(cert, game=...)``); changing a coefficient
-or a closed-over array changes it. Where the program cannot be traced for hashing, an
-``identifier`` given by the caller is recorded instead, and the certificate says that the
-code was not hashed. See docs/theory.md §11 (phase 2).
+or a closed-over array changes it. The game keeps the program as traced when it is made
+(closed-over arrays are copied into it), so changing an array afterwards changes neither
+the game nor its hash: make the game again. An ``identifier`` given by the caller is
+recorded beside the hash as a name for the code. See docs/theory.md §11 (phase 2).
 """
 
 from __future__ import annotations
@@ -58,25 +59,30 @@ def _players(players: Any) -> list[dict[str, Any]]:
     raise SpecError(f"players: expected a dict name -> dim or a list of players, got {type(players).__name__}")
 
 
-def _plain(value: Any) -> Any:
-    """A parameter as the spec's plain JSON value (arrays to nested lists)."""
+def _plain(value: Any, where: str = "params") -> Any:
+    """A value as the spec's plain JSON value (NumPy and JAX arrays to nested lists)."""
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise SpecError(f"params: cannot use {type(value).__name__} as a parameter value") from None
+        raise SpecError(f"{where}: expected a number or an array of numbers, got {type(value).__name__}") from None
     return arr.tolist()
 
 
 @float64
-def program_sha256(F: Callable[[Any, Mapping[str, Any]], Any], dim: int, params: Mapping[str, np.ndarray]) -> str:
-    """sha256 of the program JAX traces from ``F(x, p)`` at x in R^dim and the parameters'
-    shapes: the jaxpr's text and the bytes, shapes and dtypes of every constant it closes over."""
+def frozen_program(
+    F: Callable[[Any, Mapping[str, Any]], Any], dim: int, params: Mapping[str, np.ndarray]
+) -> tuple[Callable[[Any, Mapping[str, Any]], Any], str]:
+    """(F as traced now, the sha256 of that program): the program JAX traces from ``F(x, p)``
+    at x in R^dim and the parameters' shapes, evaluated from its jaxpr, whose constants are
+    copies of the arrays F closes over; the hash covers the jaxpr's text and the bytes,
+    shapes and dtypes of every constant."""
     import jax
     import jax.numpy as jnp
+    from jax.extend.core import jaxpr_as_fun
 
     p = {k: jnp.asarray(v) for k, v in params.items()}
     closed = jax.make_jaxpr(lambda x, q: F(x, q))(jnp.zeros(dim), p)
@@ -85,7 +91,21 @@ def program_sha256(F: Callable[[Any, Mapping[str, Any]], Any], dim: int, params:
         a = np.asarray(c)
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+    fun = jaxpr_as_fun(closed)
+    treedef = jax.tree_util.tree_structure(p)
+
+    def frozen(x: Any, q: Mapping[str, Any]) -> Any:
+        leaves, tdef = jax.tree_util.tree_flatten(dict(q))
+        if tdef != treedef:  # type: ignore[operator]  # PyTreeDef compares by structure
+            raise SpecError("the parameters' names differ from the game's")
+        return fun(x, *leaves)[0]
+
+    return frozen, h.hexdigest()
+
+
+def program_sha256(F: Callable[[Any, Mapping[str, Any]], Any], dim: int, params: Mapping[str, np.ndarray]) -> str:
+    """sha256 of the program JAX traces from ``F(x, p)`` (:func:`frozen_program`)."""
+    return frozen_program(F, dim, params)[1]
 
 
 def _qualname(fn: Any) -> str:
@@ -103,15 +123,19 @@ def _blocks_spec(blocks: Any, offset: Any, names: Sequence[str]) -> tuple[dict[s
             raise SpecError(f"blocks.{i}: expected a dict player -> array")
         section["blocks"][str(i)] = {}
         for j, value in row.items():
+            if isinstance(value, str):  # an expression of the parameters, as in a spec
+                section["blocks"][str(i)][str(j)] = value
+                continue
             name = f"H_{i}_{j}"
-            params[name] = _plain(value)
+            params[name] = _plain(value, f"blocks.{i}.{j}")
             section["blocks"][str(i)][str(j)] = name
     if offset is not None:
-        if not isinstance(offset, Mapping):
-            raise SpecError("offset: expected a dict player -> array")
         for i, value in offset.items():
+            if isinstance(value, str):
+                section["offset"][str(i)] = value
+                continue
             name = f"c_{i}"
-            params[name] = _plain(value)
+            params[name] = _plain(value, f"offset.{i}")
             section["offset"][str(i)] = name
     del names
     return section, params
@@ -147,8 +171,8 @@ def make_game(
         region, sampling, weights, bounds: as the spec's sections (defaults: the centre is
             the equilibrium, radius 1, a box; 1024 Sobol points, seed 0).
         name: the game's name in tables and certificates.
-        identifier: recorded in place of the program's hash when JAX cannot trace the
-            functions for hashing (the certificate then says the code was not hashed).
+        identifier: a name for the code, recorded beside the program's hash (every
+            function sgncert can certify traces, so its program is always hashed).
 
     Returns:
         A :class:`~sgncert.games.model.Game`.
@@ -166,6 +190,11 @@ def make_game(
         >>> game.n_players, game.dim, game.kind
         (2, 2, 'python')
     """
+    for arg, value in (("params", params), ("region", region), ("sampling", sampling), ("offset", offset)):
+        if value is not None and not isinstance(value, Mapping):
+            raise SpecError(f"{arg}: expected a dict, got {type(value).__name__}")
+    if weights is not None and (isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__")):
+        raise SpecError(f"weights: expected one positive number per player, got {weights!r:.60}")
     given = [
         k for k, v in (("costs", costs), ("pseudo_gradient", pseudo_gradient), ("blocks", blocks)) if v is not None
     ]
@@ -173,12 +202,16 @@ def make_game(
         raise SpecError(f"make_game: give exactly one of costs, pseudo_gradient or blocks (got {given or 'none'})")
     spec: dict[str, Any] = {"sgncert": 1, "name": name, "players": _players(players)}
     names = [str(p.get("name")) for p in spec["players"]]
-    plain_params = {str(k): _plain(v) for k, v in (params or {}).items()}
-    spec["region"] = dict(region) if region is not None else {"center": "equilibrium", "radius": 1.0}
+    plain_params = {str(k): _plain(v, f"params.{k}") for k, v in (params or {}).items()}
+    spec["region"] = (
+        {str(k): _plain(v, f"region.{k}") for k, v in region.items()}
+        if region is not None
+        else {"center": "equilibrium", "radius": 1.0}
+    )
     if sampling is not None:
         spec["sampling"] = dict(sampling)
     if weights is not None:
-        spec["weights"] = list(weights)
+        spec["weights"] = [_plain(v, "weights") for v in weights]
     if bounds is not None:
         spec["bounds"] = bounds if isinstance(bounds, str) else dict(bounds)
     strings = isinstance(costs, Mapping) and all(isinstance(v, (str, int, float)) for v in costs.values())
@@ -209,6 +242,7 @@ def make_game(
     elif callable(costs):
         where = "costs"
         check_costs(costs, players_t, base.params, where)
+        _no_extra_costs(costs, base, where)
         F = pseudo_gradient_from_costs(costs, players_t)
         functions = [_qualname(costs)]
         kind = "costs"
@@ -232,20 +266,11 @@ def make_game(
         F = pseudo_gradient_from_player_costs(per_player, players_t)
         functions = [f"{n}: {_qualname(per_player[n])}" for n in names]
         kind = "player_costs"
-    record: dict[str, Any] = {"kind": kind}  # the program's hash names the code, not the functions' names
-    try:
-        record["program_sha256"] = program_sha256(F, base.dim, base.params)
-        _check_output(F, base, where)
-    except SpecError:
-        raise
-    except Exception as exc:  # not traceable: the game cannot be certified either, unless identified
-        if identifier is None:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SpecError(
-                f"{where}: JAX cannot trace the functions ({msg}); make them JAX-traceable, or pass "
-                f"identifier='...' to name the code in the certificate instead of hashing it"
-            ) from None
-        record["program_sha256"] = None
+    _check_output(F, base, where)  # every player's output traces, with its own shape
+    # the game keeps the program as traced now: arrays the functions close over are copied
+    # into it, so changing them later changes neither this game nor its hash
+    F, digest = frozen_program(F, base.dim, base.params)
+    record: dict[str, Any] = {"kind": kind, "program_sha256": digest}  # the code, not the functions' names
     if identifier is not None:
         record["identifier"] = str(identifier)
     canonical = dict(base.canonical)
@@ -273,9 +298,34 @@ def _field_from_dict(g: Callable[..., Any], players: Sequence[Any]) -> Callable[
         out = g(split(x, tuple(players)), p)
         if not isinstance(out, Mapping):
             raise SpecError("pseudo_gradient: the function must return a dict player -> gradient")
-        return jnp.concatenate([jnp.reshape(jnp.asarray(out[pl.name]), (-1,)) for pl in players])
+        names = [pl.name for pl in players]
+        extra = [str(k) for k in out if k not in names]
+        if extra:
+            raise SpecError(f"pseudo_gradient: gradients of unknown players {extra} (players: {names})")
+        parts = []
+        for pl in players:
+            if pl.name not in out:
+                raise SpecError(f"pseudo_gradient: no gradient for player '{pl.name}'")
+            v = jnp.asarray(out[pl.name])
+            if v.size != pl.dim or v.ndim > 1:
+                raise SpecError(f"pseudo_gradient.{pl.name}: shape {tuple(v.shape)}, expected ({pl.dim},)")
+            parts.append(jnp.reshape(v, (-1,)))
+        return jnp.concatenate(parts)
 
     return F
+
+
+def _no_extra_costs(costs: Callable[..., Any], game: Game, where: str) -> None:
+    """A costs function names only the game's players."""
+    import jax
+    import jax.numpy as jnp
+
+    x = {pl.name: jax.ShapeDtypeStruct((pl.dim,), jnp.float64) for pl in game.players}
+    out = jax.eval_shape(costs, x, game.jax_params())
+    names = [pl.name for pl in game.players]
+    extra = [str(k) for k in out if k not in names]
+    if extra:
+        raise SpecError(f"{where}: costs of unknown players {extra} (players: {names})")
 
 
 def _check_output(F: Callable[..., Any], game: Game, where: str) -> None:

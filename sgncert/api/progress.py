@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..errors import SpecError
+
 __all__ = ["ProgressArg", "progress_bar", "in_notebook"]
 
 ProgressArg = bool | Callable[[str, int, int], None] | None
@@ -31,8 +33,20 @@ def in_notebook() -> bool:
 def progress_bar(progress: ProgressArg) -> Iterator[Callable[[str, int, int], None] | None]:
     """The ``progress(stage, done, total)`` callback for ``progress`` (module docstring)."""
     if callable(progress):
+        import inspect
+
+        try:
+            inspect.signature(progress).bind("stage", 0, 1)
+        except TypeError:
+            raise SpecError("progress: expected a function f(stage, done, total), True, False or None") from None
+        except ValueError:  # no signature to inspect (a builtin): trust it
+            pass
         yield progress
         return
+    if progress is not None and not isinstance(progress, bool):
+        raise SpecError(
+            f"progress: expected True, False, None or a function f(stage, done, total), got {progress!r:.60}"
+        )
     show = in_notebook() if progress is None else bool(progress)
     if not show:
         yield None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.certify import certify as run_certify
+from ..analysis.cluster import runner
 from ..analysis.sound import SoundBudget
 from ..analysis.sweep import ParamRange, run_sweep
 from ..cert.load import load_certificate
@@ -46,6 +47,8 @@ def certify(
     bounds: str | None = None,
     budget: SoundBudget | None = None,
     progress: ProgressArg = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Result:
     """Certify a game: every proof of docs/theory.md §12, its constants, steps and bands.
 
@@ -58,6 +61,9 @@ def certify(
             game's own (a spec's ``bounds``).
         budget: the sound search's tolerance and budget.
         progress: None (a bar in notebooks only), True, False, or ``f(stage, done, total)``.
+        scheduler, workers: run the sample batches on a Dask cluster (a scheduler's address,
+            or a local cluster of that many processes); default ``$SGNCERT_SCHEDULER``, else
+            this process. The numbers are the same.
 
     Returns:
         A :class:`~sgncert.api.result.Result`.
@@ -73,9 +79,17 @@ def certify(
     """
     if metric not in ("scalar", "block"):
         raise SpecError(f"metric: expected 'scalar' or 'block', got {metric!r}")
+    if bounds not in (None, "sampled", "sound"):
+        raise SpecError(f"bounds: expected 'sampled' or 'sound', got {bounds!r}")
+    if budget is not None and not isinstance(budget, SoundBudget):
+        raise SpecError(
+            f"budget: expected sgncert.SoundBudget(tolerance=..., boxes=..., seconds=...), got {budget!r:.60}"
+        )
     g = _game(game)
-    with progress_bar(progress) as callback:
-        c = run_certify(g, progress=callback, tight=tight, metric=metric, bands=bands, bounds=bounds, budget=budget)
+    with runner(scheduler, workers) as run, progress_bar(progress) as callback:
+        c = run_certify(
+            g, progress=callback, tight=tight, metric=metric, bands=bands, bounds=bounds, budget=budget, runner=run
+        )
     return Result.of(c)
 
 
@@ -116,6 +130,9 @@ def verify(
         )
     if game is not None and not isinstance(game, Game):
         raise SpecError(f"game: expected a Game, got {type(game).__name__}")
+    for arg, value in (("resample", resample), ("seed", seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise SpecError(f"{arg}: expected a non-negative integer, got {value!r:.60}")
     return verify_certificate(
         doc, cert_path=cert_path, resample=resample, seed=seed, simulate=simulate, strict=strict, game=game
     )
@@ -156,6 +173,8 @@ def sweep(
     *,
     tight: bool = False,
     progress: ProgressArg = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Rows:
     """Certify at every point of a parameter grid.
 
@@ -164,7 +183,7 @@ def sweep(
         params: ``{"lam": (0.0, 2.5, 61)}`` (start, stop, number of values; both ends
             included), or the command line's ``["lam=0:2.5:61"]``.
         tight: also the largest proved steps at every point.
-        progress: as :func:`certify`.
+        progress, scheduler, workers: as :func:`certify` (on a cluster, a task per grid point).
 
     Returns:
         :class:`Rows`: a list of dicts (``.to_frame()`` for pandas); ``.doc`` is the sweep
@@ -175,8 +194,8 @@ def sweep(
         ranges: list[ParamRange | str] = [_range(str(k), v) for k, v in params.items()]
     else:
         ranges = list(params)
-    with progress_bar(progress) as callback:
-        doc = run_sweep(g, ranges, progress=callback, tight=tight)
+    with runner(scheduler, workers) as run, progress_bar(progress) as callback:
+        doc = run_sweep(g, ranges, progress=callback, tight=tight, runner=run)
     rows = Rows(doc["rows"])
     rows.doc = doc
     return rows

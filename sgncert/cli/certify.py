@@ -74,6 +74,14 @@ def _created() -> str | None:
     help="Sound bounds: stop after this many boxes (20000) or seconds (120s), or both (20000,120s) "
     "[default: the spec's, else 20000,120s].",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the sample batches on this Dask scheduler (tcp://host:8786) [default: $SGNCERT_SCHEDULER, else here].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 1024), help="Run the sample batches on a local Dask cluster of N processes."
+)
 @click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
 def certify(
     game: Path,
@@ -89,6 +97,8 @@ def certify(
     bounds: str | None,
     tolerance: float | None,
     budget: str | None,
+    scheduler: str | None,
+    workers: int | None,
     force: bool,
 ) -> None:
     """Certify GAME.yaml and write its certificate.
@@ -107,7 +117,15 @@ def certify(
     sound_budget = sound_options(g, tolerance, budget)
     with Progress() as progress:
         result = run_certify(
-            g, progress=progress, tight=tight, metric=metric, bands=bands, bounds=bounds, budget=sound_budget
+            g,
+            progress=progress,
+            tight=tight,
+            metric=metric,
+            bands=bands,
+            bounds=bounds,
+            budget=sound_budget,
+            scheduler=scheduler,
+            workers=workers,
         )
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = spec_source(g, target) if target else None

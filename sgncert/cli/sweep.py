@@ -85,6 +85,51 @@ def _rows_table(doc: dict, limit: int = 25):
     return t
 
 
+class FileJournal:
+    """The rows of a sweep as they finish, one JSON line each after a header line naming the
+    game, the grid and the options (``OUTPUT.partial.jsonl``): ``--resume`` reads them back
+    (a torn last line is ignored) and runs only the missing points; the file is removed once
+    the sweep is written."""
+
+    def __init__(self, path: Path, header: dict, resume: bool) -> None:
+        import json
+
+        from ..errors import SpecError
+
+        self.path, self.done = path, {}
+        lines = path.read_text(encoding="utf-8").splitlines() if resume and path.is_file() else []
+        if lines:
+            try:
+                stored = json.loads(lines[0])
+            except ValueError:
+                stored = None
+            if stored != header:
+                raise SpecError(
+                    f"--resume: {path} is the partial sweep of another game, grid or options; "
+                    "remove it or run without --resume"
+                )
+            for line in lines[1:]:
+                try:
+                    entry = json.loads(line)
+                    self.done[int(entry["k"])] = entry["row"]
+                except (ValueError, KeyError, TypeError):
+                    break  # a line torn by the interruption: the rest is run again
+        self._json = json
+        self._file = path.open("w", encoding="utf-8")
+        self._file.write(json.dumps(header, sort_keys=True) + "\n")
+        for k, row in sorted(self.done.items()):
+            self._file.write(json.dumps({"k": k, "row": row}, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def record(self, index: int, row: dict) -> None:
+        self._file.write(self._json.dumps({"k": index, "row": row}, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def finish(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
 @click.command()
 @click.argument("game", type=FILE_PATH, metavar="GAME.yaml")
 @click.option(
@@ -119,7 +164,22 @@ def _rows_table(doc: dict, limit: int = 25):
     help="One parameter: locate each test's boundary to this fraction of the grid step "
     "(a few more certifications); 0: report the grid values only.",
 )
-def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, tight, boundary_rtol):
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the grid points on this Dask scheduler (tcp://host:8786) [default: $SGNCERT_SCHEDULER, else here].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 1024), help="Run the grid points on a local Dask cluster of N processes."
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted sweep from the rows already in OUTPUT.partial.jsonl (none is run twice).",
+)
+def sweep(
+    game, params, output, plot_path, overrides, samples, seed, as_json, tight, boundary_rtol, scheduler, workers, resume
+):
     """Certify GAME.yaml over a grid of parameter values.
 
     Writes a JSON document (kind sgncert.sweep: one row per grid point with the parameter
@@ -142,10 +202,22 @@ def sweep(game, params, output, plot_path, overrides, samples, seed, as_json, ti
         from ..errors import SpecError
 
         raise SpecError(f"--plot needs 1 or 2 swept parameters, got {len(ranges)}")
-    with Progress() as progress:
-        doc = run_sweep(g, ranges, progress=progress, tight=tight, boundary_rtol=boundary_rtol or None)
+    from ..analysis.cluster import runner
+
+    header = {
+        "kind": "sgncert.sweep.partial",
+        "game": g.sha256,
+        "params": [r.to_dict() for r in ranges],
+        "tight": bool(tight),
+    }
+    journal = FileJournal(output.with_name(output.name + ".partial.jsonl"), header, resume)
+    with runner(scheduler, workers) as run, Progress() as progress:
+        doc = run_sweep(
+            g, ranges, progress=progress, tight=tight, boundary_rtol=boundary_rtol or None, runner=run, journal=journal
+        )
     text = dumps_sweep(doc)
     write_text(output, text, "sweep")
+    journal.finish()
     csv_path = output.with_suffix(".csv")
     write_text(csv_path, rows_to_csv(doc["rows"]), "CSV")
     if plot_path is not None:

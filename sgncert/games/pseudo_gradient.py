@@ -85,6 +85,11 @@ def check_costs(costs: Costs, players: tuple[Player, ...], params: Mapping[str, 
         out = jax.eval_shape(costs, x, {k: jnp.asarray(v) for k, v in params.items()})
     except SpecError:
         raise
+    except KeyError as exc:
+        known = [p.name for p in players] + sorted(params)
+        raise SpecError(
+            f"{where}: evaluating the costs failed: no player or parameter {exc.args[0]!r} (known: {known})"
+        ) from None
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SpecError(f"{where}: evaluating the costs failed: {msg}") from None
@@ -93,6 +98,8 @@ def check_costs(costs: Costs, players: tuple[Player, ...], params: Mapping[str, 
     for p in players:
         if p.name not in out:
             raise SpecError(f"{where}: no cost returned for player '{p.name}'")
+        if not hasattr(out[p.name], "shape"):
+            raise SpecError(f"{where}.{p.name}: the cost is {type(out[p.name]).__name__}, expected a scalar")
         if math.prod(out[p.name].shape) != 1:
             raise SpecError(f"{where}.{p.name}: cost has shape {tuple(out[p.name].shape)}, expected a scalar")
 
