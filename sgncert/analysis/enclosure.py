@@ -22,7 +22,7 @@ rev copy convert_element_type iota``, run by JAX itself on each end), and nested
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -563,6 +563,69 @@ class JacobianEnclosure:
         return Interval(np.maximum(J.lo, mv.lo), np.minimum(J.hi, mv.hi)), smear
 
 
+# operations that can make J jump (a selection on a comparison, sign, rounding) or make
+# JAX's derivative of J differ from the true one (stop_gradient, loops): with any of them in
+# J's program the mean-value form, which integrates JAX's dJ/dx along segments, is not used
+_NOT_SMOOTH = frozenset(
+    {"select_n", "sign", "floor", "ceil", "round", "rem", "stop_gradient", "is_finite", "clamp"}
+    | {"eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "xor", "argmax", "argmin", "sort"}
+    | {"while", "cond", "scan", "custom_vjp_call", "custom_vjp_call_jaxpr"}
+)
+
+
+def rough_operations(jaxpr: Any, depends: Sequence[bool] | None = None) -> set[str]:
+    """The operations of _NOT_SMOOTH that act on values depending on the inputs (``depends``:
+    which inputs count; default all): a comparison of constants (jacfwd's basis vectors) or
+    a selection on a constant mask is not a jump. Nested programs are searched with their
+    inputs' dependence."""
+    from jax.extend import core as jcore
+
+    dep: dict[Any, bool] = {}
+    for var, d in zip(jaxpr.invars, depends if depends is not None else [True] * len(jaxpr.invars)):
+        dep[var] = bool(d)
+
+    def of(v: Any) -> bool:
+        return False if isinstance(v, jcore.Literal) else dep.get(v, False)
+
+    found: set[str] = set()
+    for eqn in jaxpr.eqns:
+        ins = [of(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if name == "select_n":
+            if ins and ins[0]:
+                found.add(name)
+        elif name in _NOT_SMOOTH and any(ins):
+            found.add(name)
+        for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+            if key in eqn.params:
+                sub = _closed(eqn.params[key])[0]
+                found |= rough_operations(sub, ins[-len(sub.invars) :] if sub.invars else [])
+        for var in eqn.outvars:
+            dep[var] = any(ins)
+    return found
+
+
+def mean_value_applies(game: Game, jac: Callable[[Any], Any]) -> bool:
+    """True when the mean-value form is valid for ``game``: J is continuous and JAX's
+    derivative of its program is the true one, which sgncert knows for the programs it
+    writes (cost expressions with their stated derivatives, pseudo-gradient blocks, the
+    normal-form closed form) once dead code is removed and no operation of _NOT_SMOOTH is
+    left. A Python hook is a black box (a custom derivative rule could lie): never."""
+    import jax
+    import jax.numpy as jnp
+
+    if game.kind not in ("costs", "blocks", "normal_form"):
+        return False
+    try:
+        from jax._src.interpreters import partial_eval as pe
+
+        closed = jax.make_jaxpr(jac)(jnp.zeros(game.dim))
+        live, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)
+    except Exception:  # the private dead-code pass moved: stay with the interval program alone
+        return False
+    return not rough_operations(live)
+
+
 def jacobian_enclosure(game: Game, batch: int = ENCLOSURE_BATCH, mean_value: bool = True) -> JacobianEnclosure:
     """The interval Jacobian of ``game`` (and its reduced Fisher matrix in the Fisher
     geometry); SpecError naming any operation that cannot be enclosed, and for Markov games."""
@@ -594,7 +657,7 @@ def jacobian_enclosure(game: Game, batch: int = ENCLOSURE_BATCH, mean_value: boo
 
         closed = jax.make_jaxpr(jax.vmap(jac))(jnp.zeros((batch, game.dim)))
         second = None
-        if mean_value and game.dim <= MEAN_VALUE_MAX_DIM:
+        if mean_value and game.dim <= MEAN_VALUE_MAX_DIM and mean_value_applies(game, jac):
             second = jax.make_jaxpr(jax.vmap(jax.jacfwd(jac)))(jnp.zeros((batch, game.dim)))
         fisher = None if fisher_fn is None else jax.make_jaxpr(jax.vmap(fisher_fn))(jnp.zeros((batch, game.dim)))
     bad = set()

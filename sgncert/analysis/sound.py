@@ -375,9 +375,19 @@ class SoundSearch:
         return encode_tree(self.nodes)
 
 
+MAX_TOKENS = 4_000_001  # a partition of up to 2 million leaves
+MAX_DEPTH_PER_DIM = 64  # bisections along one path, per coordinate (2^-64 of a side is below rounding)
+
+
 def _tree_nodes(tree: str, lo: np.ndarray, hi: np.ndarray) -> list[_Node]:
-    """Every node of a tree from :func:`encode_tree` (node 0 the root; SpecError when malformed)."""
+    """Every node of a tree from :func:`encode_tree` (node 0 the root; SpecError when
+    malformed, longer than MAX_TOKENS or deeper than MAX_DEPTH_PER_DIM per coordinate: a
+    hostile certificate must not keep verify busy)."""
     tokens = tree.split()
+    if len(tokens) > MAX_TOKENS:
+        raise SpecError(f"sound partition: {len(tokens)} tokens (at most {MAX_TOKENS})")
+    max_depth = MAX_DEPTH_PER_DIM * len(lo)
+    depth: dict[int, int] = {}
     nodes = [_Node(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))]
     stack = [0]
     d = len(lo)
@@ -396,7 +406,11 @@ def _tree_nodes(tree: str, lo: np.ndarray, hi: np.ndarray) -> list[_Node]:
                 raise SpecError(f"sound partition: coordinate {k} out of range at {pos}")
             (alo, ahi), (blo, bhi) = _children(node.lo, node.hi, k)
             node.split = k
+            parent_depth = depth.get(id(node), 0)
+            if parent_depth + 1 > max_depth:
+                raise SpecError(f"sound partition: deeper than {max_depth} bisections")
             nodes += [_Node(alo, ahi), _Node(blo, bhi)]
+            depth[id(nodes[-2])] = depth[id(nodes[-1])] = parent_depth + 1
             node.children = (len(nodes) - 2, len(nodes) - 1)
             stack += [len(nodes) - 1, len(nodes) - 2]
     if stack:

@@ -164,11 +164,11 @@ class SoundSampled:
 
 @dataclass(frozen=True)
 class SoundGaps:
-    mu: list[float] = field(metadata=info("relative gaps of mu_i (informational)"))
-    L: list[list[float]] = field(metadata=info("relative gaps of L_ij (informational)"))
-    gamma: float = field(metadata=info("relative gap of gamma (informational)"))
-    beta: float = field(metadata=info("relative gap of beta(w) (informational)"))
-    alpha_true: float = field(metadata=info("relative gap of alpha_true(w) (informational)"))
+    mu: list[float] = field(metadata=info("relative gaps of mu_i (checked: recomputed from the bound and estimate)"))
+    L: list[list[float]] = field(metadata=info("relative gaps of L_ij (checked: recomputed)"))
+    gamma: float = field(metadata=info("relative gap of gamma (checked: recomputed)"))
+    beta: float = field(metadata=info("relative gap of beta(w) (checked: recomputed)"))
+    alpha_true: float = field(metadata=info("relative gap of alpha_true(w) (checked: recomputed)"))
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,12 @@ class SoundInfo:
             minimum=0,
         )
     )
-    complete: bool = field(metadata=info("every bound is within tolerance (informational)"))
+    complete: bool = field(metadata=info("every bound is within tolerance (checked: reached <= tolerance)"))
     stopped: str = field(metadata=info("what ended the search: tolerance, boxes or seconds (informational)"))
-    boxes: int = field(metadata=info("boxes enclosed (informational)", minimum=1))
-    leaves: int = field(metadata=info("boxes of the final partition inside R (informational)", minimum=1))
+    boxes: int = field(metadata=info("boxes enclosed (informational; checked to be at least the leaves)", minimum=1))
+    leaves: int = field(
+        metadata=info("boxes of the final partition inside R (checked against the partition)", minimum=1)
+    )
     budget_boxes: int = field(metadata=info("the budget in boxes (informational)", minimum=1))
     budget_seconds: float = field(metadata=info("the budget in seconds (informational)", minimum=0))
     sampled: SoundSampled = field(
@@ -204,7 +206,7 @@ class SoundInfo:
     gaps: SoundGaps = field(
         metadata=info(
             "per constant, how far sampling alone was from the proved bound, relative: |bound - sampled| / "
-            "|sampled| (informational)"
+            "|sampled| (checked: recomputed from the stated bounds and estimates)"
         )
     )
 

@@ -503,6 +503,7 @@ class Recomputation:
                 )
             else:
                 rep.fail(name, f"{what} stated {number_text(stated)} is not proved on every box of the partition")
+        self._sound_report(sound, leaves)
         if self.sample_stats is not None:
             st = self.sample_stats
             est = sound.get("sampled") or {}
@@ -527,6 +528,49 @@ class Recomputation:
                 rep.fail(f, f"sampled estimate stated {number_text(s_)} but recomputed {number_text(t)}")
             if not bad:
                 rep.ok("constants.sound.sampled", "the sampled estimates match the recomputed samples")
+
+    def _sound_report(self, sound: dict[str, Any], leaves: int) -> None:
+        """What the certificate says of the search agrees with itself: the leaves with the
+        partition, the boxes enclosed with the leaves, ``complete`` with the tolerance
+        reached, and every relative gap with the stated bound and sampled estimate."""
+        rep, doc = self.rep, self.doc
+        k = doc["constants"]
+        if sound.get("leaves") != leaves:
+            rep.fail("constants.sound.leaves", f"states {sound.get('leaves')} leaves, the partition has {leaves}")
+        if not isinstance(sound.get("boxes"), int) or sound["boxes"] < leaves:
+            rep.fail("constants.sound.boxes", f"{sound.get('boxes')} boxes enclosed cannot give {leaves} leaves")
+        complete = float(sound["reached"]) <= float(sound["tolerance"])
+        if bool(sound.get("complete")) != complete:
+            rep.fail(
+                "constants.sound.complete",
+                f"states complete = {sound.get('complete')}, but the gap reached {number_text(sound['reached'])} "
+                f"{'is' if complete else 'is not'} within the tolerance {number_text(sound['tolerance'])}",
+            )
+        est, gaps = sound.get("sampled") or {}, sound.get("gaps") or {}
+
+        def gap(bound: Any, sampled: Any) -> float:
+            return abs(float(bound) - float(sampled)) / max(abs(float(sampled)), 1e-300)
+
+        n = len(self.names)
+        pairs = [(f"mu[{i}]", gaps["mu"][i], gap(k["mu"][i], est["mu"][i])) for i in range(n)]
+        pairs += [
+            (f"L[{i}][{j}]", gaps["L"][i][j], gap(k["L"][i][j], est["L"][i][j]) if i != j else 0.0)
+            for i in range(n)
+            for j in range(n)
+        ]
+        pairs += [("gamma", gaps["gamma"], gap(doc["euclidean"]["margin"], est["gamma"]))]
+        if k["beta"] is not None:
+            pairs += [("beta", gaps["beta"], gap(k["beta"], est["beta"]))]
+        if doc["sgn"].get("alpha_true") is not None:
+            pairs += [("alpha_true", gaps["alpha_true"], gap(doc["sgn"]["alpha_true"], est["alpha_true"]))]
+        bad = [(f, g, t) for f, g, t in pairs if not rel_close(float(g), t, REPORTED_TOL) and abs(float(g) - t) > 1e-15]
+        for f, g, t in bad:
+            rep.fail(
+                f"constants.sound.gaps.{f}",
+                f"states {number_text(g)}, the stated bound and estimate give {number_text(t)}",
+            )
+        if not bad:
+            rep.ok("constants.sound.gaps", "every relative gap follows from the stated bound and sampled estimate")
 
     def _residual(self) -> None:
         doc, rep = self.doc, self.rep

@@ -154,20 +154,18 @@ def parse_budget(text: str) -> dict[str, float]:
     from ..errors import SpecError
 
     out: dict[str, float] = {}
+    usage = f"--budget: expected a number of boxes (20000), of seconds (120s) or both (20000,120s), got {text!r}"
     for part in text.replace(" ", "").split(","):
+        key = "seconds" if part.endswith("s") else "boxes"
+        if key in out:
+            raise SpecError(f"--budget: {key} given twice in {text!r}")
         try:
-            if part.endswith("s"):
-                out["seconds"] = float(part[:-1])
-                ok = out["seconds"] > 0 and out["seconds"] < float("inf")
-            else:
-                out["boxes"] = int(part)
-                ok = out["boxes"] >= 1
+            value = float(part[:-1]) if key == "seconds" else int(part)
         except ValueError:
-            ok = False
-        if not ok:
-            raise SpecError(
-                f"--budget: expected a number of boxes (20000), of seconds (120s) or both (20000,120s), got {text!r}"
-            )
+            raise SpecError(usage) from None
+        if not (value > 0 and value < float("inf")):
+            raise SpecError(f"--budget: {key} must be positive, got {part!r}")
+        out[key] = value
     return out
 
 

@@ -158,16 +158,23 @@ def mul(a: Interval, b: Interval) -> Interval:
         # a product of two floats is exact when one is a power of two or zero (no underflow):
         # keep the common exact cases (a factor 0, +-1, +-2, +-0.5) exact
         lo, hi = down(plo), up(phi)
-        exact = _exact_factor(a) | _exact_factor(b)
-        if np.any(exact):
-            tiny = np.minimum(np.abs(plo), np.abs(phi))
-            safe = exact & ((tiny == 0) | (tiny >= 2.0**-1020)) & np.isfinite(plo) & np.isfinite(phi)
+        # exact when one factor is such a point and the other's ends are 0 or far from
+        # underflow (2^-1020 * 1/2 is still normal); an overflow is never exact
+        safe = (_exact_factor(a) & _normal_ends(b)) | (_exact_factor(b) & _normal_ends(a))
+        if np.any(safe):
+            safe = safe & np.isfinite(plo) & np.isfinite(phi)
             lo, hi = np.where(safe, plo, lo), np.where(safe, phi, hi)
         # an exact zero times anything finite or not is zero (0 * inf would be NaN)
         zero = ((a.lo == 0) & (a.hi == 0)) | ((b.lo == 0) & (b.hi == 0))
         if np.any(zero):
             lo, hi = np.where(zero, 0.0, lo), np.where(zero, 0.0, hi)
         return _clean(lo, hi)
+
+
+def _normal_ends(a: Interval) -> np.ndarray:
+    """Both ends are 0 or at least 2^-1020 in magnitude."""
+    lo, hi = np.abs(a.lo), np.abs(a.hi)
+    return ((lo == 0) | (lo >= 2.0**-1020)) & ((hi == 0) | (hi >= 2.0**-1020))
 
 
 def _exact_factor(a: Interval) -> np.ndarray:

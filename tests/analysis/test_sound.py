@@ -261,3 +261,21 @@ def test_a_budget_out_of_range_is_a_spec_error():
     with pytest.raises(SpecError):
         SoundBudget(boxes=0)
     assert math.isfinite(SoundBudget().seconds)
+
+
+def test_a_jacobian_that_jumps_is_enclosed_without_the_mean_value_form(tmp_path):
+    """relu(0.3 - a)^2 in a cost: J_aa jumps from 4 to 1 at a = 0.3, where JAX's derivative of
+    J is 0 on both sides; the mean-value form would keep J(c) = 4 on a box across the jump."""
+    game = _hook_game(
+        tmp_path,
+        "    a, b = x['x'], x['y']\n"
+        "    return {'x': 0.5 * a @ a + 1.5 * jnp.sum(jax.nn.relu(0.3 - a) ** 2) + 0.2 * jnp.sum(a * b),\n"
+        "            'y': 0.5 * b @ b - 0.2 * jnp.sum(a * b)}\n",
+    )
+    region = game.region.with_center(np.zeros(4))
+    with jax_scope():
+        assert jacobian_enclosure(game).second is None
+        search = SoundSearch.start(game, region, SoundBudget(boxes=40), point_values(game))
+        search.add_keys([Key("mu", 0)], np.array([4.0]))
+        search.refine()
+    assert search.region_bounds()[0] <= 1.0  # mu_x = 1 wherever a > 0.3

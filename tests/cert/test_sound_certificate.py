@@ -54,8 +54,10 @@ def test_a_bound_raised_within_the_sampling_gap_is_caught_by_the_partition(doc):
         lambda d: d["constants"]["sound"].update(partition=d["constants"]["sound"]["partition"] + " ."),
         lambda d: d["constants"]["sound"].update(partition="0 . ."),  # a coarser partition proves less
         lambda d: d["constants"].pop("sound"),
+        lambda d: d["constants"]["sound"].update(complete=True),  # reached is above the tolerance
+        lambda d: d["constants"]["sound"].update(partition="0 " * 300 + ". " * 301),  # too deep: refused at once
     ],
-    ids=["extra-token", "coarse", "missing"],
+    ids=["extra-token", "coarse", "missing", "complete", "deep"],
 )
 def test_a_forged_or_missing_partition_is_invalid(doc, edit):
     bad = copy.deepcopy(doc)
@@ -66,8 +68,9 @@ def test_a_forged_or_missing_partition_is_invalid(doc, edit):
 def test_cli_sound_options_and_errors(tmp_path):
     from tests.cli.test_commands import run
 
-    r = run("certify", str(GAMES / "tanh_duel.yaml"), "--budget", "many", "--no-write")
-    assert r.returncode == 2 and "--budget" in r.stderr and "Traceback" not in r.stderr
+    for bad in ("many", "10s,5s", "5,0s"):
+        r = run("certify", str(GAMES / "tanh_duel.yaml"), "--budget", bad, "--no-write")
+        assert r.returncode == 2 and "--budget" in r.stderr and "Traceback" not in r.stderr
     r = run("certify", str(GAMES / "markov_coordination.yaml"), "--bounds", "sound", "--no-write")
     assert r.returncode == 2 and "not supported yet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     out = tmp_path / "t.cert.json"

@@ -99,6 +99,12 @@ REPORTED = {
     "constants.sound.sampled.gamma",
     "constants.sound.sampled.beta",
     "constants.sound.sampled.alpha_true",
+    "constants.sound.leaves",
+    "constants.sound.gaps.mu[]",
+    "constants.sound.gaps.L[][]",
+    "constants.sound.gaps.gamma",
+    "constants.sound.gaps.beta",
+    "constants.sound.gaps.alpha_true",
 }
 # evidence for a claim (witnesses, metrics, indices): checked, but another valid value is
 # still a valid proof, so there is no unsafe direction (tampered evidence is tested in test_verify)
@@ -135,14 +141,8 @@ INFORMATIONAL = {
     "constants.sound.tolerance",
     "constants.sound.reached",
     "constants.sound.boxes",
-    "constants.sound.leaves",
     "constants.sound.budget_boxes",
     "constants.sound.budget_seconds",
-    "constants.sound.gaps.mu[]",
-    "constants.sound.gaps.L[][]",
-    "constants.sound.gaps.gamma",
-    "constants.sound.gaps.beta",
-    "constants.sound.gaps.alpha_true",
 }
 
 

@@ -179,3 +179,11 @@ def test_spectral_radius_upper_is_an_upper_bound():
     rho = np.max(np.abs(np.linalg.eigvalsh(R)), axis=1)
     up = spectral_radius_upper(R)
     assert np.all(up >= rho) and np.all(up <= rho * (1 + 1e-6))
+
+
+def test_products_by_a_half_that_underflow_are_rounded_outwards():
+    x = Interval(np.array([-2.0]), np.array([5e-324]))
+    y = iv.mul(x, iv.point(np.array([0.5])))
+    assert y.lo[0] <= -1.0 and y.hi[0] > 0.0  # the exact upper end 2.5e-324 is no float: rounded up
+    z = iv.mul(Interval(np.array([0.0]), np.array([5e-324])), iv.point(np.array([0.5])))
+    assert z.hi[0] > 0.0
