@@ -626,9 +626,24 @@ def mean_value_applies(game: Game, jac: Callable[[Any], Any]) -> bool:
     return not rough_operations(live)
 
 
+_TRACED: dict[tuple[str, int, bool], JacobianEnclosure] = {}  # by the game's sha256: certify, then verify
+_TRACED_MAX = 8
+
+
 def jacobian_enclosure(game: Game, batch: int = ENCLOSURE_BATCH, mean_value: bool = True) -> JacobianEnclosure:
     """The interval Jacobian of ``game`` (and its reduced Fisher matrix in the Fisher
-    geometry); SpecError naming any operation that cannot be enclosed, and for Markov games."""
+    geometry); SpecError naming any operation that cannot be enclosed, and for Markov games.
+    The traced programs are kept for the few games last enclosed (their canonical spec's
+    sha256 names them), so verifying right after certifying traces nothing again."""
+    key = (game.sha256, int(batch), bool(mean_value))
+    if key not in _TRACED:
+        if len(_TRACED) >= _TRACED_MAX:
+            _TRACED.pop(next(iter(_TRACED)))
+        _TRACED[key] = _trace_enclosure(game, batch, mean_value)
+    return _TRACED[key]
+
+
+def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclosure:
     import jax
     import jax.numpy as jnp
 
