@@ -252,6 +252,7 @@ def test_clarabel_trouble_is_never_a_band_and_never_blocks_the_certificate(monke
 
 # -------------------------------------------------------------------- interrupts, files
 SLOW_HOOK = """
+import pathlib
 import time
 import jax.numpy as jnp
 
@@ -261,6 +262,7 @@ calls = [0]
 def costs(x, p):
     calls[0] += 1
     if calls[0] > 1:  # the spec check traces once quickly; certification then takes a minute
+        pathlib.Path(__file__).with_name("entered").touch()  # the test waits for this
         time.sleep(60)
     return {"a": 0.5 * x["a"] @ x["a"] + 0.1 * jnp.tanh(x["a"]) @ x["b"], "b": 0.5 * x["b"] @ x["b"]}
 """
@@ -284,7 +286,13 @@ def test_interrupt_keeps_previous_certificate(tmp_path, sig):
         text=True,
         env=dict(os.environ, SGNCERT_JAX_CACHE=""),
     )
-    time.sleep(8.0)  # inside the certification (the hook sleeps for a minute there)
+    entered = tmp_path / "entered"
+    deadline = time.monotonic() + 60
+    while not entered.exists() and time.monotonic() < deadline:  # inside the certification, where the hook sleeps
+        time.sleep(0.05)
+    assert entered.exists(), "the certification never reached the hook"
+    entered.unlink()
+    time.sleep(0.2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
