@@ -31,6 +31,7 @@ __all__ = ["GamePayload", "Runner", "LocalRunner", "DaskRunner", "runner", "SCHE
 
 SCHEDULER_ENV = "SGNCERT_SCHEDULER"
 INSTALL_HINT = 'running on a cluster needs Dask\'s distributed: pip install "sgncert[cluster]"'
+CONNECT_TIMEOUT = "20s"  # how long to wait for a scheduler to answer
 TASK_RETRIES = 2  # a task that raises on a worker (not only one whose worker dies) is re-run this often
 
 
@@ -144,7 +145,11 @@ class DaskRunner(Runner):
             raise SgnError(INSTALL_HINT) from None
         self._cluster = None
         if address:
-            self.client = Client(address, timeout="30s")
+            try:
+                self.client = Client(address, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, ValueError) as exc:
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SpecError(f"--scheduler {address}: no Dask scheduler answered ({msg})") from None
         else:
             self._cluster = LocalCluster(
                 n_workers=int(workers or 1),

@@ -210,8 +210,8 @@ def sweep(
         "params": [r.to_dict() for r in ranges],
         "tight": bool(tight),
     }
-    journal = FileJournal(output.with_name(output.name + ".partial.jsonl"), header, resume)
     with runner(scheduler, workers) as run, Progress() as progress:
+        journal = FileJournal(output.with_name(output.name + ".partial.jsonl"), header, resume)
         doc = run_sweep(
             g, ranges, progress=progress, tight=tight, boundary_rtol=boundary_rtol or None, runner=run, journal=journal
         )

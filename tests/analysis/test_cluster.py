@@ -183,3 +183,13 @@ def test_sample_batches_over_four_devices_give_the_same_certificate():
     devices, text = proc.stdout.split("\n", 1)
     here = certify(load_game(GAMES / "rps.yaml"), tight=False, bands=False)  # this process: one device
     assert devices == "4" and text == dumps(build_certificate(here, created="x"))
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(monkeypatch):
+    import sgncert.analysis.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(SpecError, match=r"--scheduler tcp://127\.0\.0\.1:1: no Dask scheduler answered") as info:
+        with runner("tcp://127.0.0.1:1"):
+            pass
+    assert "\n" not in str(info.value)
