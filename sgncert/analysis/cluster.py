@@ -138,7 +138,7 @@ class DaskRunner(Runner):
     """On a Dask ``distributed`` cluster: ``address`` of a scheduler, or ``workers`` local
     worker processes started (and stopped by :meth:`close`) on 127.0.0.1."""
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, where: str = "--scheduler") -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -149,7 +149,7 @@ class DaskRunner(Runner):
                 self.client = Client(address, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as exc:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SpecError(f"--scheduler {address}: no Dask scheduler answered ({msg})") from None
+                raise SpecError(f"{where} {address}: no Dask scheduler answered ({msg})") from None
         else:
             self._cluster = LocalCluster(
                 n_workers=int(workers or 1),
@@ -198,15 +198,17 @@ class DaskRunner(Runner):
 def runner(scheduler: str | None = None, workers: int | None = None) -> Iterator[Runner]:
     """The runner for ``--scheduler ADDRESS`` (or ``SGNCERT_SCHEDULER``) or ``--workers N``;
     this process when neither is given (Dask is then not imported)."""
-    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if address and workers:
+    if scheduler and workers:
         raise SpecError("--scheduler and --workers: give one (a scheduler's workers are its own)")
+    # an explicit --workers wins over the environment's scheduler
+    address = scheduler or (None if workers else os.environ.get(SCHEDULER_ENV)) or None
+    where = "--scheduler" if scheduler else SCHEDULER_ENV
     if address is None and not workers:
         yield LocalRunner()
         return
     if workers is not None and workers < 1:
         raise SpecError(f"--workers: expected a positive number of processes, got {workers}")
-    r = DaskRunner(address, workers)
+    r = DaskRunner(address, workers, where)
     try:
         yield r
     finally:

@@ -81,7 +81,11 @@ class SgnGroup(click.Group):
                 raise
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("sgncert: interrupted; no file was changed", err=True)
+            click.echo(
+                "sgncert: interrupted; no output file was changed (a sweep keeps its finished rows in "
+                "OUTPUT.partial.jsonl for --resume)",
+                err=True,
+            )
             raise SystemExit(EXIT_INTERRUPTED) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise

@@ -114,6 +114,12 @@ def certify(
 
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_limits(g, force)
+    if (tolerance is not None or budget is not None) and (bounds or g.bounds) != "sound":
+        from ..errors import SpecError
+
+        raise SpecError(
+            "--tolerance and --budget apply to sound bounds: add --bounds sound (or bounds: sound in the spec)"
+        )
     sound_budget = sound_options(g, tolerance, budget)
     with Progress() as progress:
         result = run_certify(

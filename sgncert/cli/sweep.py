@@ -117,12 +117,12 @@ class FileJournal:
         self._json = json
         self._file = path.open("w", encoding="utf-8")
         self._file.write(json.dumps(header, sort_keys=True) + "\n")
-        for k, row in sorted(self.done.items()):
-            self._file.write(json.dumps({"k": k, "row": row}, sort_keys=True) + "\n")
+        for k, row in sorted(self.done.items()):  # rows keep their keys' order (the CSV's columns)
+            self._file.write(json.dumps({"k": k, "row": row}) + "\n")
         self._file.flush()
 
     def record(self, index: int, row: dict) -> None:
-        self._file.write(self._json.dumps({"k": index, "row": row}, sort_keys=True) + "\n")
+        self._file.write(self._json.dumps({"k": index, "row": row}) + "\n")
         self._file.flush()
 
     def finish(self) -> None:

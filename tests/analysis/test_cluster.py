@@ -115,7 +115,8 @@ def test_the_cli_resumes_from_its_partial_file(tmp_path):
         "params": [{"name": "lam", "start": 0.0, "stop": 2.0, "num": 5}],
         "tight": False,
     }
-    doc = json.loads(whole)
+    whole_csv = out.with_suffix(".csv").read_text()
+    doc = run_sweep(load_game(GAMES / "scalar.yaml"), ["lam=0:2:5"], boundary_rtol=None)  # rows in their own key order
     partial.write_text(
         "\n".join(
             [
@@ -131,6 +132,7 @@ def test_the_cli_resumes_from_its_partial_file(tmp_path):
         "sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:2:5", "-o", str(out), "--boundary-rtol", "0", "--resume"
     )
     assert r.returncode == 0 and out.read_text() == whole and not partial.exists()
+    assert out.with_suffix(".csv").read_text() == whole_csv  # the columns keep their order
     partial.write_text(json.dumps({**header, "tight": True}) + "\n")
     r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:2:5", "-o", str(out), "--resume")
     assert r.returncode == 2 and "another game, grid or options" in r.stderr
