@@ -220,3 +220,17 @@ def test_bad_arguments_of_certify_and_verify(result):
     ]:
         with pytest.raises(sgncert.SpecError, match=named):
             call()
+
+
+def test_region_and_sampling_default_to_the_specs():
+    g = sgncert.make_game(
+        {"x": 1, "y": 1}, costs={"x": lambda x, p: 0.5 * x["x"] @ x["x"], "y": lambda x, p: 0.5 * x["y"] @ x["y"]}
+    )
+    spec = sgncert.game_from_dict(
+        {
+            "sgncert": 1,
+            "players": [{"name": "x", "dim": 1}, {"name": "y", "dim": 1}],
+            "costs": {"x": "0.5 * x @ x", "y": "0.5 * y @ y"},
+        }
+    )
+    assert g.canonical["region"] == spec.canonical["region"] and g.canonical["sampling"] == spec.canonical["sampling"]

@@ -168,8 +168,9 @@ def make_game(
         blocks, offset: an affine game ``F_i = sum_j H_ij x_j + c_i`` from arrays.
         params: ordinary Python values (numbers, nested lists, NumPy or JAX arrays); the
             functions receive them as JAX arrays in ``p``.
-        region, sampling, weights, bounds: as the spec's sections (defaults: the centre is
-            the equilibrium, radius 1, a box; 1024 Sobol points, seed 0).
+        region, sampling, weights, bounds: as the spec's sections, with its defaults (the
+            box of radius 1 around 0; 1024 Sobol points, seed 0); ``region={"center":
+            "equilibrium"}`` centres it on the solved equilibrium.
         name: the game's name in tables and certificates.
         identifier: a name for the code, recorded beside the program's hash (every
             function sgncert can certify traces, so its program is always hashed).
@@ -203,11 +204,8 @@ def make_game(
     spec: dict[str, Any] = {"sgncert": 1, "name": name, "players": _players(players)}
     names = [str(p.get("name")) for p in spec["players"]]
     plain_params = {str(k): _plain(v, f"params.{k}") for k, v in (params or {}).items()}
-    spec["region"] = (
-        {str(k): _plain(v, f"region.{k}") for k, v in region.items()}
-        if region is not None
-        else {"center": "equilibrium", "radius": 1.0}
-    )
+    if region is not None:  # else the spec's defaults
+        spec["region"] = {str(k): _plain(v, f"region.{k}") for k, v in region.items()}
     if sampling is not None:
         spec["sampling"] = dict(sampling)
     if weights is not None:
