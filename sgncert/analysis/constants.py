@@ -154,8 +154,6 @@ def pointwise_statistics(
     size = batch_size(points.shape[0], game.dim)
     if run is None or run.workers < 1 or points.shape[0] <= size:
         return _local_statistics(game, points, weights, progress, keep_jacobians, block_stats)
-    from .cluster import GamePayload
-
     per_chunk = size * max(1, math.ceil(points.shape[0] / size / (CHUNKS_PER_WORKER * run.workers)))
     chunks = [points[k : k + per_chunk] for k in range(0, points.shape[0], per_chunk)]
     w = None if weights is None else [float(v) for v in np.asarray(weights, dtype=np.float64).reshape(-1)]

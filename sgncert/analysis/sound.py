@@ -133,39 +133,29 @@ def encode_tree(nodes: Sequence[_Node]) -> str:
 
 def leaves_of_tree(tree: str, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(leaf lows, leaf highs, pruned lows, pruned highs) of a tree from :func:`encode_tree`
-    (SpecError when it is malformed)."""
-    tokens = tree.split()
-    leaves: list[tuple[np.ndarray, np.ndarray]] = []
-    pruned: list[tuple[np.ndarray, np.ndarray]] = []
-    stack = [(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))]
+    (SpecError when it is malformed), in pre-order."""
+    nodes = _tree_nodes(tree, lo, hi)
     d = len(lo)
-    for pos, tok in enumerate(tokens):
-        if not stack:
-            raise SpecError(f"sound partition: {len(tokens) - pos} tokens after the last box")
-        blo, bhi = stack.pop()
-        if tok == LEAF:
-            leaves.append((blo, bhi))
-        elif tok == PRUNED:
-            pruned.append((blo, bhi))
-        else:
-            try:
-                k = int(tok)
-            except ValueError:
-                raise SpecError(f"sound partition: unknown token {tok!r} at {pos}") from None
-            if not 0 <= k < d:
-                raise SpecError(f"sound partition: coordinate {k} out of range at {pos}")
-            left, right = _children(blo, bhi, k)
-            stack.append(right)
-            stack.append(left)
-    if stack:
-        raise SpecError("sound partition: the tree ends early")
 
-    def stacked(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    def stacked(items: list[_Node]) -> tuple[np.ndarray, np.ndarray]:
         if not items:
             return np.zeros((0, d)), np.zeros((0, d))
-        return np.stack([a for a, _ in items]), np.stack([b for _, b in items])
+        return np.stack([n.lo for n in items]), np.stack([n.hi for n in items])
 
+    order = _preorder(nodes)
+    leaves = [n for n in order if n.children is None and not n.pruned]
+    pruned = [n for n in order if n.pruned]
     return (*stacked(leaves), *stacked(pruned))
+
+
+def _preorder(nodes: Sequence[_Node]) -> list[_Node]:
+    out, stack = [], [0]
+    while stack:
+        node = nodes[stack.pop()]
+        out.append(node)
+        if node.children is not None:
+            stack.extend(reversed(node.children))
+    return out
 
 
 # ------------------------------------------------------------------------ the search
@@ -232,13 +222,14 @@ class SoundSearch:
         pos = [list(keys).index(k) for k in new]
         J = self._stack(range(len(self.leaves)))
         self.bound = np.concatenate([self.bound, self._leaf_bounds(J, new)], axis=1)
-        self.best = np.concatenate([self.best, self._oriented(np.asarray(sample_values, dtype=np.float64)[pos], new)])
-        self.keys.extend(new)
+        # the new keys' best values: the samples and the centres of the live leaves (the
+        # keys tracked already have seen those centres when the leaves were made)
         lo = np.stack([self.nodes[i].lo for i in self.leaves])
         hi = np.stack([self.nodes[i].hi for i in self.leaves])
-        self.best = np.minimum(
-            self.best, np.min(self._oriented(self.point_values(0.5 * (lo + hi), self.keys), self.keys), 0)
-        )
+        at_centres = np.min(self._oriented(self.point_values(0.5 * (lo + hi), new), new), 0)
+        sampled = self._oriented(np.asarray(sample_values, dtype=np.float64)[pos], new)
+        self.best = np.concatenate([self.best, np.minimum(sampled, at_centres)])
+        self.keys.extend(new)
 
     def region_bounds(self) -> np.ndarray:
         """Each key's bound over R (natural orientation)."""

@@ -112,7 +112,7 @@ def _qualname(fn: Any) -> str:
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
 
 
-def _blocks_spec(blocks: Any, offset: Any, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _blocks_spec(blocks: Any, offset: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pseudo_gradient section, params): array blocks become parameters named after their place."""
     if not isinstance(blocks, Mapping):
         raise SpecError("blocks: expected a dict player -> {player: array}")
@@ -137,7 +137,6 @@ def _blocks_spec(blocks: Any, offset: Any, names: Sequence[str]) -> tuple[dict[s
             name = f"c_{i}"
             params[name] = _plain(value, f"offset.{i}")
             section["offset"][str(i)] = name
-    del names
     return section, params
 
 
@@ -214,7 +213,7 @@ def make_game(
         spec["bounds"] = bounds if isinstance(bounds, str) else dict(bounds)
     strings = isinstance(costs, Mapping) and all(isinstance(v, (str, int, float)) for v in costs.values())
     if blocks is not None:
-        section, block_params = _blocks_spec(blocks, offset, names)
+        section, block_params = _blocks_spec(blocks, offset)
         clash = sorted(set(block_params) & set(plain_params))
         if clash:
             raise SpecError(f"params: {clash[0]} is the name of a block; rename it")

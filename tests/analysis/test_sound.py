@@ -194,21 +194,11 @@ def test_a_hook_of_supported_operations_is_enclosed(tmp_path):
 
 
 def test_an_unsupported_operation_is_named(tmp_path):
-    (tmp_path / "hook.py").write_text(
-        "import jax.numpy as jnp\n"
-        "def costs(x, p):\n"
+    game = _hook_game(
+        tmp_path,
         "    return {'x': 0.5 * x['x'] @ x['x'] + jnp.sum(jnp.cumsum(x['x']) * x['y']),\n"
         "            'y': 0.5 * x['y'] @ x['y'] - jnp.sum(x['x'] * x['y'])}\n",
-        encoding="utf-8",
     )
-    spec = {
-        "sgncert": 1,
-        "name": "hooked",
-        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
-        "costs": {"python": "hook.py:costs"},
-        "region": {"center": "zeros", "radius": 1.0},
-    }
-    game = game_from_dict(spec, base_dir=tmp_path)
     with jax_scope(), pytest.raises(SpecError, match="cumsum"):
         jacobian_enclosure(game)
 
