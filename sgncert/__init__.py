@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .analysis.verdict import Proof as Proof
     from .analysis.verdict import ProvedStep as ProvedStep
     from .analysis.verdict import Verdict as Verdict
+    from .api.build import from_openspiel as from_openspiel
     from .api.build import make_game as make_game
     from .api.figures import plot_band as plot_band
     from .api.figures import plot_flow as plot_flow
@@ -60,6 +61,7 @@ _LAZY = {  # public name -> (module, attribute)
     "ProvedStep": ("analysis.verdict", "ProvedStep"),
     "Verdict": ("analysis.verdict", "Verdict"),
     "make_game": ("api.build", "make_game"),
+    "from_openspiel": ("api.build", "from_openspiel"),
     "plot_band": ("api.figures", "plot_band"),
     "plot_flow": ("api.figures", "plot_flow"),
     "plot_phase": ("api.figures", "plot_phase"),

@@ -1,6 +1,7 @@
 """The Python API: build a game from JAX functions, certify it, save and verify its
 certificate, draw its figures (the command line is a thin shell over these)."""
 
+from .build import from_openspiel as from_openspiel
 from .build import make_game as make_game
 from .build import program_sha256 as program_sha256
 from .figures import plot_band as plot_band

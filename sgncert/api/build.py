@@ -339,3 +339,66 @@ def _check_output(F: Callable[..., Any], game: Game, where: str) -> None:
         raise SpecError(f"{where}: evaluating the functions failed: {msg}") from None
     if tuple(out.shape) != (game.dim,):
         raise SpecError(f"{where}: the pseudo-gradient has shape {tuple(out.shape)}, expected ({game.dim},)")
+
+
+def from_openspiel(
+    game: Any,
+    *,
+    entropy: float,
+    discount: float | None = None,
+    players: Sequence[str] | None = None,
+    region: Mapping[str, Any] | None = None,
+    sampling: Mapping[str, Any] | None = None,
+    weights: Sequence[float] | None = None,
+    bounds: str | Mapping[str, Any] | None = None,
+    geometry: str | None = None,
+    name: str | None = None,
+) -> Game:
+    """An OpenSpiel game as an entropy-regularised normal-form or tabular Markov game:
+    the game a spec's ``openspiel:`` section gives (docs/theory.md §8).
+
+    Args:
+        game: a loaded ``pyspiel.Game`` (rebuilt from its name and parameters, which the
+            certificate records) or a game string such as ``"matrix_rps"``.
+        entropy: the entropy weight tau > 0.
+        discount: for stochastic games, the discount in [0, 1); one-shot games take none.
+        players: names for the players (default ``p1, p2, ...``).
+        region, sampling, weights, bounds, geometry: as the spec's sections (geometry
+            ``fisher`` by default).
+        name: the game's name (default: the OpenSpiel game's short name).
+
+    Returns:
+        A :class:`~sgncert.games.model.Game` of kind ``normal_form`` or ``markov``.
+
+    Raises:
+        SpecError: open_spiel is not installed, or the game does not map (turn-based,
+            imperfect information, ...: the message says why).
+
+    Example:
+        >>> import pyspiel                                                     # doctest: +SKIP
+        >>> game = from_openspiel(pyspiel.load_game("matrix_rps"), entropy=1.0)  # doctest: +SKIP
+        >>> game.kind, game.canonical["openspiel"]["game"]                    # doctest: +SKIP
+        ('normal_form', 'matrix_rps()')
+    """
+    section: dict[str, Any] = {"game": game, "entropy": entropy}
+    if discount is not None:
+        section["discount"] = discount
+    if players is not None:
+        if isinstance(players, (str, bytes)):
+            raise SpecError(f"players: expected a list of names, got {players!r}")
+        section["players"] = [str(p) for p in players]
+    if name is None:
+        name = game.split("(")[0] if isinstance(game, str) else str(game.get_type().short_name)
+    spec: dict[str, Any] = {"sgncert": 1, "name": name, "openspiel": section}
+    for key, value in (("region", region), ("sampling", sampling)):
+        if value is not None:
+            if not isinstance(value, Mapping):
+                raise SpecError(f"{key}: expected a dict, got {type(value).__name__}")
+            spec[key] = {str(k): _plain(v, f"{key}.{k}") for k, v in value.items()}
+    if weights is not None:
+        spec["weights"] = [_plain(v, "weights") for v in weights]
+    if bounds is not None:
+        spec["bounds"] = bounds if isinstance(bounds, str) else dict(bounds)
+    if geometry is not None:
+        spec["geometry"] = geometry
+    return game_from_dict(spec, label="from_openspiel")

@@ -71,6 +71,8 @@ def _reduced_dims(doc: dict[str, Any]) -> list[int | None]:
     states: Any = None
     if isinstance(spec.get("markov"), dict):
         states = spec["markov"].get("states")
+    elif isinstance(spec.get("openspiel"), dict):
+        states = spec["openspiel"].get("states")
     elif "normal_form" in spec:
         states = 1
     if isinstance(states, int) and not isinstance(states, bool) and states > 0:

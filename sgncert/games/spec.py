@@ -50,6 +50,7 @@ TOP_KEYS = (
     "weights",
     "markov",
     "normal_form",
+    "openspiel",
     "geometry",
     "data_files",
     "bounds",
@@ -271,7 +272,7 @@ def game_from_dict(
     if geometry not in ("euclidean", "fisher") or (geometry == "fisher" and not tabular):
         raise SpecError(
             f"{where}: geometry: expected 'euclidean'{' or fisher' if tabular else ''} "
-            f"(fisher is for markov / normal_form games), got {geometry!r}"
+            f"(fisher is for markov / normal_form / openspiel games), got {geometry!r}"
         )
     name = spec.get("name", Path(label).stem)
     if not isinstance(name, str) or not name:
@@ -285,8 +286,7 @@ def game_from_dict(
     affine_parts = None
     F: PseudoGradient
     if tabular:
-        kind = tabular[0]
-        players, F, canon_game, model = tabular_game(spec, kind, params, base_dir, where, data_hashes)
+        players, F, canon_game, model, kind = tabular_game(spec, tabular[0], params, base_dir, where, data_hashes)
         affine = False
         extras["model"] = model
         if geometry == "fisher":

@@ -24,11 +24,12 @@ from .fields import check_keys, mapping, number_in
 from .markov import MarkovModel, markov_costs
 from .model import Player, PseudoGradient
 from .nfg import read_nfg
+from .openspiel import openspiel_section
 from .params import to_array
 from .pseudo_gradient import compile_field, pseudo_gradient_from_costs
 
 ArrayOfParams = Callable[[Mapping[str, Any]], Any]
-TABULAR_KEYS = ("markov", "normal_form")
+TABULAR_KEYS = ("markov", "normal_form", "openspiel")
 
 
 def _array(value: Any, params: Mapping[str, np.ndarray], where: str) -> ArrayOfParams:
@@ -183,6 +184,40 @@ def normal_form_model(
     return model, extra
 
 
+def openspiel_model(raw: Mapping[str, Any], where: str) -> tuple[MarkovModel, dict[str, Any]]:
+    """An ``openspiel:`` section as a normal-form (one state) or tabular Markov model, with its
+    canonical section (:mod:`sgncert.games.openspiel`)."""
+    section = openspiel_section(raw, where)
+    ex = section.extracted
+    if ex.normal_form:  # built exactly as normal_form_model builds a payoffs: section
+        shape = ex.actions
+        payoffs = [np.array(ex.rewards[i, 0]) for i in range(ex.players)]
+        model = MarkovModel(
+            names=section.names,
+            states=1,
+            actions=shape,
+            discount=0.0,
+            entropy=section.entropy,
+            initial=np.ones(1),
+            transitions=lambda p: np.ones((1, *shape, 1)),
+            rewards=tuple((lambda a: lambda p: a[None])(a) for a in payoffs),
+        )
+    else:
+        P = ex.transitions
+        model = MarkovModel(
+            names=section.names,
+            states=len(ex.state_labels),
+            actions=ex.actions,
+            discount=section.discount,
+            entropy=section.entropy,
+            initial=ex.initial,
+            transitions=lambda p: P,
+            rewards=tuple((lambda a: lambda p: a)(ex.rewards[i]) for i in range(ex.players)),
+        )
+    _check_model(model, {}, where)
+    return model, section.canonical
+
+
 def plain(value: Any) -> Any:
     """YAML data as plain JSON values (numbers as floats inside arrays)."""
     if isinstance(value, dict):
@@ -201,8 +236,9 @@ def tabular_game(
     base_dir: Path,
     where: str,
     data_hashes: dict[str, str],
-) -> tuple[tuple[Player, ...], PseudoGradient, dict[str, Any], MarkovModel]:
-    """(players, F, canonical section ``{key: ...}``, model) of a markov / normal_form game.
+) -> tuple[tuple[Player, ...], PseudoGradient, dict[str, Any], MarkovModel, str]:
+    """(players, F, canonical section ``{key: ...}``, model, kind) of a markov / normal_form /
+    openspiel game; kind is "markov" or "normal_form" (an OpenSpiel game is either).
 
     ``data_hashes`` receives the sha256 of an .nfg file read."""
     loc = f"{where}: {key}"
@@ -211,6 +247,8 @@ def tabular_game(
     if key == "markov":
         model = markov_model(raw, params, loc)
         canon = {k: (v if isinstance(v, (str, int, float)) else plain(v)) for k, v in raw.items()}
+    elif key == "openspiel":
+        model, canon = openspiel_model(raw, loc)
     else:
         model, extra = normal_form_model(raw, params, base_dir, loc)
         if "nfg" in extra:
@@ -226,4 +264,9 @@ def tabular_game(
     offsets = np.concatenate([[0], np.cumsum(model.dims)[:-1]]).astype(int)
     players = tuple(Player(n, d, int(o)) for n, d, o in zip(model.names, model.dims, offsets))
     F = pseudo_gradient_from_costs(markov_costs(model), players)
-    return players, F, {key: canon}, model
+    kind = (
+        "normal_form"
+        if key == "normal_form" or (key == "openspiel" and model.discount == 0.0 and model.states == 1)
+        else "markov"
+    )
+    return players, F, {key: canon}, model, kind
