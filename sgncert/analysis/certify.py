@@ -30,12 +30,14 @@ from .constants import (
     Constants,
     WeightedConstants,
     exact_constants,
+    keeping_jacobians,
     sampled_constants,
     value_and_jacobian,
     weight_scaling,
     weighted_constants,
 )
 from .equilibrium import Equilibrium, natural_residual_allowance, residual_allowance, solve_equilibrium
+from .matrix_free import MATRIX_FREE, MatrixFree, options_for
 from .sampling import sample_count, sample_game_region
 from .sound import SoundBudget, SoundReport, SoundSearch, game_budget, point_values, report_of
 from .tight import TightSteps, tight_rate, tight_step, tight_step_sampled
@@ -78,6 +80,7 @@ class Certification:
     # constrained games: residual_M is ||c - P_X(c - h F(c))||_M at this h (None: ||F(c)||_M)
     residual_step: float | None = None
     sound: SoundReport | None = None  # provenance sound: what the branch and bound proved
+    matrix_free: MatrixFree | None = None  # the constants came from the matrix-free path with these options
 
     @property
     def sgn_certified(self) -> bool:
@@ -97,13 +100,24 @@ def _reason(mu, margin: float, gain: float | None, names) -> str:
     return f"SGN margin alpha_*(w) = {margin:.6g} <= 0{g}"
 
 
+MATRIX_FREE_MAX_SAMPLES = 4096  # matrix-free: each sample costs several Lanczos runs
 MAX_DIM = 4096  # beyond: dense d x d eigen problems take minutes; needs force=True
 MAX_WORK = 2e10  # samples x d^2 (floats of Jacobians computed); needs force=True
 
 
-def check_limits(game: Game, force: bool = False) -> None:
-    """Refuse sizes beyond a sane limit (a likely typo) unless ``force``: SpecError (exit 2)."""
+def check_limits(game: Game, force: bool = False, matrix_free: bool | None = None) -> None:
+    """Refuse sizes beyond a sane limit (a likely typo) unless ``force``: SpecError (exit 2).
+    The matrix-free path (``matrix_free``, or automatic above its dimension) forms no d x d
+    matrix, so only its sample count is limited."""
     if force:
+        return
+    if options_for(game, matrix_free) is not None:
+        n = sample_count(game.region, game.sampling, game.dim)
+        if n > MATRIX_FREE_MAX_SAMPLES:
+            raise SpecError(
+                f"{game.source}: {n} samples on the matrix-free path (several Lanczos runs each) exceed the sane "
+                f"limit {MATRIX_FREE_MAX_SAMPLES}; use fewer samples or pass --force"
+            )
         return
     d = game.dim
     if d > MAX_DIM:
@@ -363,6 +377,7 @@ def certify(
     bounds: str | None = None,
     budget: SoundBudget | None = None,
     runner: Runner | None = None,
+    matrix_free: bool | MatrixFree | None = None,
 ) -> Certification:
     """Certify ``game``: constants, weights, the proved margin, step sizes and bands.
 
@@ -380,6 +395,9 @@ def certify(
         budget: tolerance and budget of the sound branch and bound (default SoundBudget()).
         runner: a cluster runner (:mod:`sgncert.analysis.cluster`) for the sample batches;
             the numbers are the same as in this process.
+        matrix_free: True (default options) or a :class:`~sgncert.analysis.matrix_free.MatrixFree`:
+            constants by Lanczos on Jacobian-vector products, no Jacobian formed; False:
+            never; None: automatically for sampled games above MATRIX_FREE_DIM dimensions.
 
     Returns:
         A :class:`Certification`; ``certified`` says whether the margin is positive.
@@ -400,11 +418,25 @@ def certify(
         raise SpecError(
             f"certify needs a Game (from sgncert.load_game or sgncert.game_from_dict), got {type(game).__name__}"
         )
+    mf = options_for(game, matrix_free)
+    if mf is not None and (bounds or game.bounds) == "sound":
+        raise SpecError("matrix-free constants are sampled estimates; they do not combine with --bounds sound")
     token = SAMPLE_RUNNER.set(None if runner is None or isinstance(runner, LocalRunner) else runner)
+    mf_token = MATRIX_FREE.set(mf)
     try:
-        return _certify(game, progress, tight, metric, bands, bounds, budget)
+        with keeping_jacobians():  # every pass over the samples reuses one set of Jacobians
+            c = _certify(game, progress, tight and mf is None, metric, bands, bounds, budget)
     finally:
+        MATRIX_FREE.reset(mf_token)
         SAMPLE_RUNNER.reset(token)
+    if mf is not None:
+        c.matrix_free = mf
+        c.notes.append(
+            f"matrix-free constants (no Jacobian formed): Lanczos from {mf.starts} random starts (seed {mf.seed}), "
+            f"at most {mf.steps} steps, tolerance {mf.tolerance:g}; each value corrected by its residual"
+            + ("; tight steps are not computed on this path" if tight else "")
+        )
+    return c
 
 
 def _certify(

@@ -20,11 +20,14 @@ the inf / sup over R, not a bound.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import dataclasses
 import functools
+import hashlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +38,9 @@ from ..games.model import Game
 from ..theory import proved
 from ..util.jaxenv import float64
 from .cluster import GamePayload, Runner
-from .kernels import kernels, local_devices, on_device, rows_kernel, structured_rows
+from .kernels import compiled_key, kernels, local_devices, on_device, rows_kernel, structured_rows
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
+from .matrix_free import MATRIX_FREE, matrix_free_statistics
 from .statistics import block_layout, block_statistics, dense_from_rows, host_statistics, weighted_statistics
 
 BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays (at most)
@@ -150,6 +154,9 @@ def pointwise_statistics(
     While :data:`SAMPLE_RUNNER` holds a cluster runner, the points are split into chunks of
     whole batches (the batches a single process would form, so every statistic is the same
     number) and each chunk is a task."""
+    mf = MATRIX_FREE.get()
+    if mf is not None:  # no Jacobian is formed (sgncert.analysis.matrix_free)
+        return matrix_free_statistics(game, points, mf, weights, progress, block_stats)
     run = SAMPLE_RUNNER.get()
     size = batch_size(points.shape[0], game.dim)
     if run is None or run.workers < 1 or points.shape[0] <= size:
@@ -175,6 +182,54 @@ def pointwise_statistics(
     return out
 
 
+KEEP_SHARE = 4  # the Jacobians kept for one certification use at most 1/KEEP_SHARE of the available memory
+
+
+@dataclass
+class JacobianStore:
+    """The metric-space Jacobians of one certification, kept across its passes over the
+    samples (constants, beta and alpha_true in the SGN weights, beta in w = 1) so each is
+    computed once; used while :func:`keeping_jacobians` is active. It keeps the first set
+    of points it sees (the samples; the sound search's leaf centres come later and are
+    streamed), keyed by the game's compiled kernels, its parameter values and the points."""
+
+    budget: int
+    entries: dict = dataclasses.field(default_factory=dict)
+
+    @staticmethod
+    def key(game: Game, points: np.ndarray) -> tuple:
+        h = hashlib.sha256(np.ascontiguousarray(points, dtype=np.float64).tobytes())
+        for name in sorted(game.params):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(game.params[name], dtype=np.float64).tobytes())
+        return (compiled_key(game), h.hexdigest())
+
+
+#: the store of the certification running in this context (None: Jacobians are streamed)
+JACOBIAN_STORE: contextvars.ContextVar[JacobianStore | None] = contextvars.ContextVar(
+    "sgncert_jacobian_store", default=None
+)
+
+
+def keep_budget() -> int:
+    """Bytes of Jacobians one certification may keep: 1/KEEP_SHARE of the available memory
+    (BATCH_BYTES when unknown)."""
+    avail = available_memory()
+    return BATCH_BYTES if avail is None else int(avail // KEEP_SHARE)
+
+
+@contextlib.contextmanager
+def keeping_jacobians(budget: int | None = None) -> Iterator[JacobianStore]:
+    """Keep the sampled Jacobians (when they fit ``budget`` bytes, default
+    :func:`keep_budget`) for the passes run inside the block; stream them otherwise."""
+    store = JacobianStore(keep_budget() if budget is None else budget)
+    token = JACOBIAN_STORE.set(store)
+    try:
+        yield store
+    finally:
+        JACOBIAN_STORE.reset(token)
+
+
 def _local_statistics(
     game: Game,
     points: np.ndarray,
@@ -194,10 +249,18 @@ def _local_statistics(
     size = batch_size(points.shape[0], game.dim)
     out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
     value0 = None
-    keep = keep_jacobians and points.shape[0] * dm * dm * 8 <= BATCH_BYTES
-    kept = []
+    n = points.shape[0]
     structured = large and structured_rows(game)
-    jacobians: Any = None if structured else kernels(game)[0]  # (tracing F for nothing costs 0.7 s at 8 x 32)
+    store = None if structured else JACOBIAN_STORE.get()
+    key = JacobianStore.key(game, points) if store is not None else None
+    stored = store.entries.get(key) if store is not None else None
+    nbytes = n * dm * dm * 8
+    fill = None
+    if stored is None and store is not None and not store.entries and nbytes <= store.budget:
+        fill = np.empty((n, dm, dm))
+    keep = keep_jacobians and (stored is not None or fill is not None or nbytes <= BATCH_BYTES)
+    kept = []
+    jacobians: Any = None if structured or stored is not None else kernels(game)[0]
     rows_fn: Any = None
     if structured:
         assert game.structure is not None
@@ -206,31 +269,53 @@ def _local_statistics(
     elif large:
         N = game.n_players
         cols, valid = np.tile(np.arange(N, dtype=np.int32), (N, 1)), np.ones((N, N))
-    for start, count, (values, K, G) in _dispatched(_batches(points, size), structured, rows_fn, jacobians, p):
+    batches = (
+        _stored_batches(stored, size)
+        if stored is not None
+        else _dispatched(_batches(points, size), structured, rows_fn, jacobians, p)
+    )
+    for start, count, (values, K, G) in batches:
+        if fill is not None:
+            fill[start : start + count] = np.asarray(K)[:count]
         if not structured and large:
             G = lk["rows_of"](K)
         if value0 is None:
-            value0 = np.asarray(values[0])
-        if keep:
+            value0 = np.asarray(values)[0]  # (indexing the JAX array would compile a slice)
+        if keep and stored is None:
             kept.append(
                 (np.asarray(K) if K is not None else dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count]
             )
         if large:
             res = large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
-            for key, arr in res.items():
-                if key == "finite" and not block_stats:
+            for k, arr in res.items():
+                if k == "finite" and not block_stats:
                     continue
-                out[key].append(arr[:count])
+                out[k].append(arr[:count])
         else:  # dense statistics by host LAPACK (sgncert.analysis.statistics)
-            for key, arr in host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
-                out[key].append(arr)
+            for k, arr in host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
+                out[k].append(arr)
         if progress:
-            progress(start + count, points.shape[0])
+            progress(start + count, n)
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
+    if store is not None and fill is not None:
+        store.entries[key] = (fill, value0)
     result["value0"] = value0
     if keep:
-        result["jacobians"] = np.concatenate(kept)
+        result["jacobians"] = stored[0] if stored is not None else (fill if fill is not None else np.concatenate(kept))
     return result
+
+
+def _stored_batches(stored: tuple[np.ndarray, np.ndarray], size: int):
+    """(start, count, (F, K, None)) over kept Jacobians, in the batches a fresh pass forms
+    (the last one padded with copies of the first point's Jacobian)."""
+    K_all, value0 = stored
+    n = K_all.shape[0]
+    for start in range(0, n, size):
+        K = K_all[start : start + size]
+        count = K.shape[0]
+        if count < size:
+            K = np.concatenate([K, np.repeat(K_all[:1], size - count, axis=0)])
+        yield start, count, (value0[None], K, None)
 
 
 def _dispatched(batches, structured: bool, rows_fn, jacobians, p):
@@ -379,9 +464,7 @@ def value_and_jacobian(game: Game, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if parts is not None:
         value, jac = parts[0] @ np.asarray(x, dtype=np.float64) + parts[1], parts[0]
     else:
-        import jax.numpy as jnp
-
-        value, jac = kernels(game)[1](jnp.asarray(x), game.jax_params())
+        value, jac = kernels(game)[1](np.asarray(x, dtype=np.float64), game.jax_params())
         value, jac = np.asarray(value), np.asarray(jac)
     if not (np.all(np.isfinite(value)) and np.all(np.isfinite(jac))):
         raise NumericalError(f"F or its Jacobian is not finite at x = {np.array2string(np.asarray(x), threshold=8)}")

@@ -78,14 +78,14 @@ def _kernels(game: Game):
 KERNEL_CACHE: dict[tuple, tuple] = {}
 
 
-def _compiled_key(game: Game) -> tuple:
+def compiled_key(game: Game) -> tuple:
     """Compiled kernels depend only on F and the block layout, not on parameter values
     (params are traced arguments), so games differing only in params share them."""
     return (id(game.pseudo_gradient), id(game.transform), id(game.structure), game.block_sizes, game.metric_block_sizes)
 
 
 def cached_entry(game: Game) -> dict:
-    key = _compiled_key(game)
+    key = compiled_key(game)
     if key not in KERNEL_CACHE:
         if len(KERNEL_CACHE) > 8:
             KERNEL_CACHE.clear()
@@ -133,6 +133,7 @@ def local_devices() -> list:
 def on_device(x: np.ndarray, device):
     """A batch of points committed to ``device`` (the kernel then runs there)."""
     import jax
-    import jax.numpy as jnp
 
-    return jax.device_put(jnp.asarray(x), device)
+    if len(local_devices()) == 1:  # uncommitted, as every other input: one compilation per kernel
+        return np.asarray(x)
+    return jax.device_put(np.asarray(x), device)

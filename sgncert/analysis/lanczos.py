@@ -351,7 +351,6 @@ def large_batch(
     """Statistics of one batch of metric-space Jacobians on the large path, given by block
     rows G (B, N, R0, D, D): G[:, i, r] = J_{i, cols[i, r]} where valid0[i, r] = 1 (every
     other block is zero)."""
-    import jax.numpy as jnp
 
     idx, mask = lk["layout"]
     N = mask.shape[0]
@@ -376,7 +375,7 @@ def large_batch(
         off_rows[: r.size], off_pos[: r.size] = r, pos[r, c]
         off_pos = np.minimum(off_pos, R0 - 1)
         diag_pos = np.minimum(pos[np.arange(N), np.arange(N)], R0 - 1)
-        diag, off = lk["small_blocks"](G, jnp.asarray(diag_pos), jnp.asarray(off_rows), jnp.asarray(off_pos))
+        diag, off = lk["small_blocks"](G, diag_pos, off_rows, off_pos)
         diag, off = np.array(diag), np.array(off)[:, : r.size]
         diag[:, pos[np.arange(N), np.arange(N)] == R0] = 0.0  # a diagonal block not stored is zero
         diag[~finite], off[~finite] = 0.0, 0.0  # LAPACK rejects NaN; those points are reported
@@ -393,10 +392,7 @@ def large_batch(
         fpos = pos[np.arange(N)[:, None], sym_cols]
         bpos = pos[sym_cols, np.arange(N)[:, None]]
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
-        sym_cols = jnp.asarray(sym_cols)
-        ops = lk["build"](
-            problems, G, sym_cols, jnp.asarray(fpos), jnp.asarray(bpos), jnp.asarray(valid), jnp.asarray(s_blk)
-        )
+        ops = lk["build"](problems, G, sym_cols, fpos, bpos, valid, s_blk)
         st = {}
         for name in problems:  # one problem per compiled loop: XLA runs them faster apart
             st.update(

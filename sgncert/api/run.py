@@ -49,6 +49,7 @@ def certify(
     progress: ProgressArg = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    matrix_free: bool | None = None,
 ) -> Result:
     """Certify a game: every proof of docs/theory.md §12, its constants, steps and bands.
 
@@ -64,6 +65,9 @@ def certify(
         scheduler, workers: run the sample batches on a Dask cluster (a scheduler's address,
             or a local cluster of that many processes); default ``$SGNCERT_SCHEDULER``, else
             this process. The numbers are the same.
+        matrix_free: True: constants by Lanczos on Jacobian-vector products, no Jacobian
+            formed (players with many parameters); False: never; None: automatically above
+            4096 dimensions.
 
     Returns:
         A :class:`~sgncert.api.result.Result`.
@@ -85,10 +89,20 @@ def certify(
         raise SpecError(
             f"budget: expected sgncert.SoundBudget(tolerance=..., boxes=..., seconds=...), got {budget!r:.60}"
         )
+    if matrix_free not in (None, True, False):
+        raise SpecError(f"matrix_free: expected True, False or None, got {matrix_free!r}")
     g = _game(game)
     with runner(scheduler, workers) as run, progress_bar(progress) as callback:
         c = run_certify(
-            g, progress=callback, tight=tight, metric=metric, bands=bands, bounds=bounds, budget=budget, runner=run
+            g,
+            progress=callback,
+            tight=tight,
+            metric=metric,
+            bands=bands,
+            bounds=bounds,
+            budget=budget,
+            runner=run,
+            matrix_free=matrix_free,
         )
     return Result.of(c)
 

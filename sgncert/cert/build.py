@@ -322,6 +322,7 @@ def certificate_model(c: Certification, *, created: str | None = None, source: s
             seed=None if g.affine else g.sampling.seed,
             sampler="jacobian" if g.affine else g.sampling.method,
             sound=_sound(c),
+            matrix_free=None if c.matrix_free is None else m.MatrixFreeInfo(**c.matrix_free.record()),
         ),
         euclidean=m.EuclideanInfo(margin=k.gamma, certified=bool(k.gamma > 0), provenance=prov),
         metric=m.MetricInfo(

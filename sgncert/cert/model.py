@@ -172,6 +172,27 @@ class SoundGaps:
 
 
 @dataclass(frozen=True)
+class MatrixFreeInfo:
+    starts: int = field(
+        metadata=info(
+            "random unit start vectors of every Lanczos run, the most extreme safe-side value kept "
+            "(checked: verify recomputes the constants with these options)",
+            minimum=1,
+        )
+    )
+    steps: int = field(
+        metadata=info("the most Lanczos steps a run takes (checked: verify recomputes with them)", minimum=2)
+    )
+    tolerance: float = field(
+        metadata=info(
+            "a run stops when its residual estimate is below tolerance x ||T_k|| (checked: verify recomputes with it)",
+            exclusive_minimum=0,
+        )
+    )
+    seed: int = field(metadata=info("seed of the start vectors (checked: verify recomputes with it)", minimum=0))
+
+
+@dataclass(frozen=True)
 class SoundInfo:
     partition: str = field(
         metadata=info(
@@ -260,6 +281,15 @@ class ConstantsInfo:
         default=None,
         metadata=info(
             "provenance sound: the branch and bound that proved the constants over R (docs/theory.md §14)",
+            required=False,
+            omit_if_none=True,
+        ),
+    )
+    matrix_free: MatrixFreeInfo | None = field(
+        default=None,
+        metadata=info(
+            "the constants came from the matrix-free path, Lanczos on Jacobian-vector products with no "
+            "Jacobian formed (docs/theory.md §2); absent: dense or block Jacobians",
             required=False,
             omit_if_none=True,
         ),

@@ -44,6 +44,7 @@ def _phase2(
     sim_steps: int,
     game: Any = None,
 ) -> None:
+    from ..analysis.matrix_free import MATRIX_FREE, matrix_free_options
     from ..util.jaxenv import jax_scope
     from .rebuild import rebuild_and_check
 
@@ -55,8 +56,19 @@ def _phase2(
         from .simulate import simulate as run_simulation
 
         t = time.perf_counter()
+        mf = matrix_free_options(doc)
+        if mf is not None and resample and resample > doc["constants"]["samples"]:
+            rep.notes.append(
+                f"matrix-free constants: {resample} fresh points capped at the certificate's "
+                f"{doc['constants']['samples']} (each point costs several Lanczos runs)"
+            )
+            resample = doc["constants"]["samples"]
         rc = Recomputation(doc, rep, game, resample=resample, seed=seed, strict=strict)
-        evaluated = rc.run() if recompute else rc.evaluate_center()
+        token = MATRIX_FREE.set(mf)
+        try:
+            evaluated = rc.run() if recompute else rc.evaluate_center()
+        finally:
+            MATRIX_FREE.reset(token)
         if recompute:
             rep.timings["recompute"] = time.perf_counter() - t
         if simulate and evaluated:

@@ -82,6 +82,12 @@ def _created() -> str | None:
 @click.option(
     "--workers", type=click.IntRange(1, 1024), help="Run the sample batches on a local Dask cluster of N processes."
 )
+@click.option(
+    "--matrix-free/--no-matrix-free",
+    default=None,
+    help="Constants by Lanczos on Jacobian-vector products, no Jacobian formed (players with many "
+    "parameters) [default: above 4096 dimensions].",
+)
 @click.option("--force", is_flag=True, help="Run even beyond the sane size limits (dimension, samples x d^2).")
 def certify(
     game: Path,
@@ -99,6 +105,7 @@ def certify(
     budget: str | None,
     scheduler: str | None,
     workers: int | None,
+    matrix_free: bool | None,
     force: bool,
 ) -> None:
     """Certify GAME.yaml and write its certificate.
@@ -113,7 +120,7 @@ def certify(
     from ..util.atomic import write_atomic
 
     g = load_game(game, list(overrides), samples=samples, seed=seed)
-    check_limits(g, force)
+    check_limits(g, force, matrix_free)
     if (tolerance is not None or budget is not None) and (bounds or g.bounds) != "sound":
         from ..errors import SpecError
 
@@ -132,6 +139,7 @@ def certify(
             budget=sound_budget,
             scheduler=scheduler,
             workers=workers,
+            matrix_free=matrix_free,
         )
     target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = spec_source(g, target) if target else None

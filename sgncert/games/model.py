@@ -146,9 +146,10 @@ class Game:
 
     def jax_params(self) -> dict[str, Any]:
         """The parameters as JAX arrays (float64 inside :func:`sgncert.util.jaxenv.jax_scope`)."""
-        import jax.numpy as jnp
+        import jax
 
-        return {k: jnp.asarray(v) for k, v in self.params.items()}
+        # device_put, not jnp.asarray: the latter compiles an identity program per shape
+        return {k: jax.device_put(np.asarray(v)) for k, v in self.params.items()}
 
 
 def split(x: Any, players: tuple[Player, ...]) -> dict[str, Any]:

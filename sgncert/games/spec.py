@@ -57,7 +57,7 @@ TOP_KEYS = (
 )
 SAMPLERS = ("sobol", "random", "grid", "vertices")
 IN_MEMORY = "in_memory"  # the costs section a game built from Python functions records (sgncert.make_game)
-MAX_DIM = 100_000
+MAX_DIM = 10_000_000  # players of neural networks: the matrix-free path never forms a d x d matrix
 
 Overrides = Mapping[str, Any] | list[str] | tuple[str, ...] | None
 

@@ -1,0 +1,203 @@
+"""Black-box games and matrix-free players, against same-run baselines.
+
+    python bench/run_blackbox.py                 # every case (~3 min on 2 cores); writes bench/results_blackbox.json
+    python bench/run_blackbox.py --only blackbox # or: --only nn
+
+Every case runs in a fresh subprocess (compilation included; peak resident memory is the
+case's own), and reports its wall time, the number of XLA compilations and peak memory.
+
+1. blackbox: ``bench/games/ring8x32_blackbox.yaml``, the 8 x 32 ring game with its costs
+   in a Python hook (no cost templates: sgncert sees a black box), 1024 Sobol samples plus
+   the centre.
+   - baseline: the plain script a JAX user writes for mu and L only: ``jit(vmap(jacfwd(F)))``
+     over all samples, then ``jnp.linalg.eigvalsh`` of every diagonal block and
+     ``jnp.linalg.norm(ord=2)`` of every off-diagonal block.
+   - ours: ``certify(game, tight=False, bands=False)``: mu, L, gamma, beta(w) and
+     alpha_true(w) (and beta(1) for the Euclidean proof), the whole certification.
+   - ours, streamed: the same with the Jacobians not kept (recomputed for each pass), the
+     ablation that shows what keeping them buys.
+   Target: ours <= 0.75 x baseline.
+2. nn: ``bench/games/mlp_duel.py``, two MLP players of about 10^5 parameters each,
+   ``certify(game, tight=False, bands=False)``, which takes the matrix-free path
+   (:mod:`sgncert.analysis.matrix_free`) by itself at this size: mu, L, gamma, beta(w),
+   alpha_true(w) (and beta(1)) at 16 samples plus the centre. Target: under 10 minutes
+   and 4 GB on 2 cores; the time excludes building the game (solving its equilibrium by
+   gradient play), reported beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+GAME = BENCH / "games" / "ring8x32_blackbox.yaml"
+TARGET_RATIO = 0.75
+NN_TARGET_S, NN_TARGET_MB = 600.0, 4096.0
+
+
+def _child(case: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(BENCH / "games"))
+    import resource
+
+    import jax
+    import jax.monitoring
+
+    from sgncert.util.jaxenv import configure_process
+
+    configure_process()  # as the command line has it
+    jax.config.update("jax_enable_x64", True)
+    compiles: list[float] = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, secs, **kw: compiles.append(secs) if name.endswith("backend_compile_duration") else None
+    )
+    import numpy as np
+
+    from sgncert.games.spec import load_game
+
+    out: dict = {}
+    t = time.perf_counter()
+    if case == "baseline":
+        import jax.numpy as jnp
+
+        from sgncert.analysis.sampling import sample_region
+
+        game = load_game(GAME)
+        points = jnp.asarray(sample_region(game.region, game.sampling))
+        F, p = game.pseudo_gradient, game.jax_params()
+        N = game.n_players
+        offs = np.concatenate([[0], np.cumsum(game.block_sizes)]).astype(int)
+        jac = jax.jit(jax.vmap(jax.jacfwd(F), in_axes=(0, None)))
+        eigmin = jax.jit(lambda B: jnp.linalg.eigvalsh(0.5 * (B + B.swapaxes(-1, -2)))[..., 0])
+        norm2 = jax.jit(lambda B: jnp.linalg.norm(B, ord=2, axis=(-2, -1)))
+        J = jac(points, p)
+
+        def block(i, j):
+            return J[:, offs[i] : offs[i + 1], offs[j] : offs[j + 1]]
+
+        mu = np.array([float(jnp.min(eigmin(block(i, i)))) for i in range(N)])
+        L = np.array([[0.0 if i == j else float(jnp.max(norm2(block(i, j)))) for j in range(N)] for i in range(N)])
+        out.update(mu=mu.tolist(), L_max=float(L.max()), samples=int(points.shape[0]))
+    elif case in ("ours", "ours_streamed"):
+        from sgncert.analysis import constants
+        from sgncert.analysis.certify import certify
+
+        if case == "ours_streamed":
+            constants.KEEP_SHARE = 10**18  # no memory for kept Jacobians: every pass recomputes them
+        game = load_game(GAME)
+        c = certify(game, tight=False, bands=False)
+        out.update(
+            mu=c.constants.mu.tolist(),
+            L_max=float(np.max(c.constants.L)),
+            gamma=c.constants.gamma,
+            beta=c.weighted.beta,
+            alpha_true=c.weighted.alpha_true,
+            samples=c.constants.samples,
+            certified=c.certified,
+        )
+    elif case == "nn":
+        import mlp_duel
+
+        from sgncert.analysis.certify import certify
+
+        t_build = time.perf_counter()
+        game = mlp_duel.game(samples=16)
+        out["build_seconds"] = time.perf_counter() - t_build  # includes solving the equilibrium
+        t = time.perf_counter()
+        c = certify(game, tight=False, bands=False)  # d > 4096: the matrix-free path, automatically
+        out.update(
+            params_per_player=list(game.block_sizes),
+            matrix_free=None if c.matrix_free is None else c.matrix_free.record(),
+            mu=c.constants.mu.tolist(),
+            L=c.constants.L.tolist(),
+            gamma=c.constants.gamma,
+            beta=c.weighted.beta,
+            alpha_true=c.weighted.alpha_true,
+            samples=c.constants.samples,
+            certified=c.certified,
+        )
+    else:
+        raise SystemExit(f"unknown case {case}")
+    out["seconds"] = time.perf_counter() - t
+    out["compiles"] = len(compiles)
+    out["compile_seconds"] = sum(compiles)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["devices"] = [str(d) for d in jax.devices()]
+    return out
+
+
+def run_child(case: str, timeout: float = 1800) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-3000:])
+        return {"error": f"exit {proc.returncode}", "wall": wall}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["wall"] = wall
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--only", choices=["blackbox", "nn"], action="append")
+    ap.add_argument("--repeat", type=int, default=1, help="alternate the blackbox cases this many times")
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(_child(a.child)))
+        return
+    groups = a.only or ["blackbox", "nn"]
+    path = BENCH / "results_blackbox.json"
+    doc = json.loads(path.read_text()) if path.exists() and a.only else {}
+    doc["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+    }
+    doc["command"] = "python bench/run_blackbox.py" + "".join(f" --only {g}" for g in (a.only or []))
+    if "blackbox" in groups:
+        runs: dict[str, list] = {"baseline": [], "ours": [], "ours_streamed": []}
+        for _ in range(a.repeat):  # interleaved, so machine load affects every case alike
+            for case in runs:
+                runs[case].append(run_child(case))
+        best = {case: min(rs, key=lambda r: r.get("seconds", float("inf"))) for case, rs in runs.items()}
+        base = best["baseline"].get("seconds")
+        for case in ("ours", "ours_streamed"):
+            s = best[case].get("seconds")
+            best[case]["ratio_to_baseline"] = s / base if s and base else None
+        best["ours"]["target"] = f"<= {TARGET_RATIO} x baseline"
+        best["ours"]["pass"] = bool(
+            best["ours"]["ratio_to_baseline"] and best["ours"]["ratio_to_baseline"] <= TARGET_RATIO
+        )
+        mu_diff = max(abs(x - y) / abs(y) for x, y in zip(best["ours"]["mu"], best["baseline"]["mu"]))
+        best["ours"]["mu_rel_diff_to_baseline"] = mu_diff
+        doc["blackbox"] = best
+    if "nn" in groups:
+        nn = run_child("nn")
+        nn["target"] = f"< {NN_TARGET_S:g} s, < {NN_TARGET_MB:g} MB"
+        nn["pass"] = bool(nn.get("seconds", 1e9) < NN_TARGET_S and nn.get("peak_rss_mb", 1e9) < NN_TARGET_MB)
+        doc["nn"] = nn
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"{'case':34s} {'seconds':>8s} {'ratio':>6s} {'compiles':>8s} {'peak MB':>8s}")
+    for name, r in list((doc.get("blackbox") or {}).items()) + (
+        [("nn (matrix-free)", doc["nn"])] if "nn" in doc else []
+    ):
+        ratio = r.get("ratio_to_baseline")
+        print(
+            f"{name:34s} {r.get('seconds', float('nan')):8.2f} {'' if ratio is None else f'{ratio:.2f}':>6s} "
+            f"{r.get('compiles', 0):8d} {r.get('peak_rss_mb', float('nan')):8.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

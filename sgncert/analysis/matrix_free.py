@@ -1,0 +1,273 @@
+"""The matrix-free path: sampled constants of games whose players have many parameters
+(neural networks), without ever forming a Jacobian or one of its blocks
+(docs/theory.md §2, "Matrix-free constants").
+
+At each sample point x, every statistic is the extreme eigenvalue of a symmetric operator
+applied through automatic differentiation only: ``J v`` is a forward-mode product (jvp of
+F) and ``J^T u`` a reverse-mode one (vjp of F), so memory is O(d) per vector.
+
+- mu_i(x) = lambda_min(sym J_ii): the operator v_i -> (J_ii v_i + J_ii^T v_i) / 2 on
+  player i's block; for a game given by costs, J_ii is the (symmetric) Hessian of f_i in
+  x_i and the operator is the Hessian-vector product v_i -> J_ii v_i;
+- L_ij(x) = ||J_ij||_2 = sqrt(lambda_max(J_ij^T J_ij)), v_j -> J_ij^T (J_ij v_j);
+- gamma(x) = lambda_min(sym J), alpha_true(x) = lambda_min(sym K) and
+  beta(x) = sqrt(lambda_max(K^T K)) with K = S J S^-1, S = diag(sqrt(w_i)).
+
+Each is found by Lanczos with full reorthogonalisation from ``starts`` independent random
+unit vectors (a fixed seed), for at most ``steps`` steps, stopping a start when its
+residual estimate falls below ``tolerance`` times ||T_k||. The extreme Ritz pair
+(theta, y) of each start gets the explicit residual rho = ||A y - theta y|| / ||y||: a
+symmetric matrix has an eigenvalue within rho of theta, so the reported value is on the
+safe side of the Ritz value, theta - rho for a lambda_min and sqrt(theta + rho) for a
+norm, and the most extreme value over the starts is kept. That the eigenvalue within rho
+is the *extreme* one is what Lanczos delivers unless every start is (numerically)
+orthogonal to its eigenvector, which several random starts make unlikely but do not
+exclude: the constants stay ``sampled`` estimates, and the certificate records the
+starts, steps, tolerance and seed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpecError
+from ..games.model import Game
+from .kernels import cached_entry, dce_pseudo_gradient
+
+MATRIX_FREE_DIM = 4096  # sampled games of larger dimension take this path automatically
+
+
+@dataclass(frozen=True)
+class MatrixFree:
+    """Options of the matrix-free path (module docstring)."""
+
+    starts: int = 3
+    steps: int = 64
+    tolerance: float = 1e-8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.starts, int) and 1 <= self.starts <= 64):
+            raise SpecError(f"matrix-free: starts must be an integer in [1, 64], got {self.starts!r}")
+        if not (isinstance(self.steps, int) and 2 <= self.steps <= 10_000):
+            raise SpecError(f"matrix-free: steps must be an integer in [2, 10000], got {self.steps!r}")
+        if not (isinstance(self.tolerance, float) and 0.0 < self.tolerance < 1.0):
+            raise SpecError(f"matrix-free: tolerance must be a float in (0, 1), got {self.tolerance!r}")
+
+    def record(self) -> dict[str, Any]:
+        return {"starts": self.starts, "steps": self.steps, "tolerance": self.tolerance, "seed": self.seed}
+
+
+#: the matrix-free options of the certification running in this context (None: dense or
+#: large path, or automatic by dimension, see :func:`options_for`)
+MATRIX_FREE: contextvars.ContextVar[MatrixFree | None] = contextvars.ContextVar("sgncert_matrix_free", default=None)
+
+
+def options_for(game: Game, requested: bool | MatrixFree | None) -> MatrixFree | None:
+    """The options to use: ``requested`` (True: defaults; False: never), or, when None,
+    the defaults for games above MATRIX_FREE_DIM (sampled, Euclidean geometry)."""
+    if requested is False or game.affine:  # affine games have exact constants
+        return None
+    if requested is None and game.dim <= MATRIX_FREE_DIM:
+        return None
+    if game.transform is not None:
+        if requested is None:
+            return None
+        raise SpecError("matrix-free: not available in the Fisher geometry (its frames are dense per state)")
+    return requested if isinstance(requested, MatrixFree) else MatrixFree()
+
+
+def matrix_free_options(doc: dict[str, Any]) -> MatrixFree | None:
+    """The options a certificate records in ``constants.matrix_free`` (None: not matrix-free)."""
+    rec = (doc.get("constants") or {}).get("matrix_free")
+    if not isinstance(rec, dict):
+        return None
+    try:
+        return MatrixFree(starts=rec["starts"], steps=rec["steps"], tolerance=float(rec["tolerance"]), seed=rec["seed"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(f"constants.matrix_free: {exc}") from None
+
+
+def _operators(game: Game) -> dict[str, Callable[..., Any]]:
+    """Jitted products with J at a point, vmapped over the starts: ``jv(x, p, V)`` rows
+    J v and ``jtv(x, p, U)`` rows J^T u, V, U of shape (starts, d); ``value(x, p)`` F(x)."""
+    entry = cached_entry(game)
+    if "matrix_free" not in entry:
+        import jax
+
+        F = dce_pseudo_gradient(game)
+
+        def jv(x, p, V):
+            return jax.vmap(lambda v: jax.jvp(lambda y: F(y, p), (x,), (v,))[1])(V)
+
+        def jtv(x, p, U):
+            _, pullback = jax.vjp(lambda y: F(y, p), x)
+            return jax.vmap(lambda u: pullback(u)[0])(U)
+
+        entry["matrix_free"] = {"jv": jax.jit(jv), "jtv": jax.jit(jtv), "value": jax.jit(F)}
+    return entry["matrix_free"]
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """The safe-side value of one operator's extreme eigenvalue over the starts."""
+
+    value: float
+    theta: float  # the Ritz value the value was corrected from
+    rho: float  # its explicit residual (plus rounding allowance)
+    steps: int  # Lanczos steps taken (the most over the starts)
+
+
+def lanczos_extreme(
+    apply: Callable[[np.ndarray], np.ndarray], n: int, largest: bool, opts: MatrixFree, seed: int
+) -> Extreme:
+    """The safe-side extreme eigenvalue of the symmetric operator ``apply`` ((S, n) -> (S, n))
+    from ``opts.starts`` random starts (module docstring)."""
+    S, m = opts.starts, min(opts.steps, n)
+    rng = np.random.default_rng([opts.seed, seed])
+    V = rng.standard_normal((S, n))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    Q = np.zeros((S, m + 1, n))
+    Q[:, 0] = V
+    a = np.zeros((S, m))
+    b = np.zeros((S, m))
+    done = np.zeros(S, dtype=bool)
+    steps = np.zeros(S, dtype=int)
+    theta = np.zeros(S)
+    scales = np.zeros(S)
+    vecs: list[np.ndarray] = [np.zeros(0)] * S
+    k = 0
+    while k < m and not done.all():
+        W = np.array(apply(Q[:, k]), dtype=np.float64)
+        a[:, k] = np.einsum("sn,sn->s", Q[:, k], W)
+        W -= a[:, k, None] * Q[:, k] + (b[:, k - 1, None] * Q[:, k - 1] if k > 0 else 0.0)
+        for j in range(max(0, k - 1), k + 1):  # local reorthogonalisation (O(n) a step)
+            W -= np.einsum("sn,sn->s", Q[:, j], W)[:, None] * Q[:, j]
+        b[:, k] = np.linalg.norm(W, axis=1)
+        Q[:, k + 1] = W / np.where(b[:, k] > 0, b[:, k], 1.0)[:, None]
+        k += 1
+        if k % 8 == 0 or k == m or np.any(b[:, k - 1] == 0):
+            for r in map(int, np.nonzero(~done)[0]):
+                T = np.diag(a[r, :k]) + np.diag(b[r, : k - 1], 1) + np.diag(b[r, : k - 1], -1)
+                w, Z = np.linalg.eigh(T)
+                j = k - 1 if largest else 0
+                scale = float(np.max(np.abs(w)))  # ||T_k|| <= ||A||
+                if abs(b[r, k - 1] * Z[-1, j]) <= opts.tolerance * scale or k == m or b[r, k - 1] == 0:
+                    done[r], steps[r], theta[r], vecs[r], scales[r] = True, k, w[j], Z[:, j], scale
+    Y = np.stack([Q[r, : len(vecs[r])].T @ vecs[r] for r in range(S)])
+    R = np.asarray(apply(Y), dtype=np.float64) - theta[:, None] * Y
+    ynorm = np.linalg.norm(Y, axis=1)
+    eps = np.finfo(np.float64).eps
+    # rounding allowance for the computed residual, relative to ||T_k|| (<= ||A||)
+    rho = np.linalg.norm(R, axis=1) / ynorm + 16 * math.sqrt(n) * eps * scales  # 0 for a zero operator
+    safe = theta + rho if largest else theta - rho
+    best = int(np.argmax(safe) if largest else np.argmin(safe))
+    return Extreme(float(safe[best]), float(theta[best]), float(rho[best]), int(steps.max()))
+
+
+def from_costs(game: Game) -> bool:
+    """True when F_i is the gradient of a cost f_i in x_i, so J_ii is a Hessian (symmetric)."""
+    from ..games.spec import IN_MEMORY
+
+    if game.kind == "costs":
+        return True
+    return game.kind == "python" and game.extras.get(IN_MEMORY, {}).get("kind") != "pseudo_gradient"
+
+
+def _point_statistics(
+    game: Game, ops: dict, x: np.ndarray, p: Any, weights, block_stats: bool, opts: MatrixFree, index: int
+) -> dict[str, Any]:
+
+    sizes = game.block_sizes
+    offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    N, d = len(sizes), game.dim
+    xj = np.asarray(x, dtype=np.float64)  # numpy into jitted functions: no conversion program
+
+    def jv(V):
+        return np.asarray(ops["jv"](xj, p, V))
+
+    def jtv(U):
+        return np.asarray(ops["jtv"](xj, p, U))
+
+    def embed(i, Vi):
+        V = np.zeros((Vi.shape[0], d))
+        V[:, offs[i] : offs[i + 1]] = Vi
+        return V
+
+    out: dict[str, Any] = {}
+    seed = 1000 * index
+    hessian = from_costs(game)
+    Op = Callable[[np.ndarray], np.ndarray]
+
+    def own(i: int) -> Op:  # sym J_ii (a Hessian-vector product for costs)
+        sl = slice(offs[i], offs[i + 1])
+        if hessian:
+            return lambda V: jv(embed(i, V))[:, sl]
+        return lambda V: 0.5 * (jv(embed(i, V))[:, sl] + jtv(embed(i, V))[:, sl])
+
+    def coupling(i: int, j: int) -> Op:  # J_ij^T J_ij
+        si, sj = slice(offs[i], offs[i + 1]), slice(offs[j], offs[j + 1])
+        return lambda V: jtv(embed(i, jv(embed(j, V))[:, si]))[:, sj]
+
+    if block_stats:
+        mu = np.zeros(N)
+        L = np.zeros((N, N))
+        for i in range(N):
+            mu[i] = lanczos_extreme(own(i), sizes[i], False, opts, seed + i).value
+            for j in range(N):
+                if i != j:
+                    sq = lanczos_extreme(coupling(i, j), sizes[j], True, opts, seed + 100 + N * i + j)
+                    L[i, j] = math.sqrt(max(sq.value, 0.0))
+        out["mu"], out["L"] = mu, L
+        out["gamma"] = lanczos_extreme(lambda V: 0.5 * (jv(V) + jtv(V)), d, False, opts, seed + 1).value
+    if weights is not None:
+        s = np.concatenate([np.full(n, math.sqrt(w)) for n, w in zip(sizes, np.asarray(weights, dtype=np.float64))])
+
+        def kv(V: np.ndarray) -> np.ndarray:  # K v = S J S^-1 v
+            return s * jv(V / s)
+
+        def ktv(U: np.ndarray) -> np.ndarray:  # K^T u = S^-1 J^T S u
+            return jtv(U * s) / s
+
+        out["alpha_true"] = lanczos_extreme(lambda V: 0.5 * (kv(V) + ktv(V)), d, False, opts, seed + 2).value
+        sq = lanczos_extreme(lambda V: ktv(kv(V)), d, True, opts, seed + 3)
+        out["beta"] = math.sqrt(max(sq.value, 0.0))
+    return out
+
+
+def matrix_free_statistics(
+    game: Game,
+    points: np.ndarray,
+    opts: MatrixFree,
+    weights=None,
+    progress: Callable[[int, int], None] | None = None,
+    block_stats: bool = True,
+) -> dict[str, Any]:
+    """Per-point statistics as :func:`sgncert.analysis.constants.pointwise_statistics`
+    returns them (``mu``, ``L``, ``gamma``, ``finite``, ``value0``; with ``weights``,
+    ``beta`` and ``alpha_true``), by the matrix-free path."""
+    ops = _operators(game)
+    p = game.jax_params()
+    n = points.shape[0]
+    rows: list[dict[str, Any]] = []
+    finite = np.ones(n, dtype=bool)
+    value0 = None
+    for k in range(n):
+        if k == 0:
+            value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))
+        st = _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k)
+        finite[k] = all(np.all(np.isfinite(v)) for v in st.values())
+        rows.append(st)
+        if progress:
+            progress(k + 1, n)
+    out: dict[str, Any] = {key: np.stack([r[key] for r in rows]) for key in rows[0]}
+    if block_stats:
+        out["finite"] = finite
+    out["value0"] = value0
+    return out
