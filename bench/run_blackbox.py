@@ -17,7 +17,10 @@ case's own), and reports its wall time, the number of XLA compilations and peak 
    - ours, streamed: the same with the Jacobians not kept (recomputed for each pass), the
      ablation that shows what keeping them buys.
    Target: ours <= 0.75 x baseline.
-2. nn: ``bench/games/mlp_duel.py``, two MLP players of about 10^5 parameters each,
+2. switch: black-box rings of 4, 6, 8 and 12 players of 16 dims (d = 64 to 192), 1024
+   samples, certified with the dense path and with the large path forced: where the
+   large path starts to win (``DENSE_MAX_DIM``).
+3. nn: ``bench/games/mlp_duel.py``, two MLP players of about 10^5 parameters each,
    ``certify(game, tight=False, bands=False)``, which takes the matrix-free path
    (:mod:`sgncert.analysis.matrix_free`) by itself at this size: mu, L, gamma, beta(w),
    alpha_true(w) (and beta(1)) at 16 samples plus the centre. Target: under 10 minutes
@@ -103,6 +106,23 @@ def _child(case: str) -> dict:
             samples=c.constants.samples,
             certified=c.certified,
         )
+    elif case.startswith("switch"):  # switch:<players>:<path>, 16-dim players, the dense / large path forced
+        import dataclasses
+
+        import make_games
+
+        from sgncert.analysis import constants
+        from sgncert.analysis.certify import certify
+        from sgncert.games.spec import game_from_dict
+
+        _, players, path = case.split(":")
+        spec = make_games.ring_spec(int(players), 16)
+        spec["costs"] = {"python": "ring_hook.py:costs"}
+        constants.DENSE_MAX_DIM = 10**9 if path == "dense" else 0
+        game = game_from_dict(spec, BENCH / "games")
+        game = dataclasses.replace(game, structure=None)
+        c = certify(game, tight=False, bands=False)
+        out.update(d=game.dim, mu=c.constants.mu.tolist(), beta=c.weighted.beta, gamma=c.constants.gamma)
     elif case == "nn":
         import mlp_duel
 
@@ -150,13 +170,13 @@ def run_child(case: str, timeout: float = 1800) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child")
-    ap.add_argument("--only", choices=["blackbox", "nn"], action="append")
+    ap.add_argument("--only", choices=["blackbox", "nn", "switch"], action="append")
     ap.add_argument("--repeat", type=int, default=1, help="alternate the blackbox cases this many times")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(_child(a.child)))
         return
-    groups = a.only or ["blackbox", "nn"]
+    groups = a.only or ["blackbox", "nn", "switch"]
     path = BENCH / "results_blackbox.json"
     doc = json.loads(path.read_text()) if path.exists() and a.only else {}
     doc["machine"] = {
@@ -182,6 +202,15 @@ def main() -> None:
         mu_diff = max(abs(x - y) / abs(y) for x, y in zip(best["ours"]["mu"], best["baseline"]["mu"]))
         best["ours"]["mu_rel_diff_to_baseline"] = mu_diff
         doc["blackbox"] = best
+    if "switch" in groups:  # where the large path overtakes the dense one, on black boxes
+        doc["switch"] = [
+            {
+                "players": n,
+                "d": 16 * n,
+                **{path: run_child(f"switch:{n}:{path}").get("seconds") for path in ("dense", "large")},
+            }
+            for n in (4, 6, 8, 12)
+        ]
     if "nn" in groups:
         nn = run_child("nn")
         nn["target"] = f"< {NN_TARGET_S:g} s, < {NN_TARGET_MB:g} MB"

@@ -32,6 +32,11 @@ class SpecError(SgnError, ValueError):
     exit_code = EXIT_INPUT
 
 
+class SourceChanged(SpecError):
+    """A game source outside the spec (an OpenSpiel game) no longer gives what the spec
+    recorded: when verifying, a failed claim (exit 1) rather than bad input."""
+
+
 class NumericalError(SgnError, ArithmeticError):
     """A numerical step failed or could not decide (exit 3)."""
 

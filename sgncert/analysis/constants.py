@@ -103,18 +103,32 @@ DENSE_MAX_DIM = 64  # sampled games of larger (metric) dimension use the large p
 # d = 96 12.7 s / 10.1 s, d = 128 22.4 s / 10.1 s)
 
 
-def large_path(dim: int) -> bool:
-    """True when sampled statistics of a ``dim``-dimensional metric space use the large path."""
-    return dim > DENSE_MAX_DIM
+BLACK_BOX_FACTOR = 2  # games without cost templates (Python hooks, F given directly) switch at twice
+# DENSE_MAX_DIM (d > 128): their large path gets no block rows from templates. Measured (python bench/run_blackbox.py --only switch,
+# black-box rings of 16-dim players, 1025 samples, 2 cores): d = 64 dense 3.5 s / large 6.1 s, d = 96
+# 5.0 s / 6.5 s, d = 128 8.7 s / 8.5 s, d = 192 26.9 s / 11.0 s
 
 
-def batch_size(n_points: int, dim: int) -> int:
+def large_path(dim: int, black_box: bool = False) -> bool:
+    """True when sampled statistics of a ``dim``-dimensional metric space use the large path
+    (``black_box``: the game has no cost templates, see BLACK_BOX_FACTOR)."""
+    return dim > (BLACK_BOX_FACTOR * DENSE_MAX_DIM if black_box else DENSE_MAX_DIM)
+
+
+def game_large_path(game: Game) -> bool:
+    """Whether ``game``'s sampled statistics use the large path."""
+    black_box = game.structure is None and game.transform is None
+    return large_path(sum(game.metric_block_sizes), black_box)
+
+
+def batch_size(n_points: int, dim: int, large: bool | None = None) -> int:
     """Fixed batch size: BATCH_POINTS Jacobians (fewer when the per-point work arrays exceed
     the memory budget: BATCH_BYTES, or 1/MEMORY_SHARE of the available memory if smaller), independent of ``n_points`` so the jitted kernels
     compile once. Dense path: ~6 d x d arrays a point within BATCH_BYTES; large path (at
     most LARGE_BATCH_POINTS, within LARGE_BATCH_BYTES): ~5 d x d arrays (Jacobian, blocks,
-    operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2)."""
-    if large_path(dim):
+    operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2).
+    ``large``: the path (default: by ``dim`` alone)."""
+    if large_path(dim) if large is None else large:
         per_point = 5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
         return int(max(1, min(LARGE_BATCH_POINTS, memory_budget(LARGE_BATCH_BYTES) // per_point)))
     per_point = 6 * 8 * dim * dim + 1
@@ -158,7 +172,7 @@ def pointwise_statistics(
     if mf is not None:  # no Jacobian is formed (sgncert.analysis.matrix_free)
         return matrix_free_statistics(game, points, mf, weights, progress, block_stats)
     run = SAMPLE_RUNNER.get()
-    size = batch_size(points.shape[0], game.dim)
+    size = batch_size(points.shape[0], game.dim, game_large_path(game))
     if run is None or run.workers < 1 or points.shape[0] <= size:
         return _local_statistics(game, points, weights, progress, keep_jacobians, block_stats)
     per_chunk = size * max(1, math.ceil(points.shape[0] / size / (CHUNKS_PER_WORKER * run.workers)))
@@ -242,11 +256,11 @@ def _local_statistics(
 
     p = game.jax_params()
     dm = sum(game.metric_block_sizes)
-    large = large_path(dm)
+    large = game_large_path(game)
     lk: Any = large_kernels(game) if large else None
     s_np = None if weights is None else weight_scaling(game, weights)
     idx, mask = block_layout(game.metric_block_sizes)
-    size = batch_size(points.shape[0], game.dim)
+    size = batch_size(points.shape[0], game.dim, large)
     out: dict[str, list] = {k: [] for k in ("mu", "L", "gamma", "finite", "beta", "alpha_true")}
     value0 = None
     n = points.shape[0]

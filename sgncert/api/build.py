@@ -346,6 +346,7 @@ def from_openspiel(
     *,
     entropy: float,
     discount: float | None = None,
+    params: Mapping[str, Any] | None = None,
     players: Sequence[str] | None = None,
     region: Mapping[str, Any] | None = None,
     sampling: Mapping[str, Any] | None = None,
@@ -360,6 +361,7 @@ def from_openspiel(
     Args:
         game: a loaded ``pyspiel.Game`` (rebuilt from its name and parameters, which the
             certificate records) or a game string such as ``"matrix_rps"``.
+        params: the game's parameters, with a game string (``{"horizon": 3}``).
         entropy: the entropy weight tau > 0.
         discount: for stochastic games, the discount in [0, 1); one-shot games take none.
         players: names for the players (default ``p1, p2, ...``).
@@ -380,7 +382,18 @@ def from_openspiel(
         >>> game.kind, game.canonical["openspiel"]["game"]                    # doctest: +SKIP
         ('normal_form', 'matrix_rps()')
     """
+    from ..games.openspiel import pyspiel_module
+
+    pyspiel = pyspiel_module("from_openspiel")
+    if not (isinstance(game, pyspiel.Game) or (isinstance(game, str) and game.strip())):
+        raise SpecError(
+            f"game: expected a pyspiel.Game or an OpenSpiel game string such as 'matrix_rps', got {game!r:.60}"
+        )
     section: dict[str, Any] = {"game": game, "entropy": entropy}
+    if params is not None:
+        if not isinstance(params, Mapping):
+            raise SpecError(f"params: expected a dict of game parameters, got {type(params).__name__}")
+        section["params"] = dict(params)
     if discount is not None:
         section["discount"] = discount
     if players is not None:
@@ -396,8 +409,12 @@ def from_openspiel(
                 raise SpecError(f"{key}: expected a dict, got {type(value).__name__}")
             spec[key] = {str(k): _plain(v, f"{key}.{k}") for k, v in value.items()}
     if weights is not None:
+        if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+            raise SpecError(f"weights: expected one positive number per player, got {weights!r:.60}")
         spec["weights"] = [_plain(v, "weights") for v in weights]
     if bounds is not None:
+        if not isinstance(bounds, (str, Mapping)):
+            raise SpecError(f"bounds: expected 'sampled', 'sound' or a dict, got {bounds!r:.60}")
         spec["bounds"] = bounds if isinstance(bounds, str) else dict(bounds)
     if geometry is not None:
         spec["geometry"] = geometry

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SourceChanged, SpecError
 from ..games.hooks import HookCheck, check_recorded_hook
 from ..games.model import Game
 from ..games.spec import IN_MEMORY, game_from_dict, load_game
@@ -126,7 +126,11 @@ def rebuild_and_check(
     if hook.state == "ok":
         rep.ok("game.hook", f"hook file {hook.rel} matches its recorded sha256")
     t = time.perf_counter()
-    game = game_from_dict(spec, base_dir, "game.spec")
+    try:
+        game = game_from_dict(spec, base_dir, "game.spec")
+    except SourceChanged as exc:  # the certified game is not the one its source gives today
+        rep.fail("game.source", str(exc))
+        return None
     rep.timings["rebuild"] = time.perf_counter() - t
     if game.sha256 == doc["game"]["sha256"]:
         rep.ok("game.spec", "rebuilding the embedded spec gives the certified sha256")

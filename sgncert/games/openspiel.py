@@ -2,8 +2,11 @@
 (docs/theory.md §8, "Games from OpenSpiel").
 
 A simultaneous-move game with perfect information and listed chance outcomes is explored
-from its initial state. Its decision states (every player acts at once) are identified by
-their printed form ``str(state)``; chance nodes between them are summed out. Player i's
+from its initial state. Its decision states (every player acts at once) are its
+*histories*: OpenSpiel has no Markov state, and the printed state can hide what the
+future depends on (a step count, a reward already paid), so two histories are never
+merged and the model is the game tree itself. Chance nodes between decision states are
+summed out. Player i's
 reward for a joint action a at state s is the expected change of its OpenSpiel return
 until the next decision state, ``r_i(s, a) = E[R_i(s') - R_i(s)]``, so intermediate
 rewards and terminal payoffs both count once. Terminal states merge into one absorbing
@@ -13,17 +16,17 @@ state with reward 0. OpenSpiel's payoffs are utilities, maximised, exactly as th
 * One decision state whose every joint action ends the game (matrix games, one-shot
   normal-form games) is the normal-form model: the payoff tensors are the expected
   returns, and no discount applies.
-* Otherwise it is the tabular Markov model. OpenSpiel games are episodic; the discount
-  comes from the spec and replaces any horizon the printed state does not show.
+* Otherwise it is the tabular Markov model on the tree: finite games only (every history
+  ends), with the discount from the spec applied per decision step.
 
 Refused, with a sentence saying why: turn-based games, imperfect information, sampled
-chance, legal actions that change between states, a printed state that two histories
-share while behaving differently (checked for up to ``CHECKED_REPEATS`` further
-histories per state), more than ``MAX_STATES`` decision states.
+chance, legal actions that change between states, more than ``MAX_STATES`` decision
+histories, ``MAX_JOINT_ACTIONS`` joint actions or ``MAX_TENSOR`` transition entries.
 
-The game's identity is its game string, the open_spiel version that read it and the
-sha256 of the extracted tensors; a spec that records a sha256 is refused when the
-installed OpenSpiel reads different tensors.
+The game's identity is its game string (and parameters), the open_spiel version that
+read it and the sha256 of the extracted tensors; a spec that records a sha256 is refused
+(:class:`~sgncert.errors.SourceChanged`) when the installed OpenSpiel reads different
+tensors.
 """
 
 from __future__ import annotations
@@ -40,12 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SourceChanged, SpecError
 from .fields import check_keys, mapping, number_in
 
 OPENSPIEL_KEYS = ("game", "params", "entropy", "discount", "players", "sha256", "open_spiel", "states")
-MAX_STATES = 2000  # decision states explored before refusing (the Jacobian has S * sum(A_i) rows)
-CHECKED_REPEATS = 2  # further histories compared with the first one that printed a state
+MAX_STATES = 2000  # decision states (histories) explored before refusing (the Jacobian has S * sum(A_i) rows)
+MAX_JOINT_ACTIONS = 100_000  # joint actions of one decision state
+MAX_TENSOR = 25_000_000  # entries of the transition tensor S x A_1 x ... x A_N x S
 TERMINAL = "<terminal>"
 EXTRA = 'OpenSpiel games need the optional extra: pip install "sgncert[openspiel]"'
 
@@ -109,26 +113,44 @@ def game_string(game: Any) -> str:
     return str(pyspiel.game_parameters_to_string({"name": game.get_type().short_name, **game.get_parameters()}))
 
 
-def load(value: Any, params: Any, where: str) -> tuple[Any, str]:
-    """(pyspiel game, its game string) from a game string (plus parameters) or a loaded game."""
+def load(value: Any, params: Any, where: str) -> tuple[Any, Any, dict[str, Any]]:
+    """(pyspiel game, the game as given when it is a loaded ``pyspiel.Game`` else None, the
+    canonical ``game`` / ``params`` entries that load it again)."""
     pyspiel = pyspiel_module(where)
     if isinstance(value, pyspiel.Game):
         if params:
             raise SpecError(f"{where}.params: a loaded game already has its parameters; give them to load_game")
         string = game_string(value)
-        return _reloaded(value, string, where), string
+        return _reloaded(string, where), value, {"game": string}
     if not isinstance(value, str) or not value.strip():
-        raise SpecError(f"{where}.game: expected an OpenSpiel game string such as 'matrix_rps', got {value!r}")
+        raise SpecError(
+            f"{where}.game: expected a pyspiel.Game or an OpenSpiel game string such as 'matrix_rps', got {value!r:.60}"
+        )
     extra = {} if params is None else dict(mapping(params, f"{where}.params"))
     for k, v in extra.items():
         if not isinstance(v, (bool, int, float, str)):
-            raise SpecError(f"{where}.params.{k}: expected a number, boolean or string, got {v!r}")
-    try:
-        with _quiet_stderr():  # OpenSpiel prints its error (with every game name) before raising it
-            game = pyspiel.load_game(value, extra) if extra else pyspiel.load_game(value)
-    except Exception as exc:  # pyspiel.SpielError: unknown game, bad parameter
-        raise SpecError(f"{where}.game: OpenSpiel cannot load {value!r}: {_first_line(exc)}") from None
-    return game, game_string(game)
+            raise SpecError(f"{where}.params.{k}: expected a number, boolean or string, got {v!r:.60}")
+    if extra and "(" in value:
+        raise SpecError(f"{where}: give the game's parameters in its string or in params, not both ({value!r})")
+    game = _load_game(value, extra, where)
+    return game, None, {"game": value} | ({"params": extra} if extra else {})
+
+
+def _load_game(value: str, extra: dict[str, Any], where: str) -> Any:
+    """pyspiel.load_game, silenced; games implemented in Python are registered on demand."""
+    pyspiel = pyspiel_module(where)
+    for attempt in range(2):
+        try:
+            with _quiet_stderr():  # OpenSpiel prints its error (with every game name) before raising it
+                return pyspiel.load_game(value, extra) if extra else pyspiel.load_game(value)
+        except Exception as exc:  # pyspiel.SpielError: unknown game, bad parameter
+            message = _first_line(exc)
+            if attempt == 0 and message.startswith("Unknown game"):
+                with contextlib.suppress(Exception):  # OpenSpiel's games written in Python register on import
+                    import open_spiel.python.games  # noqa: F401
+                continue
+            raise SpecError(f"{where}.game: OpenSpiel cannot load {value!r}: {message}") from None
+    raise AssertionError("unreachable")
 
 
 def _first_line(exc: Exception) -> str:
@@ -154,16 +176,14 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _reloaded(game: Any, string: str, where: str) -> Any:
+def _reloaded(string: str, where: str) -> Any:
     """The game ``pyspiel.load_game(string)`` rebuilds, or an error saying it cannot."""
-    pyspiel = pyspiel_module(where)
     try:
-        with _quiet_stderr():
-            return pyspiel.load_game(string)
-    except Exception as exc:
+        return _load_game(string, {}, where)
+    except SpecError as exc:
         raise SpecError(
             f"{where}.game: this game cannot be rebuilt from its name and parameters ({string!r}: "
-            f"{_first_line(exc)}), so its certificate could not be verified; load it with pyspiel.load_game"
+            f"{str(exc).rsplit(': ', 1)[-1]}), so its certificate could not be verified; load it with pyspiel.load_game"
         ) from None
 
 
@@ -196,8 +216,7 @@ class _Explorer:
         self.game, self.where = game, where
         self.n = game.num_players()
         self.keys: dict[str, int] = {}
-        self.first: list[Any] = []  # the first state printing each key
-        self.repeats: dict[str, int] = {}
+        self.first: list[Any] = []  # the state of each key
         self.actions: tuple[int, ...] | None = None
         self.rows: list[tuple[np.ndarray, dict[int, float]]] = []  # per state: rewards [A..., N], next dist
 
@@ -216,15 +235,23 @@ class _Explorer:
         out.append((state, prob))
 
     def key(self, state: Any) -> str:
-        return TERMINAL if state.is_terminal() else str(state)
+        """A decision state is its history (every action and chance outcome so far):
+        OpenSpiel has no Markov state, and its printed state can hide what the future
+        depends on (a step count, a reward already paid), so histories are never merged."""
+        return TERMINAL if state.is_terminal() else ",".join(map(str, state.history()))
 
     def index(self, state: Any) -> tuple[int, bool]:
         """The index of the state's key; True when this history saw it first."""
         k = self.key(state)
         if k in self.keys:
             return self.keys[k], False
-        if k != TERMINAL and sum(1 for x in self.keys if x != TERMINAL) >= MAX_STATES:
-            raise self._fail(f"has more than {MAX_STATES} decision states; sgncert's tabular model would be too large")
+        count = sum(1 for x in self.keys if x != TERMINAL)
+        joint = math.prod(self.actions) if self.actions else 1
+        if k != TERMINAL and (count >= MAX_STATES or (count + 2) ** 2 * joint > MAX_TENSOR):
+            raise self._fail(
+                f"has more than {count} decision states (histories: a finite game with at most {MAX_STATES} "
+                f"and {MAX_TENSOR} transition entries maps); sgncert's tabular model would be too large"
+            )
         self.keys[k] = len(self.first)
         self.first.append(state)
         return self.keys[k], True
@@ -246,6 +273,11 @@ class _Explorer:
             counts.append(len(legal))
         found = tuple(counts)
         if self.actions is None:
+            if math.prod(found) > MAX_JOINT_ACTIONS:
+                raise self._fail(
+                    f"has {math.prod(found)} joint actions {found} in one state (more than {MAX_JOINT_ACTIONS}); "
+                    "sgncert's tabular model would be too large"
+                )
             self.actions = found
         elif found != self.actions:
             raise self._fail(
@@ -294,31 +326,19 @@ class _Explorer:
             rewards, nxt, reached = self.row(state)
             dists[i] = (rewards, nxt)
             for s in reached:
-                j, new = self.index(s)
+                _, new = self.index(s)
                 if new:
                     queue.append(s)
-                elif not s.is_terminal() and j in dists and self.repeats.get(self.key(s), 0) < CHECKED_REPEATS:
-                    self.repeats[self.key(s)] = self.repeats.get(self.key(s), 0) + 1
-                    self._same(s, dists[j])
         if self.actions is None:
             raise self._fail("ends before any player acts")
         return self._tensors(initial, dists)
-
-    def _same(self, state: Any, recorded: tuple[np.ndarray, dict[str, float]]) -> None:
-        rewards, nxt, _ = self.row(state)
-        same_next = nxt.keys() == recorded[1].keys() and all(abs(nxt[k] - recorded[1][k]) <= 1e-12 for k in nxt)
-        if not same_next or not np.allclose(rewards, recorded[0], rtol=0.0, atol=1e-12):
-            raise self._fail(
-                f"reaches the state {str(state)!r} along two histories that behave differently (rewards or "
-                "next states); its printed state does not identify it, so it is not a Markov game on those states"
-            )
 
     def _tensors(
         self, initial: dict[int, float], dists: dict[int, tuple[np.ndarray, dict[str, float]]]
     ) -> ExtractedGame:
         assert self.actions is not None
         acts, n = self.actions, self.n
-        labels = [k for k in self.keys if k != TERMINAL]
+        labels = [k for k in self.keys if k != TERMINAL]  # the histories
         order = {k: i for i, k in enumerate(labels)}
         if TERMINAL in self.keys:
             order[TERMINAL] = len(labels)
@@ -391,16 +411,23 @@ def openspiel_section(raw: Mapping[str, Any], where: str) -> OpenSpielSection:
     if "game" not in raw:
         raise SpecError(f"{where}: 'game' is required (an OpenSpiel game string such as 'matrix_rps')")
     tau = number_in(raw.get("entropy"), f"{where}.entropy", 0.0, math.inf, lo_open=True, hi_open=True)
-    game, string = load(raw["game"], raw.get("params"), where)
+    game, given, identity = load(raw["game"], raw.get("params"), where)
+    string = identity["game"]
     ex = extract(game, where)
     ex = ExtractedGame(string, ex.players, ex.actions, ex.state_labels, ex.initial, ex.transitions, ex.rewards)
     digest = ex.sha256
+    if given is not None and extract(given, where).sha256 != digest:
+        raise SpecError(
+            f"{where}.game: loading {string!r} again gives another game than the one passed (its parameters "
+            "do not survive OpenSpiel's game string, e.g. a float with more than 15 digits), so its "
+            "certificate could not be verified; load it with a game string"
+        )
     recorded = raw.get("sha256")
     version = open_spiel_version()
     if recorded is not None:
         if recorded != digest:
             made = raw.get("open_spiel", "another version")
-            raise SpecError(
+            raise SourceChanged(
                 f"{where}: open_spiel {version} reads {string!r} into tensors with sha256 {digest[:16]}..., "
                 f"not the recorded {str(recorded)[:16]}... (read by open_spiel {made}): the game changed"
             )
@@ -418,9 +445,9 @@ def openspiel_section(raw: Mapping[str, Any], where: str) -> OpenSpielSection:
     else:
         names = tuple(names_raw)
     S = 1 if ex.normal_form else len(ex.state_labels)  # the model's states (one-shot: no terminal state)
-    if "states" in raw and raw["states"] != S:
+    if "states" in raw and (isinstance(raw["states"], bool) or raw["states"] != S):
         raise SpecError(f"{where}.states: the game has {S} states, not {raw['states']!r}")
-    canonical: dict[str, Any] = {"game": string, "entropy": tau, "players": list(names)}
+    canonical: dict[str, Any] = {**identity, "entropy": tau, "players": list(names)}
     if ex.normal_form:
         if "discount" in raw:
             raise SpecError(f"{where}.discount: {string!r} is a one-shot (normal-form) game; it has no discount")
