@@ -268,10 +268,10 @@ def _local_statistics(
     store = None if structured else JACOBIAN_STORE.get()
     key = JacobianStore.key(game, points) if store is not None else None
     stored = store.entries.get(key) if store is not None else None
-    nbytes = n * dm * dm * 8
-    fill = None
+    nbytes = -(-n // size) * size * dm * dm * 8  # whole (padded) batches
+    fill: list | None = None  # the kernel's output arrays, kept as they are (no copy)
     if stored is None and store is not None and not store.entries and nbytes <= store.budget:
-        fill = np.empty((n, dm, dm))
+        fill = []
     keep = keep_jacobians and (stored is not None or fill is not None or nbytes <= BATCH_BYTES)
     kept = []
     jacobians: Any = None if structured or stored is not None else kernels(game)[0]
@@ -290,7 +290,7 @@ def _local_statistics(
     )
     for start, count, (values, K, G) in batches:
         if fill is not None:
-            fill[start : start + count] = np.asarray(K)[:count]
+            fill.append(K)
         if not structured and large:
             G = lk["rows_of"](K)
         if value0 is None:
@@ -312,24 +312,23 @@ def _local_statistics(
             progress(start + count, n)
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
     if store is not None and fill is not None:
-        store.entries[key] = (fill, value0)
+        store.entries[key] = (fill, value0, n)
     result["value0"] = value0
     if keep:
-        result["jacobians"] = stored[0] if stored is not None else (fill if fill is not None else np.concatenate(kept))
+        if stored is not None:
+            result["jacobians"] = np.concatenate([np.asarray(K) for K in stored[0]])[: stored[2]]
+        else:
+            result["jacobians"] = np.concatenate(kept)
     return result
 
 
-def _stored_batches(stored: tuple[np.ndarray, np.ndarray], size: int):
-    """(start, count, (F, K, None)) over kept Jacobians, in the batches a fresh pass forms
-    (the last one padded with copies of the first point's Jacobian)."""
-    K_all, value0 = stored
-    n = K_all.shape[0]
-    for start in range(0, n, size):
-        K = K_all[start : start + size]
-        count = K.shape[0]
-        if count < size:
-            K = np.concatenate([K, np.repeat(K_all[:1], size - count, axis=0)])
-        yield start, count, (value0[None], K, None)
+def _stored_batches(stored: tuple[list, np.ndarray, int], size: int):
+    """(start, count, (F, K, None)) over kept Jacobians: the batches the first pass
+    computed, as they were (the last one padded with copies of the first point)."""
+    batches, value0, n = stored
+    for b, K in enumerate(batches):
+        start = b * size
+        yield start, min(size, n - start), (value0[None], K, None)
 
 
 def _dispatched(batches, structured: bool, rows_fn, jacobians, p):
