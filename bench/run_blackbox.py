@@ -154,6 +154,40 @@ def _child(case: str) -> dict:
     return out
 
 
+def markdown(doc: dict) -> str:
+    """The README's table: every case with its time, ratio to the baseline, compilations and peak memory."""
+    rows = [
+        "| case | wall | ratio to baseline | XLA compilations | peak memory | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    bb = doc.get("blackbox", {})
+    labels = {
+        "baseline": "plain script: jit + vmap jacfwd, block eigvalsh / norm (mu, L only)",
+        "ours": "sgncert certify (mu, L, gamma, beta(w), alpha_true(w), beta(1)), Jacobians kept",
+        "ours_streamed": "the same, Jacobians recomputed for each pass (ablation)",
+    }
+    for case in ("baseline", "ours", "ours_streamed"):
+        r = bb.get(case)
+        if not r or "seconds" not in r:
+            continue
+        ratio = r.get("ratio_to_baseline")
+        target = r.get("target", "")
+        if target:
+            target += " (met)" if r.get("pass") else " (missed)"
+        rows.append(
+            f"| 8 x 32 black box, 1025 samples: {labels[case]} | {r['seconds']:.1f} s | "
+            f"{'1' if case == 'baseline' else f'{ratio:.2f}x'} | {r['compiles']} | {r['peak_rss_mb']:.0f} MB | {target} |"
+        )
+    nn = doc.get("nn")
+    if nn and "seconds" in nn:
+        p = nn["params_per_player"]
+        rows.append(
+            f"| two MLP players ({p[0]} + {p[1]} parameters), 17 points, matrix-free | {nn['seconds']:.0f} s | | "
+            f"{nn['compiles']} | {nn['peak_rss_mb']:.0f} MB | {nn['target']} ({'met' if nn['pass'] else 'missed'}) |"
+        )
+    return "\n".join(rows)
+
+
 def run_child(case: str, timeout: float = 1800) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case]
     t = time.perf_counter()
@@ -172,9 +206,13 @@ def main() -> None:
     ap.add_argument("--child")
     ap.add_argument("--only", choices=["blackbox", "nn", "switch"], action="append")
     ap.add_argument("--repeat", type=int, default=1, help="alternate the blackbox cases this many times")
+    ap.add_argument("--table", action="store_true", help="print the README's table from bench/results_blackbox.json")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(_child(a.child)))
+        return
+    if a.table:
+        print(markdown(json.loads((BENCH / "results_blackbox.json").read_text())))
         return
     groups = a.only or ["blackbox", "nn", "switch"]
     path = BENCH / "results_blackbox.json"

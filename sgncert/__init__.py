@@ -26,6 +26,7 @@ from .util.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from .analysis.certify import Certification as Certification
+    from .analysis.matrix_free import MatrixFree as MatrixFree
     from .analysis.sound import SoundBudget as SoundBudget
     from .analysis.sweep import run_sweep as run_sweep
     from .analysis.verdict import Proof as Proof
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 _LAZY = {  # public name -> (module, attribute)
     "Certification": ("analysis.certify", "Certification"),
     "SoundBudget": ("analysis.sound", "SoundBudget"),
+    "MatrixFree": ("analysis.matrix_free", "MatrixFree"),
     "run_sweep": ("analysis.sweep", "run_sweep"),
     "Proof": ("analysis.verdict", "Proof"),
     "ProvedStep": ("analysis.verdict", "ProvedStep"),

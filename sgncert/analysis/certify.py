@@ -419,8 +419,14 @@ def certify(
             f"certify needs a Game (from sgncert.load_game or sgncert.game_from_dict), got {type(game).__name__}"
         )
     mf = options_for(game, matrix_free)
+    affine_note = bool(matrix_free) and game.affine  # exact constants need no Lanczos
     if mf is not None and (bounds or game.bounds) == "sound":
         raise SpecError("matrix-free constants are sampled estimates; they do not combine with --bounds sound")
+    if mf is not None and game.region.center is None and game.dim > MAX_DIM:
+        raise SpecError(
+            f"region.center: equilibrium is solved by Newton steps with the full Jacobian, too large at d = {game.dim}; "
+            "give the centre explicitly (solve it by gradient play, for example)"
+        )
     token = SAMPLE_RUNNER.set(None if runner is None or isinstance(runner, LocalRunner) else runner)
     mf_token = MATRIX_FREE.set(mf)
     try:
@@ -429,11 +435,14 @@ def certify(
     finally:
         MATRIX_FREE.reset(mf_token)
         SAMPLE_RUNNER.reset(token)
+    if affine_note:
+        c.notes.append("the game is affine: its constants are exact, so the matrix-free path is not used")
     if mf is not None:
         c.matrix_free = mf
         c.notes.append(
             f"matrix-free constants (no Jacobian formed): Lanczos from {mf.starts} random starts (seed {mf.seed}), "
-            f"at most {mf.steps} steps, tolerance {mf.tolerance:g}; each value corrected by its residual"
+            f"{mf.steps} steps; each value moved to the safe side by its residual and a probabilistic allowance "
+            f"(wrong side with probability <= {mf.failure_probability:.3g})"
             + ("; tight steps are not computed on this path" if tight else "")
         )
     return c

@@ -1,6 +1,6 @@
 """The matrix-free path: sampled constants of games whose players have many parameters
 (neural networks), without ever forming a Jacobian or one of its blocks
-(docs/theory.md §2, "Matrix-free constants").
+(docs/theory.md §2, "The matrix-free path").
 
 At each sample point x, every statistic is the extreme eigenvalue of a symmetric operator
 applied through automatic differentiation only: ``J v`` is a forward-mode product (jvp of
@@ -13,17 +13,24 @@ F) and ``J^T u`` a reverse-mode one (vjp of F), so memory is O(d) per vector.
 - gamma(x) = lambda_min(sym J), alpha_true(x) = lambda_min(sym K) and
   beta(x) = sqrt(lambda_max(K^T K)) with K = S J S^-1, S = diag(sqrt(w_i)).
 
-Each is found by Lanczos with full reorthogonalisation from ``starts`` independent random
-unit vectors (a fixed seed), for at most ``steps`` steps, stopping a start when its
-residual estimate falls below ``tolerance`` times ||T_k||. The extreme Ritz pair
-(theta, y) of each start gets the explicit residual rho = ||A y - theta y|| / ||y||: a
-symmetric matrix has an eigenvalue within rho of theta, so the reported value is on the
-safe side of the Ritz value, theta - rho for a lambda_min and sqrt(theta + rho) for a
-norm, and the most extreme value over the starts is kept. That the eigenvalue within rho
-is the *extreme* one is what Lanczos delivers unless every start is (numerically)
-orthogonal to its eigenvector, which several random starts make unlikely but do not
-exclude: the constants stay ``sampled`` estimates, and the certificate records the
-starts, steps, tolerance and seed.
+Each is found by ``steps`` Lanczos steps (three-term recurrence, local
+reorthogonalisation) from ``starts`` independent random unit vectors (a fixed seed). The
+Ritz value theta of each start is moved to the safe side twice:
+
+- by its explicit residual rho = ||A y - theta y|| / ||y|| (a symmetric matrix has an
+  eigenvalue within rho of theta), plus a rounding allowance;
+- by the probabilistic bound of Kuczynski and Wozniakowski (:func:`kw_epsilon`): with
+  probability at least 1 - ``failure``, k steps from a random start find lambda_max of a
+  positive semidefinite matrix to relative error epsilon(n, k). For a norm this gives
+  lambda_max <= (theta + rho) / (1 - epsilon). For a lambda_min it is applied to
+  lambda_max I - A, giving lambda_min >= theta - rho - epsilon / (1 - 2 epsilon)
+  (theta_max - theta_min), with theta_max - theta_min taken from the same T_k.
+
+The most extreme value over the starts is kept, so a value is on the wrong side only if
+every start failed: probability at most ``failure ** starts`` (0.001 by default). A
+Krylov space that spans the operator's whole space (k >= n), or that breaks down, gives
+exact Ritz values, and then no probabilistic allowance is added. The constants stay
+``sampled`` estimates. The certificate records the starts, steps, failure and seed.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ class MatrixFree:
 
     starts: int = 3
     steps: int = 64
-    tolerance: float = 1e-8
+    failure: float = 0.1  # per start: the probability its estimate is outside the allowance
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -57,11 +64,18 @@ class MatrixFree:
             raise SpecError(f"matrix-free: starts must be an integer in [1, 64], got {self.starts!r}")
         if not (isinstance(self.steps, int) and 2 <= self.steps <= 10_000):
             raise SpecError(f"matrix-free: steps must be an integer in [2, 10000], got {self.steps!r}")
-        if not (isinstance(self.tolerance, float) and 0.0 < self.tolerance < 1.0):
-            raise SpecError(f"matrix-free: tolerance must be a float in (0, 1), got {self.tolerance!r}")
+        if not (isinstance(self.failure, float) and 1e-6 <= self.failure < 1.0):
+            raise SpecError(f"matrix-free: failure must be a float in [1e-6, 1), got {self.failure!r}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            raise SpecError(f"matrix-free: seed must be an integer in [0, 2^63), got {self.seed!r}")
+
+    @property
+    def failure_probability(self) -> float:
+        """The probability that a value is not on the safe side: every start failed."""
+        return float(self.failure**self.starts)
 
     def record(self) -> dict[str, Any]:
-        return {"starts": self.starts, "steps": self.steps, "tolerance": self.tolerance, "seed": self.seed}
+        return {"starts": self.starts, "steps": self.steps, "failure": self.failure, "seed": self.seed}
 
 
 #: the matrix-free options of the certification running in this context (None: dense or
@@ -88,8 +102,10 @@ def matrix_free_options(doc: dict[str, Any]) -> MatrixFree | None:
     rec = (doc.get("constants") or {}).get("matrix_free")
     if not isinstance(rec, dict):
         return None
+    if set(rec) != {"starts", "steps", "failure", "seed"}:
+        raise SpecError(f"constants.matrix_free: expected the keys failure, seed, starts and steps, got {sorted(rec)}")
     try:
-        return MatrixFree(starts=rec["starts"], steps=rec["steps"], tolerance=float(rec["tolerance"]), seed=rec["seed"])
+        return MatrixFree(starts=rec["starts"], steps=rec["steps"], failure=float(rec["failure"]), seed=rec["seed"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(f"constants.matrix_free: {exc}") from None
 
@@ -119,31 +135,40 @@ class Extreme:
     """The safe-side value of one operator's extreme eigenvalue over the starts."""
 
     value: float
-    theta: float  # the Ritz value the value was corrected from
+    theta: float  # the Ritz value the value was moved from
     rho: float  # its explicit residual (plus rounding allowance)
+    allowance: float  # the Kuczynski-Wozniakowski allowance added on top (0 when exact)
     steps: int  # Lanczos steps taken (the most over the starts)
+
+
+def kw_epsilon(n: int, k: int, failure: float) -> float:
+    """The relative error epsilon that k Lanczos steps from a random start exceed with
+    probability at most ``failure``, for a positive semidefinite matrix of order n:
+    Kuczynski and Wozniakowski (1992, Theorem 4.2) bound that probability by
+    1.648 sqrt(n) exp(-sqrt(epsilon) (2k - 1)). Zero when k >= n (the Krylov space is
+    everything)."""
+    if k >= n:
+        return 0.0
+    return (math.log(1.648 * math.sqrt(n) / failure) / (2 * k - 1)) ** 2
 
 
 def lanczos_extreme(
     apply: Callable[[np.ndarray], np.ndarray], n: int, largest: bool, opts: MatrixFree, seed: int
 ) -> Extreme:
     """The safe-side extreme eigenvalue of the symmetric operator ``apply`` ((S, n) -> (S, n))
-    from ``opts.starts`` random starts (module docstring)."""
+    from ``opts.starts`` random starts (module docstring). ``largest`` is for positive
+    semidefinite operators (A^T A)."""
     S, m = opts.starts, min(opts.steps, n)
     rng = np.random.default_rng([opts.seed, seed])
-    V = rng.standard_normal((S, n))
+    V = rng.standard_normal((S, n))  # uniform on the sphere once normalised
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     Q = np.zeros((S, m + 1, n))
     Q[:, 0] = V
     a = np.zeros((S, m))
     b = np.zeros((S, m))
-    done = np.zeros(S, dtype=bool)
-    steps = np.zeros(S, dtype=int)
-    theta = np.zeros(S)
-    scales = np.zeros(S)
-    vecs: list[np.ndarray] = [np.zeros(0)] * S
+    steps = np.full(S, m)
     k = 0
-    while k < m and not done.all():
+    while k < m:
         W = np.array(apply(Q[:, k]), dtype=np.float64)
         a[:, k] = np.einsum("sn,sn->s", Q[:, k], W)
         W -= a[:, k, None] * Q[:, k] + (b[:, k - 1, None] * Q[:, k - 1] if k > 0 else 0.0)
@@ -152,23 +177,36 @@ def lanczos_extreme(
         b[:, k] = np.linalg.norm(W, axis=1)
         Q[:, k + 1] = W / np.where(b[:, k] > 0, b[:, k], 1.0)[:, None]
         k += 1
-        if k % 8 == 0 or k == m or np.any(b[:, k - 1] == 0):
-            for r in map(int, np.nonzero(~done)[0]):
-                T = np.diag(a[r, :k]) + np.diag(b[r, : k - 1], 1) + np.diag(b[r, : k - 1], -1)
-                w, Z = np.linalg.eigh(T)
-                j = k - 1 if largest else 0
-                scale = float(np.max(np.abs(w)))  # ||T_k|| <= ||A||
-                if abs(b[r, k - 1] * Z[-1, j]) <= opts.tolerance * scale or k == m or b[r, k - 1] == 0:
-                    done[r], steps[r], theta[r], vecs[r], scales[r] = True, k, w[j], Z[:, j], scale
-    Y = np.stack([Q[r, : len(vecs[r])].T @ vecs[r] for r in range(S)])
+        broke = (b[:, k - 1] == 0) & (steps == m)  # an invariant Krylov space: its Ritz values are exact
+        steps[broke] = k
+        if np.all(steps <= k):
+            break
+    theta, lo, hi, eps_kw = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
+    vecs = []
+    for r in range(S):
+        kr = int(steps[r])
+        T = np.diag(a[r, :kr]) + np.diag(b[r, : kr - 1], 1) + np.diag(b[r, : kr - 1], -1)
+        w, Z = np.linalg.eigh(T)
+        j = kr - 1 if largest else 0
+        theta[r], lo[r], hi[r] = w[j], w[0], w[-1]
+        vecs.append(Q[r, :kr].T @ Z[:, j])
+        exact = kr < m or kr >= n  # broke down, or spans the space
+        eps_kw[r] = 0.0 if exact else kw_epsilon(n, kr, opts.failure)
+    Y = np.stack(vecs)
     R = np.asarray(apply(Y), dtype=np.float64) - theta[:, None] * Y
     ynorm = np.linalg.norm(Y, axis=1)
+    scale = np.maximum(np.abs(lo), np.abs(hi))  # ||T_k|| <= ||A||
     eps = np.finfo(np.float64).eps
-    # rounding allowance for the computed residual, relative to ||T_k|| (<= ||A||)
-    rho = np.linalg.norm(R, axis=1) / ynorm + 16 * math.sqrt(n) * eps * scales  # 0 for a zero operator
-    safe = theta + rho if largest else theta - rho
+    # the residual (a symmetric matrix has an eigenvalue within it), with a rounding allowance
+    rho = np.linalg.norm(R, axis=1) / ynorm + 16 * math.sqrt(n) * eps * scale  # 0 for a zero operator
+    if largest:  # lambda_max(A^T A) <= theta / (1 - eps) unless this start failed (probability <= failure)
+        safe = (theta + rho) / (1.0 - eps_kw)
+        allowance = safe - (theta + rho)
+    else:  # the bound applied to lambda_max I - A: lambda_min >= theta - eps / (1 - 2 eps) (theta_max - theta_min)
+        allowance = np.where(eps_kw < 0.5, eps_kw / np.maximum(1.0 - 2.0 * eps_kw, 1e-300) * (hi - lo), np.inf)
+        safe = theta - rho - allowance
     best = int(np.argmax(safe) if largest else np.argmin(safe))
-    return Extreme(float(safe[best]), float(theta[best]), float(rho[best]), int(steps.max()))
+    return Extreme(float(safe[best]), float(theta[best]), float(rho[best]), float(allowance[best]), int(steps.max()))
 
 
 def from_costs(game: Game) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..analysis.certify import certify as run_certify
 from ..analysis.cluster import runner
+from ..analysis.matrix_free import MatrixFree
 from ..analysis.sound import SoundBudget
 from ..analysis.sweep import ParamRange, run_sweep
 from ..cert.load import load_certificate
@@ -49,7 +50,7 @@ def certify(
     progress: ProgressArg = None,
     scheduler: str | None = None,
     workers: int | None = None,
-    matrix_free: bool | None = None,
+    matrix_free: bool | MatrixFree | None = None,
 ) -> Result:
     """Certify a game: every proof of docs/theory.md §12, its constants, steps and bands.
 
@@ -65,9 +66,10 @@ def certify(
         scheduler, workers: run the sample batches on a Dask cluster (a scheduler's address,
             or a local cluster of that many processes); default ``$SGNCERT_SCHEDULER``, else
             this process. The numbers are the same.
-        matrix_free: True: constants by Lanczos on Jacobian-vector products, no Jacobian
-            formed (players with many parameters); False: never; None: automatically above
-            4096 dimensions.
+        matrix_free: True (or a :class:`~sgncert.analysis.matrix_free.MatrixFree` with
+            starts, steps, failure and seed): constants by Lanczos on Jacobian-vector
+            products, no Jacobian formed (players with many parameters); False: never;
+            None: automatically above 4096 dimensions.
 
     Returns:
         A :class:`~sgncert.api.result.Result`.
@@ -89,8 +91,8 @@ def certify(
         raise SpecError(
             f"budget: expected sgncert.SoundBudget(tolerance=..., boxes=..., seconds=...), got {budget!r:.60}"
         )
-    if matrix_free not in (None, True, False):
-        raise SpecError(f"matrix_free: expected True, False or None, got {matrix_free!r}")
+    if not (matrix_free in (None, True, False) or isinstance(matrix_free, MatrixFree)):
+        raise SpecError(f"matrix_free: expected True, False, None or sgncert.MatrixFree(...), got {matrix_free!r:.60}")
     g = _game(game)
     with runner(scheduler, workers) as run, progress_bar(progress) as callback:
         c = run_certify(

@@ -181,11 +181,16 @@ class MatrixFreeInfo:
         )
     )
     steps: int = field(
-        metadata=info("the most Lanczos steps a run takes (checked: verify recomputes with them)", minimum=2)
-    )
-    tolerance: float = field(
         metadata=info(
-            "a run stops when its residual estimate is below tolerance x ||T_k|| (checked: verify recomputes with it)",
+            "Lanczos steps of every run, fewer only when its Krylov space is invariant (checked: verify recomputes with them)",
+            minimum=2,
+        )
+    )
+    failure: float = field(
+        metadata=info(
+            "per start, the probability that its value is outside the Kuczynski-Wozniakowski allowance; a value "
+            "is on the wrong side only if every start failed, probability failure^starts (checked: verify "
+            "recomputes with it)",
             exclusive_minimum=0,
         )
     )

@@ -11,7 +11,14 @@ import pytest
 
 from sgncert import SpecError, certify, make_game, verify
 from sgncert.analysis.constants import pointwise_statistics
-from sgncert.analysis.matrix_free import MATRIX_FREE, MATRIX_FREE_DIM, MatrixFree, lanczos_extreme, options_for
+from sgncert.analysis.matrix_free import (
+    MATRIX_FREE,
+    MATRIX_FREE_DIM,
+    MatrixFree,
+    kw_epsilon,
+    lanczos_extreme,
+    options_for,
+)
 from sgncert.analysis.sampling import sample_region
 from sgncert.util.jaxenv import jax_scope
 
@@ -89,12 +96,29 @@ def test_zero_blocks_are_exactly_zero_and_lanczos_finds_extremes():
     assert zero.value == 0.0 and zero.rho == 0.0
 
 
+def test_an_extreme_eigenvalue_next_to_a_cluster_stays_on_the_safe_side():
+    """lambda_min = -5e-8 just below 1000 eigenvalues at +5e-8: a residual-corrected Ritz
+    value can land in the cluster (positive); the Kuczynski-Wozniakowski allowance keeps
+    the value below the truth, whatever the start."""
+    n = 4000
+    lam = np.concatenate([[-5e-8], np.full(1000, 5e-8), np.random.default_rng(0).uniform(0.1, 1.0, n - 1001)])
+    for seed in range(3):
+        e = lanczos_extreme(lambda V: V * lam, n, False, MatrixFree(seed=seed), 0)
+        assert e.value <= -5e-8 and e.allowance > 0 and e.steps == 64
+        assert e.value > -0.01  # the allowance is eps(n, 64) x spread, about 0.3% here
+    M = np.random.default_rng(1).standard_normal((300, 300))
+    top = np.linalg.eigvalsh(M.T @ M)[-1]
+    e = lanczos_extreme(lambda V: V @ (M.T @ M), 300, True, MatrixFree(), 0)
+    assert top <= e.value <= top * 1.01
+    assert kw_epsilon(300, 300, 0.1) == 0.0 and 0 < kw_epsilon(10**5, 64, 0.1) < 0.005
+
+
 def test_certify_records_the_options_and_verify_recomputes_them(tmp_path):
     game = cost_game(samples=4)
     r = certify(game, matrix_free=True, bands=False)
     dense = certify(game, matrix_free=False, bands=False, tight=False)
     doc = r.to_dict()
-    assert doc["constants"]["matrix_free"] == {"starts": 3, "steps": 64, "tolerance": 1e-8, "seed": 0}
+    assert doc["constants"]["matrix_free"] == {"starts": 3, "steps": 64, "failure": 0.1, "seed": 0}
     assert doc["constants"]["provenance"] == "sampled" and "matrix_free" not in dense.to_dict()["constants"]
     assert any("matrix-free constants" in n for n in doc["notes"])
     np.testing.assert_allclose(doc["constants"]["mu"], dense.to_dict()["constants"]["mu"], rtol=1e-7)
@@ -118,6 +142,11 @@ def test_options_and_refusals():
         sampling={"method": "random", "samples": 2, "seed": 0},
     )
     assert options_for(big, None) == MatrixFree()  # automatic above the threshold
+    import dataclasses
+
+    at_equilibrium = dataclasses.replace(big, region=dataclasses.replace(big.region, center=None))
+    with pytest.raises(SpecError, match="give the centre explicitly"):
+        certify(at_equilibrium)
     with pytest.raises(SpecError, match="do not combine with --bounds sound"):
         certify(game, matrix_free=True, bounds="sound")
     with pytest.raises(SpecError, match="starts must be"):
