@@ -80,8 +80,14 @@ def test_sizes_beyond_the_limit_need_force(tmp_path):
     (tmp_path / "big.yaml").write_text(
         "sgncert: 1\nplayers: [{name: x, dim: 5000}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 4}\n"
     )
-    line = one_line_error(cli("certify", str(tmp_path / "big.yaml"), "--no-write"))
+    # above 4096 dimensions the matrix-free path is the default; the dense path needs --force
+    line = one_line_error(cli("certify", str(tmp_path / "big.yaml"), "--no-write", "--no-matrix-free"))
     assert "sane limit" in line and "--force" in line
+    (tmp_path / "big_many.yaml").write_text(
+        "sgncert: 1\nplayers: [{name: x, dim: 5000}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 5000}\n"
+    )
+    line = one_line_error(cli("certify", str(tmp_path / "big_many.yaml"), "--no-write"))
+    assert "matrix-free path" in line and "--force" in line
     (tmp_path / "many.yaml").write_text(
         "sgncert: 1\nplayers: [{name: x, dim: 200}]\ncosts: {x: 'sum(logcosh(x))'}\nsampling: {samples: 1000000}\n"
     )
