@@ -54,7 +54,12 @@ def field_game():
         u, v = x["x"], x["y"]
         return {"x": jnp.array([[1.0, 0.9], [-0.3, 1.2]]) @ u + 0.1 * jnp.tanh(u) + 0.4 * v, "y": v - 0.4 * u + v**3}
 
-    return make_game({"x": 2, "y": 2}, pseudo_gradient=F, region={"center": [0.0] * 4, "radius": 0.5})
+    return make_game(
+        {"x": 2, "y": 2},
+        pseudo_gradient=F,
+        region={"center": [0.0] * 4, "radius": 0.5},
+        sampling={"method": "sobol", "samples": 6, "seed": 3},
+    )
 
 
 def both(game, weights):

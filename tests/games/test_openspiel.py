@@ -19,7 +19,7 @@ from sgncert.games import openspiel as osmod
 
 pyspiel = pytest.importorskip("pyspiel")
 
-FAST = {"region": {"center": "equilibrium", "radius": 0.2, "norm": "inf"}, "sampling": {"samples": 64, "seed": 0}}
+FAST = {"region": {"center": "equilibrium", "radius": 0.2, "norm": "inf"}, "sampling": {"samples": 16, "seed": 0}}
 # two players walk to their destinations; chance orders conflicting moves; a player's
 # reward for arriving is paid once (a flag the printed state does not show)
 PATH = {"grid": "A.a\nB.b", "players": 2, "horizon": 3, "step_reward": -0.1, "solve_reward": 1.0, "group_reward": 1.0}
