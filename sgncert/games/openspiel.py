@@ -32,12 +32,13 @@ tensors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,8 +137,9 @@ def load(value: Any, params: Any, where: str) -> tuple[Any, Any, dict[str, Any]]
     return game, None, {"game": value} | ({"params": extra} if extra else {})
 
 
-def _load_game(value: str, extra: dict[str, Any], where: str) -> Any:
-    """pyspiel.load_game, silenced; games implemented in Python are registered on demand."""
+def _load_game(value: str, extra: dict[str, Any], where: str, failed: Callable[[str], str] | None = None) -> Any:
+    """pyspiel.load_game, silenced; games implemented in Python are registered on demand.
+    ``failed(reason)`` words the error (default: OpenSpiel cannot load the game)."""
     pyspiel = pyspiel_module(where)
     for attempt in range(2):
         try:
@@ -149,7 +151,8 @@ def _load_game(value: str, extra: dict[str, Any], where: str) -> Any:
                 with contextlib.suppress(Exception):  # OpenSpiel's games written in Python register on import
                     import open_spiel.python.games  # noqa: F401
                 continue
-            raise SpecError(f"{where}.game: OpenSpiel cannot load {value!r}: {message}") from None
+            text = failed(message) if failed else f"OpenSpiel cannot load {value!r}: {message}"
+            raise SpecError(f"{where}.game: {text}") from None
     raise AssertionError("unreachable")
 
 
@@ -178,13 +181,15 @@ def _quiet_stderr() -> Iterator[None]:
 
 def _reloaded(string: str, where: str) -> Any:
     """The game ``pyspiel.load_game(string)`` rebuilds, or an error saying it cannot."""
-    try:
-        return _load_game(string, {}, where)
-    except SpecError as exc:
-        raise SpecError(
-            f"{where}.game: this game cannot be rebuilt from its name and parameters ({string!r}: "
-            f"{str(exc).rsplit(': ', 1)[-1]}), so its certificate could not be verified; load it with pyspiel.load_game"
-        ) from None
+    return _load_game(
+        string,
+        {},
+        where,
+        lambda reason: (
+            f"this game cannot be rebuilt from its name and parameters ({string!r}: {reason}), so its "
+            "certificate could not be verified; load it with pyspiel.load_game"
+        ),
+    )
 
 
 def _refuse_kind(game: Any, where: str) -> None:
@@ -215,10 +220,9 @@ class _Explorer:
     def __init__(self, game: Any, where: str):
         self.game, self.where = game, where
         self.n = game.num_players()
-        self.keys: dict[str, int] = {}
-        self.first: list[Any] = []  # the state of each key
+        self.keys: dict[str, int] = {}  # history (or TERMINAL) -> index in order of discovery
+        self.decisions = 0  # keys that are decision states
         self.actions: tuple[int, ...] | None = None
-        self.rows: list[tuple[np.ndarray, dict[int, float]]] = []  # per state: rewards [A..., N], next dist
 
     def _fail(self, msg: str) -> SpecError:
         return SpecError(f"{self.where}: '{self.game.get_type().short_name}' {msg}")
@@ -245,15 +249,16 @@ class _Explorer:
         k = self.key(state)
         if k in self.keys:
             return self.keys[k], False
-        count = sum(1 for x in self.keys if x != TERMINAL)
-        joint = math.prod(self.actions) if self.actions else 1
-        if k != TERMINAL and (count >= MAX_STATES or (count + 2) ** 2 * joint > MAX_TENSOR):
-            raise self._fail(
-                f"has more than {count} decision states (histories: a finite game with at most {MAX_STATES} "
-                f"and {MAX_TENSOR} transition entries maps); sgncert's tabular model would be too large"
-            )
-        self.keys[k] = len(self.first)
-        self.first.append(state)
+        if k != TERMINAL:
+            count = self.decisions
+            joint = math.prod(self.actions) if self.actions else 1
+            if count >= MAX_STATES or (count + 2) ** 2 * joint > MAX_TENSOR:
+                raise self._fail(
+                    f"has more than {count} decision states (histories: a finite game with at most {MAX_STATES} "
+                    f"and {MAX_TENSOR} transition entries maps); sgncert's tabular model would be too large"
+                )
+            self.decisions += 1
+        self.keys[k] = len(self.keys)
         return self.keys[k], True
 
     def _legal(self, state: Any) -> tuple[int, ...]:
@@ -286,12 +291,13 @@ class _Explorer:
             )
         return found
 
-    def row(self, state: Any) -> tuple[np.ndarray, dict[str, float], list[Any]]:
-        """(expected reward changes [A..., N], next-state distribution by key, new states)."""
+    def row(self, state: Any) -> tuple[np.ndarray, dict[tuple[tuple[int, ...], str], float], list[Any]]:
+        """(expected reward changes [A..., N], the probability of each (joint action, next
+        key), the states reached)."""
         acts = self._legal(state)
         base = np.asarray(state.returns(), dtype=np.float64)
         rewards = np.zeros((*acts, self.n))
-        nxt: dict[str, float] = {}
+        nxt: dict[tuple[tuple[int, ...], str], float] = {}
         reached: list[Any] = []
         for joint in np.ndindex(*acts):
             child = state.clone()
@@ -300,8 +306,8 @@ class _Explorer:
             self.settle(child, 1.0, out)
             for s, p in out:
                 rewards[joint] += p * (np.asarray(s.returns(), dtype=np.float64) - base)
-                k = self.key(s)
-                nxt[f"{joint}|{k}"] = nxt.get(f"{joint}|{k}", 0.0) + p
+                edge = (joint, self.key(s))
+                nxt[edge] = nxt.get(edge, 0.0) + p
                 reached.append(s)
         return rewards, nxt, reached
 
@@ -315,7 +321,7 @@ class _Explorer:
             initial[i] = initial.get(i, 0.0) + p
             if new:
                 queue.append(s)
-        dists: dict[int, tuple[np.ndarray, dict[str, float]]] = {}
+        dists: dict[int, tuple[np.ndarray, dict[tuple[tuple[int, ...], str], float]]] = {}
         head = 0
         while head < len(queue):
             state = queue[head]
@@ -334,7 +340,7 @@ class _Explorer:
         return self._tensors(initial, dists)
 
     def _tensors(
-        self, initial: dict[int, float], dists: dict[int, tuple[np.ndarray, dict[str, float]]]
+        self, initial: dict[int, float], dists: dict[int, tuple[np.ndarray, dict[tuple[tuple[int, ...], str], float]]]
     ) -> ExtractedGame:
         assert self.actions is not None
         acts, n = self.actions, self.n
@@ -350,9 +356,7 @@ class _Explorer:
         for old, (rewards, nxt) in dists.items():
             s = by_old[old]
             r[(slice(None), s)] = np.moveaxis(rewards, -1, 0)
-            for label, p in nxt.items():
-                joint_text, k = label.split("|", 1)
-                joint = tuple(int(x) for x in joint_text.strip("()").split(",") if x.strip())
+            for (joint, k), p in nxt.items():
                 P[(s, *joint, order[k])] += p
         if TERMINAL in order:
             P[(order[TERMINAL], ..., order[TERMINAL])] = 1.0
@@ -413,8 +417,7 @@ def openspiel_section(raw: Mapping[str, Any], where: str) -> OpenSpielSection:
     tau = number_in(raw.get("entropy"), f"{where}.entropy", 0.0, math.inf, lo_open=True, hi_open=True)
     game, given, identity = load(raw["game"], raw.get("params"), where)
     string = identity["game"]
-    ex = extract(game, where)
-    ex = ExtractedGame(string, ex.players, ex.actions, ex.state_labels, ex.initial, ex.transitions, ex.rewards)
+    ex = dataclasses.replace(extract(game, where), game_string=string)
     digest = ex.sha256
     if given is not None and extract(given, where).sha256 != digest:
         raise SpecError(
