@@ -182,8 +182,10 @@ def child(case: str, args: dict) -> dict:
 # ---------------------------------------------------------------------------- parent
 
 
-def run_child(case: str, timeout: float = 1800, **args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--args", json.dumps(args)]
+def run_child(case: str, timeout: float = 1800, script: Path | None = None, **args) -> dict:
+    """Run ``script --child case --args JSON`` (default: this file) in a fresh process: its
+    last stdout line as JSON, plus the wall time (or the exit code and stderr's tail)."""
+    cmd = [sys.executable, str(script or Path(__file__).resolve()), "--child", case, "--args", json.dumps(args)]
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t

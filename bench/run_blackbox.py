@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,11 +48,10 @@ NN_TARGET_S, NN_TARGET_MB = 600.0, 4096.0
 def _child(case: str) -> dict:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(BENCH / "games"))
-    import resource
-
     import jax
     import jax.monitoring
 
+    from run import _peak_mb
     from sgncert.util.jaxenv import configure_process
 
     configure_process()  # as the command line has it
@@ -149,7 +147,7 @@ def _child(case: str) -> dict:
     out["seconds"] = time.perf_counter() - t
     out["compiles"] = len(compiles)
     out["compile_seconds"] = sum(compiles)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["peak_rss_mb"] = _peak_mb()
     out["devices"] = [str(d) for d in jax.devices()]
     return out
 
@@ -188,22 +186,17 @@ def markdown(doc: dict) -> str:
     return "\n".join(rows)
 
 
-def run_child(case: str, timeout: float = 1800) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-3000:])
-        return {"error": f"exit {proc.returncode}", "wall": wall}
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    res["wall"] = wall
-    return res
+def run_child(case: str) -> dict:
+    """The case in a fresh process (bench/run.py's harness, this file as the child)."""
+    from run import run_child as run_script
+
+    return run_script(case, script=Path(__file__).resolve())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child")
+    ap.add_argument("--args", default="{}", help="(the harness passes it; these cases take none)")
     ap.add_argument("--only", choices=["blackbox", "nn", "switch"], action="append")
     ap.add_argument("--repeat", type=int, default=1, help="alternate the blackbox cases this many times")
     ap.add_argument("--table", action="store_true", help="print the README's table from bench/results_blackbox.json")
