@@ -269,11 +269,12 @@ def _local_statistics(
     key = JacobianStore.key(game, points) if store is not None else None
     stored = store.entries.get(key) if store is not None else None
     nbytes = -(-n // size) * size * dm * dm * 8  # whole (padded) batches
-    fill: list | None = None  # the kernel's output arrays, kept as they are (no copy)
+    keeping: list | None = None  # this pass's batches for the store: the kernel's output arrays (no copy)
     if stored is None and store is not None and not store.entries and nbytes <= store.budget:
-        fill = []
-    keep = keep_jacobians and (stored is not None or fill is not None or nbytes <= BATCH_BYTES)
-    kept = []
+        keeping = []
+    kept_batches = stored[0] if stored is not None else keeping  # every batch, when the store has them
+    keep = keep_jacobians and (kept_batches is not None or nbytes <= BATCH_BYTES)
+    kept = []  # keep_jacobians without the store: copies of the batches' points
     jacobians: Any = None if structured or stored is not None else kernels(game)[0]
     rows_fn: Any = None
     if structured:
@@ -289,13 +290,13 @@ def _local_statistics(
         else _dispatched(_batches(points, size), structured, rows_fn, jacobians, p)
     )
     for start, count, (values, K, G) in batches:
-        if fill is not None:
-            fill.append(K)
+        if keeping is not None:
+            keeping.append(K)
         if not structured and large:
             G = lk["rows_of"](K)
         if value0 is None:
             value0 = np.asarray(values)[0]  # (indexing the JAX array would compile a slice)
-        if keep and stored is None:
+        if keep and kept_batches is None:
             kept.append(
                 (np.asarray(K) if K is not None else dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count]
             )
@@ -311,14 +312,12 @@ def _local_statistics(
         if progress:
             progress(start + count, n)
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
-    if store is not None and fill is not None:
-        store.entries[key] = (fill, value0, n)
+    if store is not None and keeping is not None:
+        store.entries[key] = (keeping, value0, n)
     result["value0"] = value0
     if keep:
-        if stored is not None:
-            result["jacobians"] = np.concatenate([np.asarray(K) for K in stored[0]])[: stored[2]]
-        else:
-            result["jacobians"] = np.concatenate(kept)
+        pieces = kept if kept_batches is None else [np.asarray(K) for K in kept_batches]
+        result["jacobians"] = np.concatenate(pieces)[:n]
     return result
 
 
