@@ -153,13 +153,14 @@ def kw_epsilon(n: int, k: int, failure: float) -> float:
 
 
 def lanczos_extreme(
-    apply: Callable[[np.ndarray], np.ndarray], n: int, largest: bool, opts: MatrixFree, seed: int
+    apply: Callable[[np.ndarray], np.ndarray], n: int, largest: bool, opts: MatrixFree, stream: tuple[int, ...]
 ) -> Extreme:
     """The safe-side extreme eigenvalue of the symmetric operator ``apply`` ((S, n) -> (S, n))
     from ``opts.starts`` random starts (module docstring). ``largest`` is for positive
-    semidefinite operators (A^T A)."""
+    semidefinite operators (A^T A). ``stream`` names the run (point, statistic, blocks), so
+    every run has its own start vectors."""
     S, m = opts.starts, min(opts.steps, n)
-    rng = np.random.default_rng([opts.seed, seed])
+    rng = np.random.default_rng([opts.seed, *stream])
     V = rng.standard_normal((S, n))  # uniform on the sphere once normalised
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     Q = np.zeros((S, m + 1, n))
@@ -239,7 +240,6 @@ def _point_statistics(
         return V
 
     out: dict[str, Any] = {}
-    seed = 1000 * index
     hessian = from_costs(game)
     Op = Callable[[np.ndarray], np.ndarray]
 
@@ -257,13 +257,13 @@ def _point_statistics(
         mu = np.zeros(N)
         L = np.zeros((N, N))
         for i in range(N):
-            mu[i] = lanczos_extreme(own(i), sizes[i], False, opts, seed + i).value
+            mu[i] = lanczos_extreme(own(i), sizes[i], False, opts, (index, 0, i)).value
             for j in range(N):
                 if i != j:
-                    sq = lanczos_extreme(coupling(i, j), sizes[j], True, opts, seed + 100 + N * i + j)
+                    sq = lanczos_extreme(coupling(i, j), sizes[j], True, opts, (index, 1, i, j))
                     L[i, j] = math.sqrt(max(sq.value, 0.0))
         out["mu"], out["L"] = mu, L
-        out["gamma"] = lanczos_extreme(lambda V: 0.5 * (jv(V) + jtv(V)), d, False, opts, seed + 1).value
+        out["gamma"] = lanczos_extreme(lambda V: 0.5 * (jv(V) + jtv(V)), d, False, opts, (index, 2)).value
     if weights is not None:
         s = np.concatenate([np.full(n, math.sqrt(w)) for n, w in zip(sizes, np.asarray(weights, dtype=np.float64))])
 
@@ -273,8 +273,8 @@ def _point_statistics(
         def ktv(U: np.ndarray) -> np.ndarray:  # K^T u = S^-1 J^T S u
             return jtv(U * s) / s
 
-        out["alpha_true"] = lanczos_extreme(lambda V: 0.5 * (kv(V) + ktv(V)), d, False, opts, seed + 2).value
-        sq = lanczos_extreme(lambda V: ktv(kv(V)), d, True, opts, seed + 3)
+        out["alpha_true"] = lanczos_extreme(lambda V: 0.5 * (kv(V) + ktv(V)), d, False, opts, (index, 3)).value
+        sq = lanczos_extreme(lambda V: ktv(kv(V)), d, True, opts, (index, 4))
         out["beta"] = math.sqrt(max(sq.value, 0.0))
     return out
 
@@ -295,10 +295,8 @@ def matrix_free_statistics(
     n = points.shape[0]
     rows: list[dict[str, Any]] = []
     finite = np.ones(n, dtype=bool)
-    value0 = None
+    value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))  # F at the centre
     for k in range(n):
-        if k == 0:
-            value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))
         st = _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k)
         finite[k] = all(np.all(np.isfinite(v)) for v in st.values())
         rows.append(st)

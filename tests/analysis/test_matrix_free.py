@@ -94,10 +94,10 @@ def test_zero_blocks_are_exactly_zero_and_lanczos_finds_extremes():
     Q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((5, 5)))
     M = Q @ A @ Q.T
     opts = MatrixFree()
-    lo = lanczos_extreme(lambda V: V @ M.T, 5, False, opts, 0)
-    hi = lanczos_extreme(lambda V: V @ M.T, 5, True, opts, 0)
+    lo = lanczos_extreme(lambda V: V @ M.T, 5, False, opts, (0,))
+    hi = lanczos_extreme(lambda V: V @ M.T, 5, True, opts, (0,))
     assert -4.0 - 1e-12 <= lo.value <= -4.0 and 3.0 <= hi.value <= 3.0 + 1e-12
-    zero = lanczos_extreme(lambda V: 0.0 * V, 7, True, opts, 0)
+    zero = lanczos_extreme(lambda V: 0.0 * V, 7, True, opts, (0,))
     assert zero.value == 0.0 and zero.rho == 0.0
 
 
@@ -108,12 +108,12 @@ def test_an_extreme_eigenvalue_next_to_a_cluster_stays_on_the_safe_side():
     n = 4000
     lam = np.concatenate([[-5e-8], np.full(1000, 5e-8), np.random.default_rng(0).uniform(0.1, 1.0, n - 1001)])
     for seed in range(3):
-        e = lanczos_extreme(lambda V: V * lam, n, False, MatrixFree(seed=seed), 0)
+        e = lanczos_extreme(lambda V: V * lam, n, False, MatrixFree(seed=seed), (0,))
         assert e.value <= -5e-8 and e.allowance > 0 and e.steps == 64
         assert e.value > -0.01  # the allowance is eps(n, 64) x spread, about 0.3% here
     M = np.random.default_rng(1).standard_normal((300, 300))
     top = np.linalg.eigvalsh(M.T @ M)[-1]
-    e = lanczos_extreme(lambda V: V @ (M.T @ M), 300, True, MatrixFree(), 0)
+    e = lanczos_extreme(lambda V: V @ (M.T @ M), 300, True, MatrixFree(), (0,))
     assert top <= e.value <= top * 1.01
     assert kw_epsilon(300, 300, 0.1) == 0.0 and 0 < kw_epsilon(10**5, 64, 0.1) < 0.005
 
