@@ -124,6 +124,23 @@ def _identifier(name: str, k: int) -> str:
     return ident if ident[0].isalpha() and not ident.startswith("__") else f"p{k + 1}_{ident}"
 
 
+def one_state_model(
+    names: tuple[str, ...], shape: tuple[int, ...], entropy: float, payoffs: list[ArrayOfParams]
+) -> MarkovModel:
+    """A normal-form game as the one-state Markov model: no discount, every joint action
+    returns to the state, player i's reward is ``payoffs[i](p)`` (shape ``shape``)."""
+    return MarkovModel(
+        names=names,
+        states=1,
+        actions=shape,
+        discount=0.0,
+        entropy=entropy,
+        initial=np.ones(1),
+        transitions=lambda p: np.ones((1, *shape, 1)),
+        rewards=tuple((lambda f: lambda p: f(p)[None])(f) for f in payoffs),
+    )
+
+
 def normal_form_model(
     raw: Mapping[str, Any], params: Mapping[str, np.ndarray], base_dir: Path, where: str
 ) -> tuple[MarkovModel, dict[str, Any]]:
@@ -170,16 +187,7 @@ def normal_form_model(
         shape = next(iter(shapes))
     if any(a < 2 for a in shape):
         raise SpecError(f"{where}: every player needs at least 2 strategies, got {shape}")
-    model = MarkovModel(
-        names=names,
-        states=1,
-        actions=tuple(int(a) for a in shape),
-        discount=0.0,
-        entropy=tau,
-        initial=np.ones(1),
-        transitions=lambda p: np.ones((1, *shape, 1)),
-        rewards=tuple((lambda f: lambda p: f(p)[None])(f) for f in funcs),
-    )
+    model = one_state_model(names, tuple(int(a) for a in shape), tau, funcs)
     _check_model(model, params, where)
     return model, extra
 
@@ -189,19 +197,9 @@ def openspiel_model(raw: Mapping[str, Any], where: str) -> tuple[MarkovModel, di
     canonical section (:mod:`sgncert.games.openspiel`)."""
     section = openspiel_section(raw, where)
     ex = section.extracted
-    if ex.normal_form:  # built exactly as normal_form_model builds a payoffs: section
-        shape = ex.actions
-        payoffs = [np.array(ex.rewards[i, 0]) for i in range(ex.players)]
-        model = MarkovModel(
-            names=section.names,
-            states=1,
-            actions=shape,
-            discount=0.0,
-            entropy=section.entropy,
-            initial=np.ones(1),
-            transitions=lambda p: np.ones((1, *shape, 1)),
-            rewards=tuple((lambda a: lambda p: a[None])(a) for a in payoffs),
-        )
+    if ex.normal_form:  # built as normal_form_model builds a payoffs: section
+        payoffs = [(lambda a: lambda p: a)(np.array(ex.rewards[i, 0])) for i in range(ex.players)]
+        model = one_state_model(section.names, ex.actions, section.entropy, payoffs)
     else:
         P = ex.transitions
         model = MarkovModel(
