@@ -29,8 +29,10 @@ from .constants import (
     SAMPLE_RUNNER,
     Constants,
     WeightedConstants,
+    compiling_ahead,
     exact_constants,
     keeping_jacobians,
+    lipschitz_constant,
     sampled_constants,
     value_and_jacobian,
     weight_scaling,
@@ -324,7 +326,7 @@ def _verdict(
         elif beta_ones is not None:
             beta1 = beta_ones()
         else:
-            beta1 = weighted_constants(game, ones, points=points, J=jac).beta
+            beta1 = lipschitz_constant(game, ones, points=points, J=jac)
     else:
         beta1 = math.nan
     euclid = formula_proof(
@@ -478,7 +480,8 @@ def _certify(
                 f"d = {game.dim} is above {PROOF_MAX_DIM}, the largest dimension proved exactly"
             )
     else:  # the centre is the first sample point: F(centre) comes with the constants
-        points, jac = sample_game_region(region, game.sampling, game.sets), None
+        with compiling_ahead(game, center):
+            points, jac = sample_game_region(region, game.sampling, game.sets), None
         constants = sampled_constants(game, points, progress=stage("constants"), keep_jacobians=tight)
         if constants.center_value is None or not np.all(np.isfinite(constants.center_value)):
             raise NumericalError(f"F is not finite at the centre {np.array2string(center, threshold=8)}")

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from .kernels import compiled_key, kernels, local_devices, on_device, rows_kerne
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
 from .matrix_free import MATRIX_FREE, matrix_free_statistics
 from .statistics import block_layout, block_statistics, dense_from_rows, host_statistics, weighted_statistics
+from .threads import in_order, worker_threads
 
 BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays (at most)
 LARGE_BATCH_BYTES = 512 * 1024 * 1024  # the same for the large path (a few points of d x d each)
@@ -128,11 +130,26 @@ def batch_size(n_points: int, dim: int, large: bool | None = None) -> int:
     most LARGE_BATCH_POINTS, within LARGE_BATCH_BYTES): ~5 d x d arrays (Jacobian, blocks,
     operators when every block is nonzero) plus three Lanczos bases of up to LANCZOS_MAX_STEPS + 1 vectors. Never O(samples x d^2).
     ``large``: the path (default: by ``dim`` alone)."""
+    per_point, cap, most = _batch_memory(dim, large)
+    return int(max(1, min(most, memory_budget(cap) // per_point)))
+
+
+def _batch_memory(dim: int, large: bool | None) -> tuple[int, int, int]:
+    """(bytes per point, budget, most points) of a batch on the path ``large`` (:func:`batch_size`)."""
     if large_path(dim) if large is None else large:
-        per_point = 5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim
-        return int(max(1, min(LARGE_BATCH_POINTS, memory_budget(LARGE_BATCH_BYTES) // per_point)))
-    per_point = 6 * 8 * dim * dim + 1
-    return int(max(1, min(BATCH_POINTS, memory_budget(BATCH_BYTES) // per_point)))
+        return (
+            5 * 8 * dim * dim + 3 * 8 * (min(dim, LANCZOS_MAX_STEPS) + 1) * dim,
+            LARGE_BATCH_BYTES,
+            LARGE_BATCH_POINTS,
+        )
+    return 6 * 8 * dim * dim + 1, BATCH_BYTES, BATCH_POINTS
+
+
+def batch_threads(size: int, dim: int, large: bool | None = None) -> int:
+    """Threads that work on batches of ``size`` points at once (:mod:`sgncert.analysis.threads`):
+    one per CPU, as many as the batches' work arrays fit in the memory budget of one batch."""
+    per_point, cap, _ = _batch_memory(dim, large)
+    return int(max(1, min(worker_threads(), memory_budget(cap) // (size * per_point))))
 
 
 #: the runner of sample batches while a certification runs on a cluster (docs/theory.md §15)
@@ -146,8 +163,8 @@ def _chunk_statistics(payload: GamePayload, item: tuple) -> dict[str, Any]:
     its payload once per worker)."""
     from .cluster import rebuilt_game
 
-    points, weights, keep, block_stats = item
-    return _local_statistics(rebuilt_game(payload), points, weights, None, keep, block_stats)
+    points, weights, keep, block_stats, margin = item
+    return _local_statistics(rebuilt_game(payload), points, weights, None, keep, block_stats, margin)
 
 
 @float64
@@ -158,11 +175,13 @@ def pointwise_statistics(
     progress: Callable[[int, int], None] | None = None,
     keep_jacobians: bool = False,
     block_stats: bool = True,
+    margin: bool = True,
 ) -> dict[str, np.ndarray]:
     """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
     ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
     first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
-    ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true).
+    ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true);
+    ``margin=False`` skips alpha_true (beta alone: the Euclidean proof's beta(1)).
     ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES.
 
     While :data:`SAMPLE_RUNNER` holds a cluster runner, the points are split into chunks of
@@ -170,15 +189,15 @@ def pointwise_statistics(
     number) and each chunk is a task."""
     mf = MATRIX_FREE.get()
     if mf is not None:  # no Jacobian is formed (sgncert.analysis.matrix_free)
-        return matrix_free_statistics(game, points, mf, weights, progress, block_stats)
+        return matrix_free_statistics(game, points, mf, weights, progress, block_stats, margin)
     run = SAMPLE_RUNNER.get()
     size = batch_size(points.shape[0], game.dim, game_large_path(game))
     if run is None or run.workers < 1 or points.shape[0] <= size:
-        return _local_statistics(game, points, weights, progress, keep_jacobians, block_stats)
+        return _local_statistics(game, points, weights, progress, keep_jacobians, block_stats, margin)
     per_chunk = size * max(1, math.ceil(points.shape[0] / size / (CHUNKS_PER_WORKER * run.workers)))
     chunks = [points[k : k + per_chunk] for k in range(0, points.shape[0], per_chunk)]
     w = None if weights is None else [float(v) for v in np.asarray(weights, dtype=np.float64).reshape(-1)]
-    items = [(c, w, keep_jacobians, block_stats) for c in chunks]
+    items = [(c, w, keep_jacobians, block_stats, margin) for c in chunks]
     done = [0]
 
     def finished(k: int, _result: Any) -> None:
@@ -251,6 +270,7 @@ def _local_statistics(
     progress: Callable[[int, int], None] | None = None,
     keep_jacobians: bool = False,
     block_stats: bool = True,
+    margin: bool = True,
 ) -> dict[str, np.ndarray]:
     """:func:`pointwise_statistics` in this process."""
 
@@ -289,26 +309,29 @@ def _local_statistics(
         if stored is not None
         else _dispatched(_batches(points, size), structured, rows_fn, jacobians, p)
     )
-    for start, count, (values, K, G) in batches:
+
+    def batch_statistics(item: tuple) -> dict[str, np.ndarray]:
+        """The statistics of one batch (run on a worker thread)."""
+        _start, count, (_values, K, G) = item
+        if large:
+            G = G if structured else lk["rows_of"](K)
+            res = large_batch(game, lk, G, cols, valid, weights, s_np, block_stats, margin)
+            return {k: arr[:count] for k, arr in res.items() if block_stats or k != "finite"}
+        # dense statistics by host LAPACK (sgncert.analysis.statistics)
+        return host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats, margin)
+
+    threads = batch_threads(size, game.dim, large)
+    for (start, count, (values, K, G)), res in in_order(batch_statistics, batches, threads):
         if keeping is not None:
             keeping.append(K)
-        if not structured and large:
-            G = lk["rows_of"](K)
         if value0 is None:
             value0 = np.asarray(values)[0]  # (indexing the JAX array would compile a slice)
         if keep and kept_batches is None:
             kept.append(
                 (np.asarray(K) if K is not None else dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count]
             )
-        if large:
-            res = large_batch(game, lk, G, cols, valid, weights, s_np, block_stats)
-            for k, arr in res.items():
-                if k == "finite" and not block_stats:
-                    continue
-                out[k].append(arr[:count])
-        else:  # dense statistics by host LAPACK (sgncert.analysis.statistics)
-            for k, arr in host_statistics(np.asarray(K)[:count], idx, mask, s_np, block_stats).items():
-                out[k].append(arr)
+        for k, arr in res.items():
+            out[k].append(arr)
         if progress:
             progress(start + count, n)
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items() if v}
@@ -319,6 +342,39 @@ def _local_statistics(
         pieces = kept if kept_batches is None else [np.asarray(K) for K in kept_batches]
         result["jacobians"] = np.concatenate(pieces)[:n]
     return result
+
+
+@contextlib.contextmanager
+def compiling_ahead(game: Game, center: np.ndarray) -> Iterator[None]:
+    """Compile the kernel of the first pass over the samples on a thread while the block
+    runs (drawing the samples), for a batch of the shape the pass will use (copies of
+    ``center``; nothing is computed), so the pass finds the program compiled. Nothing
+    happens for the matrix-free path, on a cluster, or when the kernel is not one jitted
+    function (Fisher geometry); an error is left for the pass itself to report."""
+    run = SAMPLE_RUNNER.get()
+    if MATRIX_FREE.get() is not None or (run is not None and run.workers >= 1):
+        yield
+        return
+    large = game_large_path(game)
+    size = batch_size(1, game.dim, large)
+    x = on_device(np.repeat(np.asarray(center, dtype=np.float64)[None], size, axis=0), local_devices()[0])
+    p = game.jax_params()
+    fn = rows_kernel(game) if large and structured_rows(game) else kernels(game)[0]
+    if not hasattr(fn, "lower"):
+        yield
+        return
+    worker = threading.Thread(target=_compile_quietly, args=(fn, x, p), name="sgncert-compile", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
+
+
+@float64
+def _compile_quietly(fn: Any, *args: Any) -> None:
+    with contextlib.suppress(Exception):
+        fn.lower(*args).compile()
 
 
 def _stored_batches(stored: tuple[list, np.ndarray, int], size: int):
@@ -464,6 +520,25 @@ def weighted_constants(
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(at))):
         raise NumericalError("the weighted Jacobian statistics are not finite")
     return WeightedConstants(beta=float(beta.max()), alpha_true=float(at.min()))
+
+
+@float64
+def lipschitz_constant(
+    game: Game,
+    weights,
+    *,
+    points: np.ndarray | None = None,
+    J: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> float:
+    """beta(w) alone (the Euclidean proof's beta(1), whose alpha_true(1) is gamma): as
+    :func:`weighted_constants`, without computing alpha_true(w) at the samples."""
+    if J is not None or points is None:
+        return weighted_constants(game, weights, points=points, J=J, progress=progress).beta
+    beta = pointwise_statistics(game, points, weights, progress=progress, block_stats=False, margin=False)["beta"]
+    if not np.all(np.isfinite(beta)):
+        raise NumericalError("the weighted Jacobian statistics are not finite")
+    return float(beta.max())
 
 
 @float64

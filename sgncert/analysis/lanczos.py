@@ -346,11 +346,19 @@ def lanczos_statistics(
 
 
 def large_batch(
-    game: Game, lk: dict, G, cols: np.ndarray, valid0: np.ndarray, weights, s_flat: np.ndarray | None, want_blocks: bool
+    game: Game,
+    lk: dict,
+    G,
+    cols: np.ndarray,
+    valid0: np.ndarray,
+    weights,
+    s_flat: np.ndarray | None,
+    want_blocks: bool,
+    margin: bool = True,
 ) -> dict:
     """Statistics of one batch of metric-space Jacobians on the large path, given by block
     rows G (B, N, R0, D, D): G[:, i, r] = J_{i, cols[i, r]} where valid0[i, r] = 1 (every
-    other block is zero)."""
+    other block is zero). With ``weights``: beta, and alpha_true when ``margin``."""
 
     idx, mask = lk["layout"]
     N = mask.shape[0]
@@ -386,13 +394,15 @@ def large_batch(
             L[:, r, c] = spectral_norm(off)
         res["mu"][~finite], L[~finite] = np.nan, np.nan
         res["L"] = L
-    problems = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
+    weighted = (("alpha", "beta") if margin else ("beta",)) if weights is not None else ()
+    problems = (("gamma",) if want_blocks else ()) + weighted
     if problems:
         sym_cols, valid = _row_lists(present | present.T | np.eye(N, dtype=bool))
         fpos = pos[np.arange(N)[:, None], sym_cols]
         bpos = pos[sym_cols, np.arange(N)[:, None]]
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
-        ops = lk["build"](problems, G, sym_cols, fpos, bpos, valid, s_blk)
+        built = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
+        ops = lk["build"](built, G, sym_cols, fpos, bpos, valid, s_blk)  # (sym K is cheap: one program for either pass)
         st = {}
         for name in problems:  # one problem per compiled loop: XLA runs them faster apart
             st.update(

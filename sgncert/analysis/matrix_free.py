@@ -220,7 +220,15 @@ def from_costs(game: Game) -> bool:
 
 
 def _point_statistics(
-    game: Game, ops: dict, x: np.ndarray, p: Any, weights, block_stats: bool, opts: MatrixFree, index: int
+    game: Game,
+    ops: dict,
+    x: np.ndarray,
+    p: Any,
+    weights,
+    block_stats: bool,
+    opts: MatrixFree,
+    index: int,
+    margin: bool = True,
 ) -> dict[str, Any]:
 
     sizes = game.block_sizes
@@ -273,7 +281,8 @@ def _point_statistics(
         def ktv(U: np.ndarray) -> np.ndarray:  # K^T u = S^-1 J^T S u
             return jtv(U * s) / s
 
-        out["alpha_true"] = lanczos_extreme(lambda V: 0.5 * (kv(V) + ktv(V)), d, False, opts, (index, 3)).value
+        if margin:
+            out["alpha_true"] = lanczos_extreme(lambda V: 0.5 * (kv(V) + ktv(V)), d, False, opts, (index, 3)).value
         sq = lanczos_extreme(lambda V: ktv(kv(V)), d, True, opts, (index, 4))
         out["beta"] = math.sqrt(max(sq.value, 0.0))
     return out
@@ -286,10 +295,11 @@ def matrix_free_statistics(
     weights=None,
     progress: Callable[[int, int], None] | None = None,
     block_stats: bool = True,
+    margin: bool = True,
 ) -> dict[str, Any]:
     """Per-point statistics as :func:`sgncert.analysis.constants.pointwise_statistics`
     returns them (``mu``, ``L``, ``gamma``, ``finite``, ``value0``; with ``weights``,
-    ``beta`` and ``alpha_true``), by the matrix-free path."""
+    ``beta`` and, with ``margin``, ``alpha_true``), by the matrix-free path."""
     ops = _operators(game)
     p = game.jax_params()
     n = points.shape[0]
@@ -297,7 +307,7 @@ def matrix_free_statistics(
     finite = np.ones(n, dtype=bool)
     value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))  # F at the centre
     for k in range(n):
-        st = _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k)
+        st = _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k, margin)
         finite[k] = all(np.all(np.isfinite(v)) for v in st.values())
         rows.append(st)
         if progress:

@@ -102,18 +102,22 @@ def dense_from_rows(G: np.ndarray, cols: np.ndarray, idx: np.ndarray, mask: np.n
     return out
 
 
-def host_statistics(K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats: bool) -> dict[str, np.ndarray]:
+def host_statistics(
+    K: np.ndarray, idx, mask, s: np.ndarray | None, block_stats: bool, margin: bool = True
+) -> dict[str, np.ndarray]:
     """The dense formulas on a batch of Jacobians K (B, d, d) by NumPy's LAPACK: mu, L,
-    gamma, finite (``block_stats``) and beta, alpha_true (``s`` given). Points with a
-    non-finite Jacobian get NaN statistics and ``finite`` False."""
+    gamma, finite (``block_stats``) and beta, alpha_true (``s`` given; alpha_true only with
+    ``margin``). Points with a non-finite Jacobian get NaN statistics and ``finite`` False."""
     finite = np.all(np.isfinite(K), axis=(1, 2))
     Kf = np.where(finite[:, None, None], K, 0.0)
     out: dict[str, np.ndarray] = {}
     if block_stats:
         mu, L, gamma = block_statistics(Kf, idx, mask)
         out.update(mu=mu, L=L, gamma=gamma, finite=finite)
-    if s is not None:
+    if s is not None and margin:
         out["beta"], out["alpha_true"] = weighted_statistics(Kf, s)
+    elif s is not None:
+        out["beta"] = spectral_norm(s[None, :, None] * Kf / s[None, None, :])
     for key in ("mu", "L", "gamma", "beta", "alpha_true"):
         if key in out:
             out[key] = np.where(finite.reshape((-1,) + (1,) * (out[key].ndim - 1)), out[key], np.nan)

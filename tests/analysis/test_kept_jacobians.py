@@ -11,7 +11,7 @@ from sgncert.analysis import constants as C
 from sgncert.analysis.certify import certify
 
 
-def black_box():
+def black_box(samples: int = 300):
     """Two players, a Python cost (no templates); weights != 1, so three passes run."""
 
     def fx(x, p):
@@ -20,7 +20,7 @@ def black_box():
     def fy(x, p):
         return 2.0 * x["y"] @ x["y"] - 0.3 * x["y"] @ jnp.sin(x["x"])
 
-    return make_game({"x": 3, "y": 3}, costs={"x": fx, "y": fy}, sampling={"samples": 300, "seed": 1})
+    return make_game({"x": 3, "y": 3}, costs={"x": fx, "y": fy}, sampling={"samples": samples, "seed": 1})
 
 
 def counted(monkeypatch):

@@ -48,3 +48,45 @@ def test_compiled_programs_have_no_lapack_calls(tmp_path):
     assert len(texts) > 10  # the dump worked: every compiled program is there
     offenders = sorted({p.name.split(".")[1] for p in texts if "lapack" in p.read_text().lower()})
     assert not offenders, f"programs calling LAPACK inside XLA: {offenders}"
+
+
+LOWERED: list[str] = []
+_COUNTING = [False]
+
+
+def _count_lowering(name: str, _secs: float, **_kw) -> None:
+    if _COUNTING[0] and name.endswith("jaxpr_to_mlir_module_duration"):  # a program built (then compiled or cached)
+        LOWERED.append(name)
+
+
+def _programs_built(fn) -> int:
+    import jax.monitoring
+
+    if not getattr(_count_lowering, "registered", False):
+        jax.monitoring.register_event_duration_secs_listener(_count_lowering)
+        _count_lowering.registered = True  # type: ignore[attr-defined]
+    LOWERED.clear()
+    _COUNTING[0] = True
+    try:
+        fn()
+    finally:
+        _COUNTING[0] = False
+    return len(LOWERED)
+
+
+def test_compilations_do_not_grow_with_the_sample_count_or_the_compile_ahead(monkeypatch):
+    """A certification builds the same programs at 40 and at 300 samples (the batch shape
+    is fixed), and compiling the first pass's kernel ahead, on a thread while the samples
+    are drawn, builds no program twice."""
+    import contextlib
+
+    from sgncert.analysis import certify as certify_module
+    from sgncert.analysis.certify import certify
+
+    from .test_kept_jacobians import black_box
+
+    certify(black_box(20), tight=False, bands=False)  # the process-wide helpers, once
+    counts = [_programs_built(lambda n=n: certify(black_box(n), tight=False, bands=False)) for n in (40, 300)]
+    monkeypatch.setattr(certify_module, "compiling_ahead", lambda game, center: contextlib.nullcontext())
+    counts.append(_programs_built(lambda: certify(black_box(40), tight=False, bands=False)))
+    assert counts[0] == counts[1] == counts[2] > 0

@@ -189,3 +189,31 @@ def test_batch_size_shrinks_with_the_available_memory(monkeypatch):
     assert small < big
     monkeypatch.setattr(C, "available_memory", lambda: None)  # unknown: the fixed budget
     assert C.batch_size(1000, dim) == min(C.BATCH_POINTS, C.BATCH_BYTES // (per_point + 1))
+
+
+@pytest.mark.parametrize("path", ["dense", "large", "matrix-free"])
+def test_beta_alone_is_the_beta_computed_with_alpha_true(path, monkeypatch):
+    """The Euclidean proof's beta(1) skips alpha_true(1) (which is gamma): the same beta,
+    bit for bit, on every path."""
+    from sgncert.analysis.matrix_free import MATRIX_FREE, MatrixFree
+
+    game = game_from_dict(_ring(3, (4, 6, 5), 24, seed=5), GAMES)
+    if path == "large":
+        monkeypatch.setattr(C, "DENSE_MAX_DIM", 0)
+    token = MATRIX_FREE.set(MatrixFree(starts=2, steps=24)) if path == "matrix-free" else None
+    try:
+        pts = sample_region(game.region, game.sampling)
+        w = np.ones(game.n_players)
+        both = C.pointwise_statistics(game, pts, w, block_stats=False)
+        alone = C.pointwise_statistics(game, pts, w, block_stats=False, margin=False)
+        beta = C.lipschitz_constant(game, w, points=pts)
+    finally:
+        if token is not None:
+            MATRIX_FREE.reset(token)
+    assert "alpha_true" not in alone
+    np.testing.assert_array_equal(alone["beta"], both["beta"])
+    assert beta == float(both["beta"].max())
+    # and beta(1) = ||J||_2 at each point, against the dense formula
+    dense = np.array([np.linalg.norm(C.value_and_jacobian(game, x)[1], 2) for x in pts])
+    np.testing.assert_allclose(alone["beta"], dense, rtol=1e-6 if path == "matrix-free" else 1e-9)
+    assert np.all(alone["beta"] >= dense * (1 - 1e-12))  # the safe side

@@ -1,0 +1,80 @@
+"""Batches of sample points worked on by a pool of threads, results in order
+(docs/theory.md §2, "Speed").
+
+XLA's CPU programs and NumPy's LAPACK release the interpreter lock while they run, and the
+small per-point problems of the sampled statistics (LAPACK on blocks of a few dozen
+dimensions, Lanczos loops on a few points at a time) keep one core busy each. So the
+batches of a pass are worked on by ``worker_threads()`` threads while the calling thread
+computes the next batches' Jacobians. Every batch runs the same programs on the same
+inputs as it would alone, so the numbers do not depend on the number of threads. The
+worker threads compute in float64 (JAX's x64 switch is local to a thread) and see the
+calling thread's context variables.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from ..util.jaxenv import jax_scope
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_THREADS = 8  # beyond this, more threads only add memory (batches in flight)
+
+
+def worker_threads() -> int:
+    """Threads for batch work: the CPUs this process may run on (``SGNCERT_THREADS``
+    overrides it; 1 works in the calling thread), at most MAX_THREADS."""
+    env = os.environ.get("SGNCERT_THREADS")
+    if env:
+        try:
+            return max(1, min(MAX_THREADS, int(env)))
+        except ValueError:
+            pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, cpus))
+
+
+def in_order(work: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[tuple[T, R]]:
+    """(item, work(item)) for each item, in the order of ``items``, with ``work`` run on
+    ``threads`` worker threads (default :func:`worker_threads`). The first item is worked
+    on alone, so that the programs it compiles are compiled once; after it, at most
+    2 x threads items are in flight (the memory a pass holds stays bounded)."""
+    n = worker_threads() if threads is None else threads
+    it = iter(items)
+    first = next(it, None)
+    if first is None:
+        return
+    yield first, work(first)
+    if n <= 1:
+        for item in it:
+            yield item, work(item)
+        return
+
+    def in_scope(item: T) -> R:
+        with jax_scope():
+            return work(item)
+
+    pending: collections.deque[tuple[T, Future[R]]] = collections.deque()
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sgncert-batch") as pool:
+        try:
+            for item in it:
+                pending.append((item, pool.submit(contextvars.copy_context().run, in_scope, item)))
+                while len(pending) > 2 * n or (pending and pending[0][1].done()):
+                    done, fut = pending.popleft()
+                    yield done, fut.result()
+            while pending:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()

@@ -1,0 +1,135 @@
+"""Batches worked on by threads: results in order, the calling thread's float64 and
+context, and numbers that do not depend on the number of threads."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import GAMES
+from sgncert.analysis import constants as C
+from sgncert.analysis import threads as T
+from sgncert.analysis.sampling import sample_game_region
+from sgncert.games.spec import game_from_dict
+from sgncert.util.jaxenv import float64
+
+from .test_kept_jacobians import black_box
+from .test_lanczos import _ring
+
+
+def test_results_come_in_order_whatever_finishes_first():
+    delays = [0.02, 0.0, 0.015, 0.0, 0.01, 0.0, 0.005, 0.0, 0.0]
+
+    def work(k):
+        time.sleep(delays[k])
+        return k * k
+
+    got = list(T.in_order(work, range(len(delays)), threads=3))
+    assert got == [(k, k * k) for k in range(len(delays))]
+
+
+def test_the_first_item_runs_alone_and_in_flight_work_is_bounded():
+    running, most, seen = [0], [0], []
+    lock = threading.Lock()
+
+    def work(k):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            seen.append((k, running[0]))
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return k
+
+    produced = []
+
+    def items():
+        for k in range(12):
+            produced.append(k)
+            yield k
+
+    consumed = 0
+    for k, _ in T.in_order(work, items(), threads=2):
+        # the generator runs ahead of the consumer by at most 2 x threads + 1 items
+        assert len(produced) - consumed <= 2 * 2 + 2
+        consumed += 1
+    assert seen[0] == (0, 1)  # nothing else ran while the first item did
+    assert most[0] == 2
+
+
+def test_an_error_in_a_worker_reaches_the_caller():
+    def work(k):
+        if k == 3:
+            raise ValueError("bad point 3")
+        return k
+
+    with pytest.raises(ValueError, match="bad point 3"):
+        list(T.in_order(work, range(8), threads=2))
+
+
+SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("test_setting", default="unset")
+
+
+@float64
+def _dtypes_and_settings():
+    import jax.numpy as jnp
+
+    def work(_k):
+        return str(jnp.zeros(1).dtype), SETTING.get(), threading.current_thread().name
+
+    token = SETTING.set("caller's")
+    try:
+        return [r for _, r in T.in_order(work, range(6), threads=2)]
+    finally:
+        SETTING.reset(token)
+
+
+def test_workers_compute_in_float64_and_see_the_callers_context():
+    got = _dtypes_and_settings()
+    assert {(d, s) for d, s, _ in got} == {("float64", "caller's")}
+    assert any(name.startswith("sgncert-batch") for *_, name in got)  # the pool did work
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SGNCERT_THREADS", "3")
+    assert T.worker_threads() == 3
+    monkeypatch.setenv("SGNCERT_THREADS", "1000")
+    assert T.worker_threads() == T.MAX_THREADS
+    monkeypatch.setenv("SGNCERT_THREADS", "two")  # unreadable: the CPU count
+    assert 1 <= T.worker_threads() <= T.MAX_THREADS
+
+
+def test_threads_are_limited_by_the_memory_budget(monkeypatch):
+    per_point = 6 * 8 * 512 * 512 + 1  # a point of the dense path at d = 512
+    monkeypatch.setattr(C, "available_memory", lambda: C.MEMORY_SHARE * 10 * per_point)  # budget: 10 points
+    monkeypatch.setenv("SGNCERT_THREADS", "4")
+    assert C.batch_threads(5, 512, large=False) == 2
+    assert C.batch_threads(10, 512, large=False) == 1
+    assert C.batch_threads(1, 512, large=False) == 4
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["dense", "large"])
+def test_the_numbers_do_not_depend_on_the_number_of_threads(large, monkeypatch):
+    if large:
+        game = game_from_dict(_ring(4, (12, 12, 12, 12), 60, seed=3), GAMES)  # d = 48, on the Lanczos path
+        monkeypatch.setattr(C, "DENSE_MAX_DIM", 0)
+    else:
+        game = black_box()
+        monkeypatch.setattr(C, "BATCH_POINTS", 16)
+    points = sample_game_region(game.region, game.sampling, game.sets)
+    w = np.linspace(0.7, 1.6, game.n_players)
+    runs = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("SGNCERT_THREADS", threads)
+        runs.append((C.pointwise_statistics(game, points), C.pointwise_statistics(game, points, w, block_stats=False)))
+    (a1, b1), (a3, b3) = runs
+    assert points.shape[0] > 4 * C.batch_size(points.shape[0], game.dim, large)  # several batches per thread
+    for key in ("mu", "L", "gamma", "finite"):
+        np.testing.assert_array_equal(a1[key], a3[key])
+    for key in ("beta", "alpha_true"):
+        np.testing.assert_array_equal(b1[key], b3[key])
