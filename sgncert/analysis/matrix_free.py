@@ -46,6 +46,7 @@ import numpy as np
 from ..errors import SpecError
 from ..games.model import Game
 from .kernels import cached_entry, dce_pseudo_gradient
+from .threads import in_order, worker_threads
 
 MATRIX_FREE_DIM = 4096  # sampled games of larger dimension take this path automatically
 
@@ -306,8 +307,11 @@ def matrix_free_statistics(
     rows: list[dict[str, Any]] = []
     finite = np.ones(n, dtype=bool)
     value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))  # F at the centre
-    for k in range(n):
-        st = _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k, margin)
+
+    def at_point(k: int) -> dict[str, Any]:
+        return _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k, margin)
+
+    for k, st in in_order(at_point, range(n), point_threads(sum(game.metric_block_sizes), opts)):
         finite[k] = all(np.all(np.isfinite(v)) for v in st.values())
         rows.append(st)
         if progress:
@@ -317,3 +321,16 @@ def matrix_free_statistics(
         out["finite"] = finite
     out["value0"] = value0
     return out
+
+
+def point_threads(dim: int, opts: MatrixFree) -> int:
+    """Threads that work on points at once (:mod:`sgncert.analysis.threads`): one per CPU,
+    as many as their Lanczos bases (``starts`` x (``steps`` + 1) vectors of ``dim``, twice
+    over for the work arrays) fit in 1/MEMORY_SHARE of the available memory."""
+    from .constants import MEMORY_SHARE, available_memory
+
+    avail = available_memory()
+    per_point = 2 * 8 * opts.starts * (min(opts.steps, dim) + 1) * dim
+    if avail is None:
+        return 1
+    return int(max(1, min(worker_threads(), avail // MEMORY_SHARE // per_point)))

@@ -113,22 +113,32 @@ def test_threads_are_limited_by_the_memory_budget(monkeypatch):
     assert C.batch_threads(1, 512, large=False) == 4
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["dense", "large"])
-def test_the_numbers_do_not_depend_on_the_number_of_threads(large, monkeypatch):
-    if large:
-        game = game_from_dict(_ring(4, (12, 12, 12, 12), 60, seed=3), GAMES)  # d = 48, on the Lanczos path
-        monkeypatch.setattr(C, "DENSE_MAX_DIM", 0)
-    else:
+@pytest.mark.parametrize("path", ["dense", "large", "matrix-free"])
+def test_the_numbers_do_not_depend_on_the_number_of_threads(path, monkeypatch):
+    from sgncert.analysis.matrix_free import MATRIX_FREE, MatrixFree
+
+    if path == "dense":
         game = black_box()
-        monkeypatch.setattr(C, "BATCH_POINTS", 16)
+        monkeypatch.setattr(C, "BATCH_POINTS", 16)  # several batches a thread
+    else:
+        game = game_from_dict(_ring(4, (12, 12, 12, 12), 60, seed=3), GAMES)  # d = 48
+        monkeypatch.setattr(C, "DENSE_MAX_DIM", 0)  # the Lanczos path, batches of 8
     points = sample_game_region(game.region, game.sampling, game.sets)
+    if path == "matrix-free":
+        points = points[:9]
     w = np.linspace(0.7, 1.6, game.n_players)
     runs = []
-    for threads in ("1", "3"):
-        monkeypatch.setenv("SGNCERT_THREADS", threads)
-        runs.append((C.pointwise_statistics(game, points), C.pointwise_statistics(game, points, w, block_stats=False)))
+    token = MATRIX_FREE.set(MatrixFree(starts=2, steps=20)) if path == "matrix-free" else None
+    try:
+        for threads in ("1", "3"):
+            monkeypatch.setenv("SGNCERT_THREADS", threads)
+            runs.append(
+                (C.pointwise_statistics(game, points), C.pointwise_statistics(game, points, w, block_stats=False))
+            )
+    finally:
+        if token is not None:
+            MATRIX_FREE.reset(token)
     (a1, b1), (a3, b3) = runs
-    assert points.shape[0] > 4 * C.batch_size(points.shape[0], game.dim, large)  # several batches per thread
     for key in ("mu", "L", "gamma", "finite"):
         np.testing.assert_array_equal(a1[key], a3[key])
     for key in ("beta", "alpha_true"):
