@@ -105,10 +105,10 @@ DENSE_MAX_DIM = 64  # sampled games of larger (metric) dimension use the large p
 # d = 96 12.7 s / 10.1 s, d = 128 22.4 s / 10.1 s)
 
 
-BLACK_BOX_FACTOR = 2  # games without cost templates (Python hooks, F given directly) switch at twice
-# DENSE_MAX_DIM (d > 128): their large path gets no block rows from templates. Measured (python bench/run_blackbox.py --only switch,
-# black-box rings of 16-dim players, 1025 samples, 2 cores): d = 64 dense 3.5 s / large 6.1 s, d = 96
-# 5.0 s / 6.5 s, d = 128 8.7 s / 8.5 s, d = 192 26.9 s / 11.0 s
+BLACK_BOX_FACTOR = 1.5  # games without cost templates (Python hooks, F given directly) switch at 1.5 x
+# DENSE_MAX_DIM (d > 96): their large path gets no block rows from templates. Measured (python bench/run_blackbox.py
+# --only switch, black-box rings of 16-dim players, 1025 samples, 2 cores, batches on 2 threads): d = 64 dense 2.2 s /
+# large 4.2 s, d = 96 5.7 s / 5.8 s, d = 128 7.3 s / 6.6 s, d = 192 14.1 s / 7.7 s
 
 
 def large_path(dim: int, black_box: bool = False) -> bool:
