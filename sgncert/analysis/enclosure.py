@@ -316,7 +316,12 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
         base, expo = x
         if np.all(expo.lo == expo.hi) and np.all(expo.lo == np.round(expo.lo)) and np.unique(expo.lo).size == 1:
             return iv.integer_power(base, int(np.unique(expo.lo)[0]))
-        return iv.elementary("exp", iv.mul(expo, iv.elementary("log", base)))
+        # b^e = exp(e log b) only for b > 0: a negative base with an integer exponent has a
+        # finite value of either sign (IEEE pow and the real power agree there), which the
+        # logarithm cannot see: the whole line wherever the base may be negative
+        out = iv.elementary("exp", iv.mul(expo, iv.elementary("log", base)))
+        negative = np.broadcast_to(base.lo < 0, out.lo.shape)
+        return Interval(np.where(negative, -np.inf, out.lo), np.where(negative, np.inf, out.hi))
     if name == "is_finite":
         a = x[0]
         return Tri(~(np.isneginf(a.hi) | np.isposinf(a.lo)), ~(np.isfinite(a.lo) & np.isfinite(a.hi)))

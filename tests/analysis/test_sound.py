@@ -62,6 +62,24 @@ def _game(ex: str, ey: str, radius: float):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ex=_expressions(), ey=_expressions(), seed=st.integers(0, 2**16), radius=st.floats(0.05, 1.2))
 def test_no_sampled_jacobian_falls_outside_its_enclosure(ex, ey, seed, radius):
+    _check_enclosure(ex, ey, seed, radius)
+
+
+@pytest.mark.parametrize(
+    ("ex", "ey", "radius"),
+    [
+        ("logcosh(y)", "x", 0.25),  # XLA's tanh an ulp below the true value
+        # pow(x, e) at x < 0 with an exponent interval that is not a point (2.0 ** 2 is rounded
+        # outwards): exp(e log x) saw no negative x, and the derivative's lower end was 0
+        ("x", "sqrt(1 + (x) ** 2 ** 2)", 1.0),
+        ("x", "(x) ** (0.1 * 30)", 0.8),
+    ],
+)
+def test_enclosures_found_wrong_by_the_property_test(ex, ey, radius):
+    _check_enclosure(ex, ey, 0, radius)
+
+
+def _check_enclosure(ex: str, ey: str, seed: int, radius: float) -> None:
     game = _game(ex, ey, radius)
     rng = np.random.default_rng(seed)
     center = np.asarray(game.region.center)
@@ -77,7 +95,10 @@ def test_no_sampled_jacobian_falls_outside_its_enclosure(ex, ey, seed, radius):
             _, K = jac(pts, game.jax_params())
             K = np.asarray(K)
             ok = np.isfinite(K).all(axis=(1, 2))
-            assert np.all(J.lo[b] <= K[ok]) and np.all(K[ok] <= J.hi[b]), (ex, ey)
+            # the enclosure holds the true Jacobian; the float one carries its own rounding
+            # (XLA's tanh is an ulp below the true value at some points: found by this test)
+            slack = 1e-12 * (1.0 + np.abs(K[ok]))
+            assert np.all(J.lo[b] <= K[ok] + slack) and np.all(K[ok] - slack <= J.hi[b]), (ex, ey)
 
 
 # --------------------------------------------------------------------- closed forms
