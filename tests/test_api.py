@@ -99,13 +99,26 @@ def test_same_numbers_whether_or_not_the_caller_enabled_x64():
             docs[name] = sgncert.build_certificate(sgncert.certify(game, bands=False), created="t")
         print(json.dumps(docs, sort_keys=True))
     """
-    runs = []
-    for mode in ("x64", "x32"):
-        proc = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code), mode], cwd=ROOT, capture_output=True, text=True, timeout=600
+    procs = [  # the two processes at once
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), mode],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs.append(json.loads(proc.stdout))
+        for mode in ("x64", "x32")
+    ]
+    runs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+            runs.append(json.loads(out))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     a, b = runs
     for name in a:
         a[name]["provenance"].pop("versions"), b[name]["provenance"].pop("versions")

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
 from ..theory import proved
-from ..util.jaxenv import float64
+from ..util.jaxenv import float64, thread_settings
 from .cluster import GamePayload, Runner
 from .kernels import compiled_key, kernels, local_devices, on_device, rows_kernel, structured_rows
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
@@ -350,31 +350,41 @@ def compiling_ahead(game: Game, center: np.ndarray) -> Iterator[None]:
     runs (drawing the samples), for a batch of the shape the pass will use (copies of
     ``center``; nothing is computed), so the pass finds the program compiled. Nothing
     happens for the matrix-free path, on a cluster, or when the kernel is not one jitted
-    function (Fisher geometry); an error is left for the pass itself to report."""
+    function (Fisher geometry); an error is left for the pass itself to report, and an
+    error in the block does not wait for the compilation."""
+    worker = None
+    try:
+        worker = _compile_thread(game, center)
+    except Exception:  # (the pass reports it)
+        worker = None
+    yield  # an exception here reaches the caller at once; the thread finishes on its own
+    if worker is not None:
+        worker.join()
+
+
+def _compile_thread(game: Game, center: np.ndarray) -> threading.Thread | None:
+    """The started thread of :func:`compiling_ahead`, or None when it does not apply."""
     run = SAMPLE_RUNNER.get()
     if MATRIX_FREE.get() is not None or (run is not None and run.workers >= 1):
-        yield
-        return
+        return None
     large = game_large_path(game)
     size = batch_size(1, game.dim, large)
     x = on_device(np.repeat(np.asarray(center, dtype=np.float64)[None], size, axis=0), local_devices()[0])
     p = game.jax_params()
     fn = rows_kernel(game) if large and structured_rows(game) else kernels(game)[0]
     if not hasattr(fn, "lower"):
-        yield
-        return
-    worker = threading.Thread(target=_compile_quietly, args=(fn, x, p), name="sgncert-compile", daemon=True)
+        return None
+    settings = thread_settings()
+
+    def compile_quietly() -> None:
+        with contextlib.suppress(Exception), settings():
+            fn.lower(x, p).compile()
+
+    ctx = contextvars.copy_context()
+    # not a daemon: a process that ends while XLA compiles would abort; it waits for it instead
+    worker = threading.Thread(target=ctx.run, args=(compile_quietly,), name="sgncert-compile")
     worker.start()
-    try:
-        yield
-    finally:
-        worker.join()
-
-
-@float64
-def _compile_quietly(fn: Any, *args: Any) -> None:
-    with contextlib.suppress(Exception):
-        fn.lower(*args).compile()
+    return worker
 
 
 def _stored_batches(stored: tuple[list, np.ndarray, int], size: int):

@@ -7,8 +7,9 @@ dimensions, Lanczos loops on a few points at a time) keep one core busy each. So
 batches of a pass are worked on by ``worker_threads()`` threads while the calling thread
 computes the next batches' Jacobians. Every batch runs the same programs on the same
 inputs as it would alone, so the numbers do not depend on the number of threads. The
-worker threads compute in float64 (JAX's x64 switch is local to a thread) and see the
-calling thread's context variables.
+worker threads compute with the calling thread's JAX settings (float64, device, precision:
+JAX keeps them per thread) and see its context variables. Inside a Dask worker, whose
+tasks already share the worker's cores, the work stays in the calling thread.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 import collections
 import contextvars
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from ..util.jaxenv import jax_scope
+from ..util.jaxenv import thread_settings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,14 +31,17 @@ MAX_THREADS = 8  # beyond this, more threads only add memory (batches in flight)
 
 
 def worker_threads() -> int:
-    """Threads for batch work: the CPUs this process may run on (``SGNCERT_THREADS``
-    overrides it; 1 works in the calling thread), at most MAX_THREADS."""
+    """Threads for batch work: the CPUs this process may run on, at most MAX_THREADS; 1
+    in a Dask worker's task (the worker runs as many tasks as it has threads).
+    ``SGNCERT_THREADS`` overrides both (1: work in the calling thread)."""
     env = os.environ.get("SGNCERT_THREADS")
     if env:
         try:
             return max(1, min(MAX_THREADS, int(env)))
         except ValueError:
             pass
+    if _in_dask_task():
+        return 1
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -44,24 +49,40 @@ def worker_threads() -> int:
     return max(1, min(MAX_THREADS, cpus))
 
 
+def _in_dask_task() -> bool:
+    """True in a task running on a Dask worker (``distributed`` is then imported)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except (ValueError, AttributeError):
+        return False
+    return True
+
+
 def in_order(work: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[tuple[T, R]]:
     """(item, work(item)) for each item, in the order of ``items``, with ``work`` run on
     ``threads`` worker threads (default :func:`worker_threads`). The first item is worked
     on alone, so that the programs it compiles are compiled once; after it, at most
-    2 x threads items are in flight (the memory a pass holds stays bounded)."""
+    2 x threads + 1 items are submitted and not yet returned (the memory a pass holds
+    stays bounded). When the caller stops early or an item fails, the items not started
+    are cancelled and the running ones finish before this returns."""
     n = worker_threads() if threads is None else threads
     it = iter(items)
-    first = next(it, None)
-    if first is None:
+    for first in it:
+        yield first, work(first)
+        break
+    else:
         return
-    yield first, work(first)
     if n <= 1:
         for item in it:
             yield item, work(item)
         return
+    settings = thread_settings()
 
     def in_scope(item: T) -> R:
-        with jax_scope():
+        with settings():
             return work(item)
 
     pending: collections.deque[tuple[T, Future[R]]] = collections.deque()

@@ -68,6 +68,42 @@ def _enable_x64(jax: ModuleType) -> contextlib.AbstractContextManager[Any]:
     return cast(contextlib.AbstractContextManager[Any], enable_x64(True))
 
 
+#: JAX settings a ``with`` block sets for its own thread only (besides x64)
+THREAD_LOCAL_SETTINGS = (
+    "default_device",
+    "default_matmul_precision",
+    "debug_nans",
+    "debug_infs",
+    "disable_jit",
+    "numpy_dtype_promotion",
+    "numpy_rank_promotion",
+)
+
+
+def thread_settings() -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    """The calling thread's JAX settings, to enter in another thread: a factory of
+    context managers that apply them there (each of THREAD_LOCAL_SETTINGS as the calling
+    thread sees it, and float64 as :func:`jax_scope`), so work moved to a worker thread
+    runs as it would have in the calling one (same device, precision and checks)."""
+    import jax
+
+    values = {}
+    for name in THREAD_LOCAL_SETTINGS:
+        if hasattr(jax, name) and hasattr(jax.config, "jax_" + name):
+            value = getattr(jax.config, "jax_" + name)
+            values[name] = getattr(value, "value", value)  # an enum's value: what the setter takes
+
+    @contextlib.contextmanager
+    def applied() -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for name, value in values.items():
+                stack.enter_context(getattr(jax, name)(value))
+            stack.enter_context(jax_scope())
+            yield
+
+    return applied
+
+
 def float64(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorator: run ``fn`` inside :func:`jax_scope` (JAX is imported at the first call)."""
 

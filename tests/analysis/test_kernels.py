@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -56,7 +57,7 @@ _COUNTING = [False]
 
 def _count_lowering(name: str, _secs: float, **_kw) -> None:
     if _COUNTING[0] and name.endswith("jaxpr_to_mlir_module_duration"):  # a program built (then compiled or cached)
-        LOWERED.append(name)
+        LOWERED.append(threading.current_thread().name)
 
 
 def _programs_built(fn) -> int:
@@ -87,6 +88,8 @@ def test_compilations_do_not_grow_with_the_sample_count_or_the_compile_ahead(mon
 
     certify(black_box(20), tight=False, bands=False)  # the process-wide helpers, once
     counts = [_programs_built(lambda n=n: certify(black_box(n), tight=False, bands=False)) for n in (40, 300)]
+    assert "sgncert-compile" in LOWERED  # the Jacobian program was built ahead, on its thread
     monkeypatch.setattr(certify_module, "compiling_ahead", lambda game, center: contextlib.nullcontext())
     counts.append(_programs_built(lambda: certify(black_box(40), tight=False, bands=False)))
+    assert "sgncert-compile" not in LOWERED
     assert counts[0] == counts[1] == counts[2] > 0

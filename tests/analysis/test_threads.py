@@ -33,17 +33,18 @@ def test_results_come_in_order_whatever_finishes_first():
 
 
 def test_the_first_item_runs_alone_and_in_flight_work_is_bounded():
-    running, most, seen = [0], [0], []
+    running, most, events = [0], [0], []
     lock = threading.Lock()
 
     def work(k):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-            seen.append((k, running[0]))
+            events.append(("start", k))
         time.sleep(0.01)
         with lock:
             running[0] -= 1
+            events.append(("end", k))
         return k
 
     produced = []
@@ -58,7 +59,7 @@ def test_the_first_item_runs_alone_and_in_flight_work_is_bounded():
         # the generator runs ahead of the consumer by at most 2 x threads + 1 items
         assert len(produced) - consumed <= 2 * 2 + 2
         consumed += 1
-    assert seen[0] == (0, 1)  # nothing else ran while the first item did
+    assert events[:2] == [("start", 0), ("end", 0)]  # nothing else started before the first item ended
     assert most[0] == 2
 
 
@@ -70,6 +71,22 @@ def test_an_error_in_a_worker_reaches_the_caller():
 
     with pytest.raises(ValueError, match="bad point 3"):
         list(T.in_order(work, range(8), threads=2))
+    assert not [t for t in threading.enumerate() if t.name.startswith("sgncert-batch")]  # the pool is gone
+
+
+def test_a_consumer_that_stops_early_leaves_no_threads():
+    started = []
+
+    def work(k):
+        started.append(k)
+        time.sleep(0.005)
+        return k
+
+    for k, _ in T.in_order(work, range(100), threads=2):
+        if k == 3:
+            break
+    assert not [t for t in threading.enumerate() if t.name.startswith("sgncert-batch")]
+    assert len(started) <= 3 + 2 * 2 + 2  # the items not started were cancelled
 
 
 SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("test_setting", default="unset")
@@ -77,22 +94,30 @@ SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("test_setting", de
 
 @float64
 def _dtypes_and_settings():
+    import jax
     import jax.numpy as jnp
 
     def work(_k):
-        return str(jnp.zeros(1).dtype), SETTING.get(), threading.current_thread().name
+        return (
+            str(jnp.zeros(1).dtype),
+            SETTING.get(),
+            jax.config.jax_debug_nans,
+            jax.config.jax_default_matmul_precision,
+            threading.current_thread().name,
+        )
 
     token = SETTING.set("caller's")
     try:
-        return [r for _, r in T.in_order(work, range(6), threads=2)]
+        with jax.debug_nans(True), jax.default_matmul_precision("highest"):
+            return [r for _, r in T.in_order(work, range(6), threads=2)]
     finally:
         SETTING.reset(token)
 
 
-def test_workers_compute_in_float64_and_see_the_callers_context():
+def test_workers_compute_with_the_callers_jax_settings_and_context():
     got = _dtypes_and_settings()
-    assert {(d, s) for d, s, _ in got} == {("float64", "caller's")}
-    assert any(name.startswith("sgncert-batch") for *_, name in got)  # the pool did work
+    assert {row[:4] for row in got} == {("float64", "caller's", True, "highest")}
+    assert any(row[-1].startswith("sgncert-batch") for row in got)  # the pool did work
 
 
 def test_thread_count_from_the_environment(monkeypatch):
@@ -143,3 +168,22 @@ def test_the_numbers_do_not_depend_on_the_number_of_threads(path, monkeypatch):
         np.testing.assert_array_equal(a1[key], a3[key])
     for key in ("beta", "alpha_true"):
         np.testing.assert_array_equal(b1[key], b3[key])
+
+
+def test_a_dask_task_works_in_its_own_thread(monkeypatch):
+    """A Dask worker runs as many tasks as it has threads: their batches stay in the task's thread."""
+    import types
+
+    monkeypatch.delenv("SGNCERT_THREADS", raising=False)
+    fake = types.SimpleNamespace(get_worker=lambda: object())
+    monkeypatch.setitem(__import__("sys").modules, "distributed", fake)
+    assert T.worker_threads() == 1
+
+    def outside():
+        raise ValueError("No worker found")
+
+    fake.get_worker = outside
+    assert T.worker_threads() >= 1 and not T._in_dask_task()
+    monkeypatch.setenv("SGNCERT_THREADS", "2")  # the variable still decides
+    fake.get_worker = lambda: object()
+    assert T.worker_threads() == 2
