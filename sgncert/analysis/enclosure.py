@@ -158,9 +158,11 @@ def _structural(prim: Any, args: Sequence[Value], params: dict) -> list[Value]:
     if not any(isinstance(a, (Interval, Tri)) for a in args):
         return _move(prim, args, params)
     if any(isinstance(a, Tri) for a in args):
+        # move "can be true" and "must be true" (both monotone in a constant fill value:
+        # a fill of False can be false, and is not true), then "can be false" = not "must be true"
         t = _move(prim, [a.can_true if isinstance(a, Tri) else a for a in args], params)
-        f = _move(prim, [a.can_false if isinstance(a, Tri) else a for a in args], params)
-        return [Tri(a, b) for a, b in zip(t, f)]
+        m = _move(prim, [~a.can_false if isinstance(a, Tri) else a for a in args], params)
+        return [Tri(a, ~b) for a, b in zip(t, m)]
     lo = _move(prim, [a.lo if isinstance(a, Interval) else a for a in args], params)
     hi = _move(prim, [a.hi if isinstance(a, Interval) else a for a in args], params)
     return [iv._clean(a, b) if a.dtype.kind == "f" else a for a, b in zip(lo, hi)]
@@ -281,6 +283,11 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
             (p.can_true & q.can_false) | (p.can_false & q.can_true),
             (p.can_true & q.can_true) | (p.can_false & q.can_false),
         )
+    if _ints(args) and name == "div":  # lax.div on integers truncates toward zero
+        a, b = (np.asarray(v) for v in args)
+        if np.any(b == 0):
+            raise SpecError("sound bounds: the program divides an integer by zero")
+        return (np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))).astype(np.result_type(a, b))
     if _ints(args) and name in ("add", "sub", "mul", "neg", "max", "min", "abs", "sign", "add_any"):
         fn = {"add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "neg": np.negative}
         fn.update(max=np.maximum, min=np.minimum, abs=np.abs, sign=np.sign)
@@ -402,8 +409,11 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
 
     def _lift(val: Any) -> Value:
         a = np.asarray(val)
+        if a.dtype.kind == "c":
+            raise SpecError("sound bounds: the program uses complex numbers (not supported)")
         if a.dtype.kind == "f":
-            return iv.point(a.astype(np.float64))
+            a = a.astype(np.float64)
+            return iv._clean(a, a)  # a NaN constant: the whole line
         if a.dtype.kind == "b":
             return Tri.exact(a)
         return a
@@ -414,6 +424,8 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
         env[var] = val
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
+        if any(np.dtype(getattr(v.aval, "dtype", np.float64)).kind == "c" for v in [*eqn.invars, *eqn.outvars]):
+            raise SpecError("sound bounds: the program uses complex numbers (not supported)")
         ins = [read(v) for v in eqn.invars]
         params = dict(eqn.params)
         if name in _STRUCTURAL:

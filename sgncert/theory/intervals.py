@@ -335,7 +335,7 @@ def _monotone(
     if math.isfinite(domain_lo):
         bad = (lo <= domain_lo) if open_domain else (lo < domain_lo)
         out_lo = np.where(bad, -np.inf, out_lo)
-        out_hi = np.where(hi < domain_lo, np.inf, out_hi)
+        out_hi = np.where(bad, np.inf, out_hi)
     return _clean(out_lo, out_hi)
 
 
@@ -350,12 +350,17 @@ def _limit(value_at_minus_inf: float, value_at_plus_inf: float) -> Callable[[np.
     return limit
 
 
+PERIODIC_MAX = 2.0**20  # |x| up to which sin / cos locate their extrema in floats (the index
+# (x - peak) / 2 pi is then off by about 2^-52 |x| / 2 pi < 1e-10, within the 1e-9 margin); beyond: [-1, 1]
+
+
 def _periodic(a: Interval, fn: Callable[..., object], peak: float) -> Interval:
     """sin (peak = pi/2) or cos (peak = 0): the ends from Arb, and +-1 wherever the interval
     may hold a maximum ``peak + 2 k pi`` or a minimum ``peak + pi + 2 k pi`` (decided with
     generous margins: including an extremum that is not there only widens the enclosure)."""
     lo, hi = a.lo, a.hi
-    finite = np.isfinite(lo) & np.isfinite(hi) & (hi - lo < 6.0)
+    # beyond PERIODIC_MAX the float period index below may be off by more than its margin
+    finite = np.isfinite(lo) & np.isfinite(hi) & (hi - lo < 6.0) & (np.maximum(-lo, hi) < PERIODIC_MAX)
     flo = np.where(finite, lo, 0.0)
     fhi = np.where(finite, hi, 0.0)
     e_lo = np.minimum(_arb_end(fn, flo, True), _arb_end(fn, fhi, True))

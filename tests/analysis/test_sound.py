@@ -25,6 +25,7 @@ from sgncert.analysis.sound import (
 )
 from sgncert.errors import SpecError
 from sgncert.games.spec import game_from_dict, load_game
+from sgncert.theory import intervals as iv
 from sgncert.theory.sound_bounds import Key, block_keys
 from sgncert.util.jaxenv import jax_scope
 
@@ -290,3 +291,67 @@ def test_a_jacobian_that_jumps_is_enclosed_without_the_mean_value_form(tmp_path)
         search.add_keys([Key("mu", 0)], np.array([4.0]))
         search.refine()
     assert search.region_bounds()[0] <= 1.0  # mu_x = 1 wherever a > 0.3
+
+
+# ----------------------------------------------------- primitive rules an audit found wrong
+HOOKS = {
+    "integer division": """
+        k = jax.lax.div(jnp.arange(2) + 3, jnp.full(2, 2, dtype=jnp.arange(2).dtype))  # [1, 2]
+        w = (jnp.arange(2, dtype=jnp.uint32) + 3) // jnp.uint32(2)  # lax.div on uint32
+        return {"x": 0.5 * jnp.sum(k.astype(jnp.float64) * u * u) + jnp.sum(w.astype(jnp.float64) * u * v),
+                "y": 0.5 * v @ v}""",
+    "boolean gather with a fill value": """
+        mask = u > 0.0
+        dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,))
+        m = lax.gather(mask, jnp.array([[0], [5]]), dn, (1,), mode="fill", fill_value=False)
+        return {"x": 0.5 * jnp.sum(jnp.where(~m, 1.0, 3.0) * u * u), "y": 0.5 * v @ v}""",
+    "a NaN test on log": """
+        a = jnp.where(jnp.log(u) < 5.0, 1.0, 3.0)  # NaN < 5 is False for u < 0
+        return {"x": 0.5 * jnp.sum(a * u * u), "y": 0.5 * v @ v}""",
+    "a NaN constant": """
+        a = jnp.where(~(u > jnp.nan), 1.0, 3.0)  # u > NaN is False
+        return {"x": 0.5 * jnp.sum(a * u * u), "y": 0.5 * v @ v}""",
+    "complex numbers": """
+        s = jnp.abs(jnp.exp(1j * (jnp.arange(2) + 2)) + 1)
+        return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOOKS))
+def test_python_hook_enclosures_hold_or_are_refused(case, tmp_path):
+    import textwrap
+
+    body = textwrap.indent(textwrap.dedent(HOOKS[case]).strip(), "    ")
+    (tmp_path / "hook.py").write_text(
+        f"import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\ndef costs(x, p):\n    u, v = x['x'], x['y']\n{body}\n"
+    )
+    spec = {
+        "sgncert": 1,
+        "name": "hook",
+        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
+        "costs": {"python": "hook.py:costs"},
+        "region": {"center": "zeros", "radius": 1.0},
+    }
+    game = game_from_dict(spec, base_dir=tmp_path)
+    rng = np.random.default_rng(0)
+    with jax_scope():
+        enclose = jacobian_enclosure(game, batch=4)
+        lo, hi = np.array([[-0.5, 0.1, -0.5, -0.5]]), np.array([[0.5, 0.5, 0.5, 0.5]])
+        if case == "complex numbers":
+            with pytest.raises(SpecError, match="complex"):
+                enclose(lo, hi)
+            return
+        J = enclose(lo, hi).J
+        pts = lo + rng.random((64, 4)) * (hi - lo)
+        K = np.asarray(kernels(game)[0](pts, game.jax_params())[1])
+    assert np.all(J.lo[0] <= K) and np.all(K <= J.hi[0]), case
+
+
+def test_sine_far_from_zero_keeps_its_peaks():
+    """At |x| ~ 1e13 the float period index is off by more than its margin: [-1, 1] there."""
+    lo, x0, hi = 10005733447608.156, 10005733447608.158, 10005733447608.16
+    out = iv.elementary("sin", iv.Interval(np.array([lo]), np.array([hi])))
+    exact = flint.arb(x0).sin()
+    assert out.lo[0] <= float(exact.lower()) and float(exact.upper()) <= out.hi[0]
+    small = iv.elementary("sin", iv.Interval(np.array([1000.0]), np.array([1000.5])))  # still tight below 2^20
+    assert small.hi[0] - small.lo[0] < 0.5
