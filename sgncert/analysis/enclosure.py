@@ -284,10 +284,10 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
             (p.can_true & q.can_true) | (p.can_false & q.can_false),
         )
     if _ints(args) and name == "div":  # lax.div on integers truncates toward zero
-        a, b = (np.asarray(v) for v in args)
-        if np.any(b == 0):
+        num, den = (np.asarray(v) for v in args)
+        if np.any(den == 0):
             raise SpecError("sound bounds: the program divides an integer by zero")
-        return (np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))).astype(np.result_type(a, b))
+        return (np.sign(num) * np.sign(den) * (np.abs(num) // np.abs(den))).astype(np.result_type(num, den))
     if _ints(args) and name in ("add", "sub", "mul", "neg", "max", "min", "abs", "sign", "add_any"):
         fn = {"add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "neg": np.negative}
         fn.update(max=np.maximum, min=np.minimum, abs=np.abs, sign=np.sign)
