@@ -314,7 +314,7 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
     if name == "square":
         return iv.integer_power(x[0], 2)
     if name == "integer_pow":
-        return iv.integer_power(x[0], int(params["y"]))
+        return iv.integer_power(x[0], _power_exponent(int(params["y"])))
     if name == "sqrt":
         return iv.sqrt(x[0])
     if name == "rsqrt":
@@ -322,7 +322,7 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
     if name == "pow":
         base, expo = x
         if np.all(expo.lo == expo.hi) and np.all(expo.lo == np.round(expo.lo)) and np.unique(expo.lo).size == 1:
-            return iv.integer_power(base, int(np.unique(expo.lo)[0]))
+            return iv.integer_power(base, _power_exponent(int(np.unique(expo.lo)[0])))
         # b^e = exp(e log b) only for b > 0: a negative base with an integer exponent has a
         # finite value of either sign (IEEE pow and the real power agree there), which the
         # logarithm cannot see: the whole line wherever the base may be negative
@@ -335,6 +335,15 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
     if name in iv.ELEMENTARY:
         return iv.elementary(name, x[0])
     raise AssertionError(name)
+
+
+MAX_INTEGER_POWER = 4096  # integer powers are n - 1 rounded products; beyond this, refused
+
+
+def _power_exponent(n: int) -> int:
+    if abs(n) > MAX_INTEGER_POWER:
+        raise SpecError(f"sound bounds: the program raises to the power {n} (at most {MAX_INTEGER_POWER} is supported)")
+    return n
 
 
 _ARITH = frozenset(

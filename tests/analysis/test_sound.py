@@ -355,3 +355,9 @@ def test_sine_far_from_zero_keeps_its_peaks():
     assert out.lo[0] <= float(exact.lower()) and float(exact.upper()) <= out.hi[0]
     small = iv.elementary("sin", iv.Interval(np.array([1000.0]), np.array([1000.5])))  # still tight below 2^20
     assert small.hi[0] - small.lo[0] < 0.5
+
+
+def test_a_huge_integer_power_is_refused_not_looped_over():
+    game = _game("(x / 2) ** 1000000000000", "x", 0.5)
+    with jax_scope(), pytest.raises(SpecError, match="power"):
+        jacobian_enclosure(game, batch=8)(np.full((1, 4), -0.1), np.full((1, 4), 0.1))
