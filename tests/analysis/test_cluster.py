@@ -180,10 +180,17 @@ def test_sample_batches_over_four_devices_give_the_same_certificate():
         "sys.stdout.write(str(jax.local_device_count()) + '\\n' + dumps(build_certificate(c, created='x')))"
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    devices, text = proc.stdout.split("\n", 1)
-    here = certify(load_game(GAMES / "rps.yaml"), tight=False, bands=False)  # this process: one device
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        here = certify(load_game(GAMES / "rps.yaml"), tight=False, bands=False)  # this process (one device), meanwhile
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    devices, text = out.split("\n", 1)
     assert devices == "4" and text == dumps(build_certificate(here, created="x"))
 
 
