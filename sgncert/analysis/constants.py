@@ -37,13 +37,13 @@ import numpy as np
 from ..errors import NumericalError, SpecError
 from ..games.model import Game
 from ..theory import proved
-from ..util.jaxenv import float64, thread_settings
+from ..util.jaxenv import float64
 from .cluster import GamePayload, Runner
 from .kernels import compiled_key, kernels, local_devices, on_device, rows_kernel, structured_rows
 from .lanczos import LANCZOS_MAX_STEPS, large_batch, large_kernels
 from .matrix_free import MATRIX_FREE, matrix_free_statistics
 from .statistics import block_layout, block_statistics, dense_from_rows, host_statistics, weighted_statistics
-from .threads import in_order, worker_threads
+from .threads import as_caller, in_order, threads_within
 
 BATCH_BYTES = 256 * 1024 * 1024  # memory budget for one batch of Jacobians and work arrays (at most)
 LARGE_BATCH_BYTES = 512 * 1024 * 1024  # the same for the large path (a few points of d x d each)
@@ -149,7 +149,7 @@ def batch_threads(size: int, dim: int, large: bool | None = None) -> int:
     """Threads that work on batches of ``size`` points at once (:mod:`sgncert.analysis.threads`):
     one per CPU, as many as the batches' work arrays fit in the memory budget of one batch."""
     per_point, cap, _ = _batch_memory(dim, large)
-    return int(max(1, min(worker_threads(), memory_budget(cap) // (size * per_point))))
+    return threads_within(memory_budget(cap), size * per_point)
 
 
 #: the runner of sample batches while a certification runs on a cluster (docs/theory.md §15)
@@ -352,7 +352,6 @@ def compiling_ahead(game: Game, center: np.ndarray) -> Iterator[None]:
     happens for the matrix-free path, on a cluster, or when the kernel is not one jitted
     function (Fisher geometry); an error is left for the pass itself to report, and an
     error in the block does not wait for the compilation."""
-    worker = None
     try:
         worker = _compile_thread(game, center)
     except Exception:  # (the pass reports it)
@@ -374,15 +373,13 @@ def _compile_thread(game: Game, center: np.ndarray) -> threading.Thread | None:
     fn = rows_kernel(game) if large and structured_rows(game) else kernels(game)[0]
     if not hasattr(fn, "lower"):
         return None
-    settings = thread_settings()
 
     def compile_quietly() -> None:
-        with contextlib.suppress(Exception), settings():
+        with contextlib.suppress(Exception):
             fn.lower(x, p).compile()
 
-    ctx = contextvars.copy_context()
     # not a daemon: a process that ends while XLA compiles would abort; it waits for it instead
-    worker = threading.Thread(target=ctx.run, args=(compile_quietly,), name="sgncert-compile")
+    worker = threading.Thread(target=as_caller(compile_quietly), name="sgncert-compile")
     worker.start()
     return worker
 

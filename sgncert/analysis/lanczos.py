@@ -394,15 +394,15 @@ def large_batch(
             L[:, r, c] = spectral_norm(off)
         res["mu"][~finite], L[~finite] = np.nan, np.nan
         res["L"] = L
-    weighted = (("alpha", "beta") if margin else ("beta",)) if weights is not None else ()
-    problems = (("gamma",) if want_blocks else ()) + weighted
+    # the operators of every statistic asked for (sym K is cheap: one program for either weighted pass)
+    built = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
+    problems = tuple(name for name in built if margin or name != "alpha")
     if problems:
         sym_cols, valid = _row_lists(present | present.T | np.eye(N, dtype=bool))
         fpos = pos[np.arange(N)[:, None], sym_cols]
         bpos = pos[sym_cols, np.arange(N)[:, None]]
         s_blk = np.ones(N) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64))
-        built = (("gamma",) if want_blocks else ()) + (("alpha", "beta") if weights is not None else ())
-        ops = lk["build"](built, G, sym_cols, fpos, bpos, valid, s_blk)  # (sym K is cheap: one program for either pass)
+        ops = lk["build"](built, G, sym_cols, fpos, bpos, valid, s_blk)
         st = {}
         for name in problems:  # one problem per compiled loop: XLA runs them faster apart
             st.update(

@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import SpecError
 from ..games.model import Game
 from .kernels import cached_entry, dce_pseudo_gradient
-from .threads import in_order, worker_threads
+from .threads import in_order, threads_within
 
 MATRIX_FREE_DIM = 4096  # sampled games of larger dimension take this path automatically
 
@@ -330,7 +330,6 @@ def point_threads(dim: int, opts: MatrixFree) -> int:
     from .constants import MEMORY_SHARE, available_memory
 
     avail = available_memory()
-    per_point = 2 * 8 * opts.starts * (min(opts.steps, dim) + 1) * dim
-    if avail is None:
-        return 1
-    return int(max(1, min(worker_threads(), avail // MEMORY_SHARE // per_point)))
+    return threads_within(
+        None if avail is None else avail // MEMORY_SHARE, 2 * 8 * opts.starts * (min(opts.steps, dim) + 1) * dim
+    )

@@ -68,9 +68,14 @@ def block_statistics(J, idx, mask):
     return mu, L, gamma
 
 
+def scaled(J, s):
+    """K = S J S^{-1}, S = diag(s), of a batch of Jacobians J (B, d, d)."""
+    return s[None, :, None] * J / s[None, None, :]
+
+
 def weighted_statistics(J, s):
     """Per-point (||K||_2, lambda_min(sym K)) with K = S J S^{-1}, S = diag(s)."""
-    K = s[None, :, None] * J / s[None, None, :]
+    K = scaled(J, s)
     return spectral_norm(K), np.linalg.eigvalsh(sym(K))[:, 0]
 
 
@@ -117,7 +122,7 @@ def host_statistics(
     if s is not None and margin:
         out["beta"], out["alpha_true"] = weighted_statistics(Kf, s)
     elif s is not None:
-        out["beta"] = spectral_norm(s[None, :, None] * Kf / s[None, None, :])
+        out["beta"] = spectral_norm(scaled(Kf, s))
     for key in ("mu", "L", "gamma", "beta", "alpha_true"):
         if key in out:
             out[key] = np.where(finite.reshape((-1,) + (1,) * (out[key].ndim - 1)), out[key], np.nan)

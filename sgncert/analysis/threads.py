@@ -49,6 +49,31 @@ def worker_threads() -> int:
     return max(1, min(MAX_THREADS, cpus))
 
 
+def threads_within(budget: int | None, per_item: int) -> int:
+    """:func:`worker_threads`, fewer when ``per_item`` bytes of work arrays a thread would
+    exceed ``budget`` bytes (None, unknown: one thread)."""
+    if budget is None:
+        return 1
+    return int(max(1, min(worker_threads(), budget // max(1, per_item))))
+
+
+def as_caller(fn: Callable[..., R]) -> Callable[..., R]:
+    """``fn`` to run on another thread as it would run on this one: with this thread's JAX
+    settings (:func:`sgncert.util.jaxenv.thread_settings`) and a copy of its context
+    variables taken now (a fresh copy for each call, so calls may run at once)."""
+    settings = thread_settings()
+    ctx = contextvars.copy_context()
+
+    def in_scope(*args: object) -> R:
+        with settings():
+            return fn(*args)
+
+    def run(*args: object) -> R:
+        return ctx.copy().run(in_scope, *args)
+
+    return run
+
+
 def _in_dask_task() -> bool:
     """True in a task running on a Dask worker (``distributed`` is then imported)."""
     distributed = sys.modules.get("distributed")
@@ -79,17 +104,12 @@ def in_order(work: Callable[[T], R], items: Iterable[T], threads: int | None = N
         for item in it:
             yield item, work(item)
         return
-    settings = thread_settings()
-
-    def in_scope(item: T) -> R:
-        with settings():
-            return work(item)
-
+    in_scope = as_caller(work)
     pending: collections.deque[tuple[T, Future[R]]] = collections.deque()
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="sgncert-batch") as pool:
         try:
             for item in it:
-                pending.append((item, pool.submit(contextvars.copy_context().run, in_scope, item)))
+                pending.append((item, pool.submit(in_scope, item)))
                 while len(pending) > 2 * n or (pending and pending[0][1].done()):
                     done, fut = pending.popleft()
                     yield done, fut.result()
