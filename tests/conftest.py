@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,26 @@ configure_process()
 
 ROOT = Path(__file__).resolve().parent.parent
 GAMES = ROOT / "games"
+
+
+def run_at_once(commands: list[tuple[list[str], dict | None]], timeout: float = 600) -> list[str]:
+    """Run the (argv, env) commands at once from the repository root; their stdouts, each
+    asserted to have exited 0 (with the end of its stderr)."""
+    procs = [
+        subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for argv, env in commands
+    ]
+    outs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err[-3000:]
+            outs.append(out)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    return outs
 
 
 def random_affine_spec(seed: int, dims=(2, 3), coupling: float = 0.4) -> dict:

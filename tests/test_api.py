@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import sgncert
-from conftest import GAMES, ROOT
+from conftest import GAMES, ROOT, run_at_once
 
 PUBLIC = {
     "load_game",
@@ -99,27 +99,8 @@ def test_same_numbers_whether_or_not_the_caller_enabled_x64():
             docs[name] = sgncert.build_certificate(sgncert.certify(game, bands=False), created="t")
         print(json.dumps(docs, sort_keys=True))
     """
-    procs = [  # the two processes at once
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code), mode],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for mode in ("x64", "x32")
-    ]
-    runs = []
-    try:
-        for proc in procs:
-            out, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err[-3000:]
-            runs.append(json.loads(out))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    a, b = runs
+    outs = run_at_once([([sys.executable, "-c", textwrap.dedent(code), mode], None) for mode in ("x64", "x32")])
+    a, b = (json.loads(out) for out in outs)
     for name in a:
         a[name]["provenance"].pop("versions"), b[name]["provenance"].pop("versions")
     assert a == b

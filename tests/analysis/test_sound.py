@@ -321,18 +321,8 @@ HOOKS = {
 def test_python_hook_enclosures_hold_or_are_refused(case, tmp_path):
     import textwrap
 
-    body = textwrap.indent(textwrap.dedent(HOOKS[case]).strip(), "    ")
-    (tmp_path / "hook.py").write_text(
-        f"import jax\nimport jax.numpy as jnp\nfrom jax import lax\n\n\ndef costs(x, p):\n    u, v = x['x'], x['y']\n{body}\n"
-    )
-    spec = {
-        "sgncert": 1,
-        "name": "hook",
-        "players": [{"name": "x", "dim": 2}, {"name": "y", "dim": 2}],
-        "costs": {"python": "hook.py:costs"},
-        "region": {"center": "zeros", "radius": 1.0},
-    }
-    game = game_from_dict(spec, base_dir=tmp_path)
+    body = "from jax import lax\nu, v = x['x'], x['y']\n" + textwrap.dedent(HOOKS[case]).strip()
+    game = _hook_game(tmp_path, textwrap.indent(body, "    ") + "\n")
     rng = np.random.default_rng(0)
     with jax_scope():
         enclose = jacobian_enclosure(game, batch=4)

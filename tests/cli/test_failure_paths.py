@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import GAMES, ROOT
+from conftest import GAMES, ROOT, run_at_once
 from sgncert.errors import SpecError
 from sgncert.games.spec import game_from_dict
 
@@ -365,17 +365,6 @@ def test_certificate_independent_of_thread_count(tmp_path):
         SGNCERT_THREADS="1",
         XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     )
-    procs = [  # both at once
-        subprocess.Popen(base + ["-o", str(path)], cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for path, e in ((a, env), (b, one))
-    ]
-    try:
-        for proc in procs:
-            _, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err.decode()[-2000:]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    run_at_once([(base + ["-o", str(a)], env), (base + ["-o", str(b)], one)])
     assert a.read_bytes() == b.read_bytes()
     assert np.isfinite(json.loads(a.read_text())["rate"])
