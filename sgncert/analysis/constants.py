@@ -178,8 +178,8 @@ def pointwise_statistics(
     margin: bool = True,
 ) -> dict[str, np.ndarray]:
     """Per-point statistics of the (metric-space) Jacobians at ``points`` (n, d):
-    ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,), ``value0`` (F at the
-    first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
+    ``mu`` (n, N), ``L`` (n, N, N), ``gamma`` (n,), ``finite`` (n,: F and its Jacobian are
+    finite at the point), ``value0`` (F at the first point) and, with ``weights``, ``beta`` (n,) and ``alpha_true`` (n,).
     ``block_stats=False`` skips mu, L and gamma (the weighted pass needs only beta, alpha_true);
     ``margin=False`` skips alpha_true (beta alone: the Euclidean proof's beta(1)).
     ``keep_jacobians``: also ``jacobians`` (n, d_m, d_m), if they fit in BATCH_BYTES.
@@ -330,6 +330,8 @@ def _local_statistics(
             kept.append(
                 (np.asarray(K) if K is not None else dense_from_rows(np.asarray(G), cols, *lk["layout"]))[:count]
             )
+        if "finite" in res:  # the theory needs F itself defined at every point, not only its Jacobian
+            res["finite"] = res["finite"] & np.all(np.isfinite(np.asarray(values)[:count]), axis=1)
         for k, arr in res.items():
             out[k].append(arr)
         if progress:
@@ -477,7 +479,7 @@ def sampled_constants(
     if not st["finite"].all():
         bad = int(np.argmin(st["finite"]))
         raise NumericalError(
-            f"the Jacobian is not finite at sample {bad}: x = {np.array2string(points[bad], threshold=8)}"
+            f"F or its Jacobian is not finite at sample {bad}: x = {np.array2string(points[bad], threshold=8)}"
         )
     mu, L, gamma = st["mu"], st["L"], st["gamma"]
     worst = {"mu": [int(k) for k in np.argmin(mu, axis=0)], "gamma": int(np.argmin(gamma))}

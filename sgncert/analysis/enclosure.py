@@ -310,7 +310,7 @@ def _arith(name: str, args: Sequence[Value], params: dict) -> Value:
     if name == "abs":
         return iv.absolute(x[0])
     if name == "sign":
-        return Interval(np.sign(x[0].lo), np.sign(x[0].hi))
+        return iv.keep_undefined(Interval(np.sign(x[0].lo), np.sign(x[0].hi)), x[0])
     if name == "square":
         return iv.integer_power(x[0], 2)
     if name == "integer_pow":
@@ -461,7 +461,9 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
             else:
                 x = _interval(ins[0])
                 fn = np.max if name == "reduce_max" else np.min
-                outs = [Interval(fn(x.lo, axis=axes), fn(x.hi, axis=axes))]
+                # XLA's max / min of a NaN is NaN: a possibly undefined entry makes the result so
+                out = Interval(fn(x.lo, axis=axes), fn(x.hi, axis=axes))
+                outs = [iv.whole_where(out, np.any(iv.undefined(x), axis=axes))]
         elif name == "iota":
             outs = [_lift(np.asarray(eqn.primitive.bind(**params)))]
         elif name == "convert_element_type":
@@ -507,9 +509,15 @@ def take(e: Enclosure, rows: slice | np.ndarray) -> Enclosure:
 
 @dataclass(frozen=True)
 class _Program:
+    """A traced batch program run in interval arithmetic. With ``defined_by_value``, the
+    program returns (J, F) and the boxes where F's enclosure is not finite (F may be
+    undefined or unbounded there) get the whole line for every entry of J: a Jacobian
+    bound proves nothing about a game whose pseudo-gradient may be NaN in the box."""
+
     jaxpr: Any
     consts: list
     batch: int
+    defined_by_value: bool = False
 
     def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Interval:
         n = lo.shape[0]
@@ -521,8 +529,12 @@ class _Program:
                 fill = self.batch - count
                 blo = np.concatenate([blo, np.repeat(blo[:1], fill, axis=0)])
                 bhi = np.concatenate([bhi, np.repeat(bhi[:1], fill, axis=0)])
-            (out,) = interpret(self.jaxpr, self.consts, [Interval(blo, bhi)])
-            J = _interval(out)
+            outs = interpret(self.jaxpr, self.consts, [Interval(blo, bhi)])
+            J = _interval(outs[0])
+            if self.defined_by_value:
+                F = _interval(outs[1])
+                finite = np.all(np.isfinite(F.lo) & np.isfinite(F.hi), axis=tuple(range(1, F.lo.ndim)))
+                J = iv.whole_where(J, np.broadcast_to(~finite.reshape((-1,) + (1,) * (J.lo.ndim - 1)), J.shape))
             los.append(J.lo[:count])
             his.append(J.hi[:count])
         return Interval(np.concatenate(los), np.concatenate(his))
@@ -696,7 +708,14 @@ def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclos
         def jac(x: Any) -> Any:
             return jax.jacfwd(lambda y: F(y, p))(x)
 
-        closed = jax.make_jaxpr(jax.vmap(jac))(jnp.zeros((batch, game.dim)))
+        def jac_and_value(x: Any) -> Any:  # (J(x), F(x)) from one forward pass
+            def both(y: Any) -> Any:
+                v = F(y, p)
+                return v, v
+
+            return jax.jacfwd(both, has_aux=True)(x)
+
+        closed = jax.make_jaxpr(jax.vmap(jac_and_value))(jnp.zeros((batch, game.dim)))
         second = None
         if mean_value and game.dim <= MEAN_VALUE_MAX_DIM and mean_value_applies(game, jac):
             second = jax.make_jaxpr(jax.vmap(jax.jacfwd(jac)))(jnp.zeros((batch, game.dim)))
@@ -711,7 +730,7 @@ def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclos
             f"sound bounds: the game's JAX program uses {names}, which sgncert cannot enclose "
             f"(use --bounds sampled, or write the game with supported operations: docs/theory.md §14)"
         )
-    first = _Program(closed.jaxpr, list(closed.consts), batch)
+    first = _Program(closed.jaxpr, list(closed.consts), batch, defined_by_value=True)
     return JacobianEnclosure(
         game.dim,
         first,

@@ -308,11 +308,12 @@ def matrix_free_statistics(
     finite = np.ones(n, dtype=bool)
     value0 = np.asarray(ops["value"](np.asarray(points[0], dtype=np.float64), p))  # F at the centre
 
-    def at_point(k: int) -> dict[str, Any]:
-        return _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k, margin)
+    def at_point(k: int) -> tuple[dict[str, Any], bool]:
+        defined = bool(np.all(np.isfinite(np.asarray(ops["value"](np.asarray(points[k], dtype=np.float64), p)))))
+        return _point_statistics(game, ops, points[k], p, weights, block_stats, opts, k, margin), defined
 
-    for k, st in in_order(at_point, range(n), point_threads(sum(game.metric_block_sizes), opts)):
-        finite[k] = all(np.all(np.isfinite(v)) for v in st.values())
+    for k, (st, defined) in in_order(at_point, range(n), point_threads(sum(game.metric_block_sizes), opts)):
+        finite[k] = defined and all(np.all(np.isfinite(v)) for v in st.values())
         rows.append(st)
         if progress:
             progress(k + 1, n)

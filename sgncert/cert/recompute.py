@@ -379,7 +379,7 @@ class Recomputation:
         self.F_center, self.K = st["value0"], st.get("jacobians")
         if not st["finite"].all():
             bad = int(np.argmin(st["finite"]))
-            rep.undecidable("constants", f"the Jacobian is not finite at sample {bad}: {_point(pts[bad])}")
+            rep.undecidable("constants", f"F or its Jacobian is not finite at sample {bad}: {_point(pts[bad])}")
             return
         self._compare(
             st["mu"].min(axis=0),
@@ -399,7 +399,7 @@ class Recomputation:
         status = FAILED if (self.strict or k["provenance"] == "sound") else WARNING
         if not st["finite"].all():
             bad = int(np.argmin(st["finite"]))
-            rep.undecidable("resample", f"the Jacobian is not finite at a fresh sample: {_point(fresh[bad])}")
+            rep.undecidable("resample", f"F or its Jacobian is not finite at a fresh sample: {_point(fresh[bad])}")
             return
         found = 0
         n = len(self.names)

@@ -20,7 +20,11 @@ intervals (an *enclosure*):
 
 Non-finite results (overflow, 0 * inf, a logarithm of an interval reaching 0) become the
 whole line ``[-inf, inf]``: the enclosure stays true and the caller sees that nothing is
-proved there.
+proved there. The whole line also stands for a value the program may not define at all
+(NaN: a logarithm or square root of a negative number), so every operation keeps it
+(:func:`undefined`), even where the real result would be bounded: ``0 * x``, ``|x|``,
+``max(x, 0)``, ``x^2`` or ``tanh x`` of the whole line is the whole line, as the program's
+NaN stays NaN through them. Nothing computed from a possibly undefined value is proved.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ __all__ = [
     "down",
     "up",
     "inflate",
+    "undefined",
+    "keep_undefined",
+    "whole_where",
     "gamma_n",
     "add",
     "sub",
@@ -108,6 +115,26 @@ class Interval:
         return self.hi - self.lo
 
 
+def undefined(a: Interval) -> np.ndarray:
+    """Entries that may be undefined (NaN in the program): the whole line ``[-inf, inf]``."""
+    return np.isneginf(a.lo) & np.isposinf(a.hi)
+
+
+def whole_where(out: Interval, mask: np.ndarray) -> Interval:
+    """``out``, with the whole line where ``mask``."""
+    if not np.any(mask):
+        return out
+    return Interval(np.where(mask, -np.inf, out.lo), np.where(mask, np.inf, out.hi))
+
+
+def keep_undefined(out: Interval, *operands: Interval) -> Interval:
+    """``out``, with the whole line wherever an operand (broadcast to ``out``) may be undefined."""
+    bad = np.zeros(out.shape, dtype=bool)
+    for a in operands:
+        bad = bad | np.broadcast_to(undefined(a), out.shape)
+    return whole_where(out, bad)
+
+
 def _clean(lo: np.ndarray, hi: np.ndarray) -> Interval:
     """NaN ends (0 * inf, inf - inf) become the whole line."""
     lo = np.asarray(lo, dtype=np.float64)
@@ -164,8 +191,9 @@ def mul(a: Interval, b: Interval) -> Interval:
         if np.any(safe):
             safe = safe & np.isfinite(plo) & np.isfinite(phi)
             lo, hi = np.where(safe, plo, lo), np.where(safe, phi, hi)
-        # an exact zero times anything finite or not is zero (0 * inf would be NaN)
-        zero = ((a.lo == 0) & (a.hi == 0)) | ((b.lo == 0) & (b.hi == 0))
+        # an exact zero times anything else, bounded or not, is zero (0 * inf would be NaN);
+        # times a possibly undefined value it stays undefined (the program's 0 * NaN is NaN)
+        zero = ((a.lo == 0) & (a.hi == 0) & ~undefined(b)) | ((b.lo == 0) & (b.hi == 0) & ~undefined(a))
         if np.any(zero):
             lo, hi = np.where(zero, 0.0, lo), np.where(zero, 0.0, hi)
         return _clean(lo, hi)
@@ -214,7 +242,7 @@ def integer_power(a: Interval, n: int) -> Interval:
         straddles = (a.lo < 0) & (a.hi > 0)
         if n % 2 == 0:
             lo = np.where(straddles, 0.0, _power_nonneg(small, n, down))
-            return _clean(lo, _power_nonneg(big, n, up))
+            return keep_undefined(_clean(lo, _power_nonneg(big, n, up)), a)
         # odd: monotone increasing
         lo = np.where(a.lo >= 0, _power_nonneg(alo, n, down), -_power_nonneg(alo, n, up))
         hi = np.where(a.hi >= 0, _power_nonneg(ahi, n, up), -_power_nonneg(ahi, n, down))
@@ -234,15 +262,15 @@ def sqrt(a: Interval) -> Interval:
 def absolute(a: Interval) -> Interval:
     alo, ahi = np.abs(a.lo), np.abs(a.hi)
     straddles = (a.lo < 0) & (a.hi > 0)
-    return Interval(np.where(straddles, 0.0, np.minimum(alo, ahi)), np.maximum(alo, ahi))
+    return keep_undefined(Interval(np.where(straddles, 0.0, np.minimum(alo, ahi)), np.maximum(alo, ahi)), a)
 
 
 def maximum(a: Interval, b: Interval) -> Interval:
-    return Interval(np.maximum(a.lo, b.lo), np.maximum(a.hi, b.hi))
+    return keep_undefined(Interval(np.maximum(a.lo, b.lo), np.maximum(a.hi, b.hi)), a, b)
 
 
 def minimum(a: Interval, b: Interval) -> Interval:
-    return Interval(np.minimum(a.lo, b.lo), np.minimum(a.hi, b.hi))
+    return keep_undefined(Interval(np.minimum(a.lo, b.lo), np.minimum(a.hi, b.hi)), a, b)
 
 
 def hull(a: Interval, b: Interval) -> Interval:
@@ -278,10 +306,16 @@ def contract(a: Interval, b: Interval, subscripts: str, inner: int) -> Interval:
             err = err + np.einsum(subscripts, ama, rb)
         if not exact_a:
             err = err + np.einsum(subscripts, ra, amb + rb)
-        # products that may be non-zero; where none is, the result is an exact zero
+        # products that may be non-zero; where none is, the result is an exact zero. A
+        # possibly undefined factor (the whole line: m = 0, r = inf) is live even against an
+        # exact zero: its allowance inf * 0 is NaN, and the entry becomes the whole line
         live = np.einsum(
             subscripts, ((ama > 0) | (ra > 0)).astype(np.float64), ((amb > 0) | (rb > 0)).astype(np.float64)
         )
+        wa, wb = undefined(a), undefined(b)
+        if wa.any() or wb.any():
+            live = live + np.einsum(subscripts, wa.astype(np.float64), np.ones_like(mb))
+            live = live + np.einsum(subscripts, np.ones_like(ma), wb.astype(np.float64))
         live = live > 0
         r = np.where(live, inflate(err, 2 * inner + 4), 0.0)
         return _clean(np.where(live, down(c - r), 0.0), np.where(live, up(c + r), 0.0))
@@ -393,5 +427,6 @@ ELEMENTARY: dict[str, Callable[[Interval], Interval]] = {
 
 
 def elementary(name: str, a: Interval) -> Interval:
-    """The enclosure of the elementary function ``name`` (a key of ELEMENTARY)."""
-    return ELEMENTARY[name](a)
+    """The enclosure of the elementary function ``name`` (a key of ELEMENTARY); the whole
+    line where ``a`` may be undefined (tanh of NaN is NaN, not a value in [-1, 1])."""
+    return keep_undefined(ELEMENTARY[name](a), a)

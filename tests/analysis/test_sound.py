@@ -351,3 +351,68 @@ def test_a_huge_integer_power_is_refused_not_looped_over():
     game = _game("(x / 2) ** 1000000000000", "x", 0.5)
     with jax_scope(), pytest.raises(SpecError, match="power"):
         jacobian_enclosure(game, batch=8)(np.full((1, 4), -0.1), np.full((1, 4), 0.1))
+
+
+# ------------------------------------------------- a pseudo-gradient undefined in part of the region
+def _undefined_in_part(tmp_path):
+    """F_x = x + w log(y) with w = 0: NaN (0 * NaN, 0 * -inf) wherever y <= 0, while its
+    Jacobian [[1, w / y], [0, 1]] is finite there (y != 0). The region y in [-0.5, 1.5]
+    (centre 0.5) holds such points; the theory needs F defined on all of it."""
+    (tmp_path / "hook.py").write_text(
+        "import jax.numpy as jnp\n"
+        "def costs(x, p):\n"
+        "    u, v = x['x'][0], x['y'][0]\n"
+        "    return {'x': 0.5 * u * u + p['w'] * u * jnp.log(v), 'y': 0.5 * v * v}\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "sgncert": 1,
+        "name": "undefined-in-part",
+        "params": {"w": 0.0},
+        "players": [{"name": "x", "dim": 1}, {"name": "y", "dim": 1}],
+        "costs": {"python": "hook.py:costs"},
+        "region": {"center": [0.0, 0.5], "radius": 1.0, "norm": "inf"},
+    }
+    return game_from_dict(spec, base_dir=tmp_path)
+
+
+def test_a_pseudo_gradient_undefined_in_part_of_the_region_is_never_certified(tmp_path):
+    from sgncert.analysis.certify import certify
+    from sgncert.errors import NumericalError
+
+    game = _undefined_in_part(tmp_path)
+    with jax_scope():
+        F, J = kernels(game)[1](np.array([0.0, -0.25]), game.jax_params())
+        assert np.isnan(np.asarray(F)[0]) and np.all(np.isfinite(np.asarray(J)))  # what the game is
+        with pytest.raises(NumericalError, match="F or its Jacobian is not finite at sample"):
+            certify(game, tight=False, bands=False)
+        with pytest.raises(NumericalError, match="F or its Jacobian is not finite at sample"):
+            certify(game, tight=False, bands=False, matrix_free=True)
+        with pytest.raises(NumericalError, match="not finite at sample"):  # (the samples come first)
+            certify(game, tight=False, bands=False, bounds="sound")
+        # the enclosure itself: boxes reaching y <= 0 prove nothing, the others stay tight
+        enclose = jacobian_enclosure(game, batch=2)
+        J = enclose(np.array([[-1.0, -0.5], [-1.0, 0.5]]), np.array([[1.0, -0.25], [1.0, 1.5]])).J
+        assert np.all(np.isneginf(J.lo[0])) and np.all(np.isposinf(J.hi[0]))
+        assert np.all(np.isfinite(J.lo[1])) and np.all(np.isfinite(J.hi[1]))
+
+
+def test_nothing_computed_from_a_possibly_undefined_value_comes_out_bounded(tmp_path):
+    """tanh(log y) on y in [-2, -1] is NaN in the program (jnp.tanh(nan) is nan), though
+    tanh of any real number lies in [-1, 1]; its derivative sech^2(log y) / y likewise."""
+    game = _hook_game(
+        tmp_path,
+        "    u, v = x['x'], x['y']\n"
+        "    return {'x': 0.5 * u @ u + jnp.sum(u * jnp.tanh(jnp.log(v))) + jnp.sum(jnp.abs(jnp.log(v)) ** 2),\n"
+        "            'y': 0.5 * v @ v}\n",
+    )
+    with jax_scope():
+        assert np.isnan(float(jnp_tanh_log(-1.5)))
+        J = jacobian_enclosure(game, batch=1)(np.array([[0.0, 0.0, -2.0, -2.0]]), np.array([[0.1, 0.1, -1.0, -1.0]])).J
+    assert np.all(np.isneginf(J.lo)) and np.all(np.isposinf(J.hi))
+
+
+def jnp_tanh_log(v: float):
+    import jax.numpy as jnp
+
+    return jnp.tanh(jnp.log(jnp.float64(v)))

@@ -104,7 +104,7 @@ def test_arithmetic_encloses_exact_rational_results(a, b, c, d, s, u, n):
 
 def test_zeros_stay_exact_and_nan_becomes_the_whole_line():
     z = iv.point(np.zeros(3))
-    x = Interval(np.array([-np.inf, 1.0, 2.0]), np.array([np.inf, 2.0, 3.0]))
+    x = Interval(np.array([1.0, -np.inf, 2.0]), np.array([np.inf, 2.0, 3.0]))  # unbounded, but real
     prod = iv.mul(z, x)
     assert np.all(prod.lo == 0) and np.all(prod.hi == 0)
     s = iv.total(iv.point(np.zeros((2, 4))), [1])
@@ -113,6 +113,30 @@ def test_zeros_stay_exact_and_nan_becomes_the_whole_line():
     d = iv.sub(inf, inf)
     assert d.lo[0] == -np.inf and d.hi[0] == np.inf
     assert iv.div(iv.point(np.ones(1)), _interval(-1.0, 1.0)).hi[0] == np.inf
+
+
+WHOLE = Interval(np.array([-np.inf]), np.array([np.inf]))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda u: iv.mul(iv.point(np.zeros(1)), u),
+        lambda u: iv.mul(u, iv.point(np.zeros(1))),
+        iv.absolute,
+        lambda u: iv.maximum(u, iv.point(np.zeros(1))),
+        lambda u: iv.minimum(iv.point(np.ones(1)), u),
+        lambda u: iv.integer_power(u, 2),
+        lambda u: iv.contract(u.__class__(u.lo[None], u.hi[None]), iv.point(np.zeros((1, 1))), "ij,jk->ik", 1),
+        *[lambda u, name=name: iv.elementary(name, u) for name in iv.ELEMENTARY],
+    ],
+    ids=["0*u", "u*0", "abs", "max", "min", "square", "contract", *iv.ELEMENTARY],
+)
+def test_a_possibly_undefined_value_stays_undefined(op):
+    """The whole line may be the program's NaN (log of a negative number): 0 * NaN, |NaN|,
+    max(NaN, 0), NaN^2, tanh(NaN) are NaN in the program, so none may come out bounded."""
+    out = op(WHOLE)
+    assert np.all(np.isneginf(out.lo)) and np.all(np.isposinf(out.hi))
 
 
 def test_contract_encloses_matrix_products():
