@@ -224,6 +224,8 @@ def _self_compare(name: str, a: Value) -> Tri:
 def _select(pred: Value, cases: Sequence[Value]) -> Value:
     if isinstance(pred, Tri):
         assert len(cases) == 2
+        if _ints(cases) and np.all(pred.can_true != pred.can_false):  # decided: integers stay exact
+            return np.where(pred.can_true, np.asarray(cases[1]), np.asarray(cases[0]))
         if all(isinstance(c, Tri) for c in cases):
             f, t = cases
             ct = (pred.can_false & f.can_true) | (pred.can_true & t.can_true)

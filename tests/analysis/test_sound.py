@@ -311,6 +311,10 @@ HOOKS = {
     "a NaN constant": """
         a = jnp.where(~(u > jnp.nan), 1.0, 3.0)  # u > NaN is False
         return {"x": 0.5 * jnp.sum(a * u * u), "y": 0.5 * v @ v}""",
+    "an integer chosen by a decided comparison": """
+        k = jnp.where(u > 5.0, 1, 2)  # 2 on the whole box: an exact integer, used as an index
+        s = jnp.array([1.0, 2.0, 3.0])[k]
+        return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
     "complex numbers": """
         s = jnp.abs(jnp.exp(1j * (jnp.arange(2) + 2)) + 1)
         return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
