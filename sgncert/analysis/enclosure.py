@@ -385,7 +385,7 @@ def unsupported_operations(jaxpr: Any) -> set[str]:
     return bad
 
 
-def _convert(v: Value, params: dict) -> Value:
+def _convert(v: Value, params: dict, source: Any = np.float64) -> Value:
     dtype = np.dtype(params["new_dtype"])
     if dtype.kind == "f":
         if dtype != np.float64:
@@ -402,9 +402,33 @@ def _convert(v: Value, params: dict) -> Value:
         if isinstance(v, Interval):
             return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
         return Tri.exact(np.asarray(v) != 0)
-    if isinstance(v, (Interval, Tri)):
+    if isinstance(v, Tri):  # a boolean to an integer: exact where decided, else [0, 1]
+        return _declared(_interval(v), dtype, "convert_element_type")
+    if isinstance(v, Interval):
+        if np.dtype(source).kind in "iu":  # an integer not determined on the box stays an interval
+            return _declared(v, dtype, "convert_element_type")
         raise SpecError(f"sound bounds: the program converts a float to {dtype} (not supported)")
     return np.asarray(v).astype(dtype)
+
+
+def _declared(v: Value, dtype: Any, consumer: str) -> Value:
+    """``v`` as its declared dtype: a boolean held as an interval (a max of booleans, a
+    boolean scatter) becomes three-valued; an integer held as an interval that is one
+    integer on the whole box becomes that exact integer. An integer that is not determined
+    on the box (chosen by an undecided comparison) stays an interval, which arithmetic and
+    conversion to float accept; used as an index it is refused."""
+    kind = np.dtype(dtype).kind
+    if kind == "b" and isinstance(v, Interval):
+        return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
+    if kind in "iu" and isinstance(v, Interval):
+        if np.all(v.lo == v.hi) and np.all(np.isfinite(v.lo)) and np.all(v.lo == np.round(v.lo)):
+            return np.asarray(v.lo).astype(dtype)
+        if consumer in _STRUCTURAL or consumer == "scatter":
+            raise SpecError(
+                "sound bounds: an integer the program uses as an index is not determined on a box "
+                "(a comparison sgncert cannot decide there chooses it); not supported"
+            )
+    return v
 
 
 def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[Value]:
@@ -435,9 +459,13 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
         env[var] = val
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
-        if any(np.dtype(getattr(v.aval, "dtype", np.float64)).kind == "c" for v in [*eqn.invars, *eqn.outvars]):
+        dtypes = [np.dtype(getattr(v.aval, "dtype", np.float64)) for v in [*eqn.invars, *eqn.outvars]]
+        if any(t.kind == "c" for t in dtypes):
             raise SpecError("sound bounds: the program uses complex numbers (not supported)")
-        ins = [read(v) for v in eqn.invars]
+        if any(t.kind == "f" and t != np.float64 for t in dtypes):
+            narrow = next(t for t in dtypes if t.kind == "f" and t != np.float64)
+            raise SpecError(f"sound bounds: the program computes in {narrow} (only float64 is supported)")
+        ins = [_declared(read(v), getattr(v.aval, "dtype", np.float64), name) for v in eqn.invars]
         params = dict(eqn.params)
         if name in _STRUCTURAL:
             outs = _structural(eqn.primitive, ins, params)
@@ -469,7 +497,7 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
         elif name == "iota":
             outs = [_lift(np.asarray(eqn.primitive.bind(**params)))]
         elif name == "convert_element_type":
-            outs = [_convert(ins[0], params)]
+            outs = [_convert(ins[0], params, getattr(eqn.invars[0].aval, "dtype", np.float64))]
         elif name == "stop_gradient":
             outs = ins
         elif name in _CALLS or name in _CALLS_VJP:
@@ -522,8 +550,13 @@ class _Program:
     defined_by_value: bool = False
 
     def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Interval:
+        return self.evaluate(lo, hi)[0]
+
+    def evaluate(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Interval, np.ndarray]:
+        """(the enclosure, ``defined`` (n,)): False on the boxes where F's enclosure is not
+        finite (``defined_by_value``), whose enclosure is the whole line."""
         n = lo.shape[0]
-        los, his = [], []
+        los, his, oks = [], [], []
         for start in range(0, n, self.batch):
             blo, bhi = lo[start : start + self.batch], hi[start : start + self.batch]
             count = blo.shape[0]
@@ -533,13 +566,20 @@ class _Program:
                 bhi = np.concatenate([bhi, np.repeat(bhi[:1], fill, axis=0)])
             outs = interpret(self.jaxpr, self.consts, [Interval(blo, bhi)])
             J = _interval(outs[0])
+            defined = np.ones(blo.shape[0], dtype=bool)
             if self.defined_by_value:
                 F = _interval(outs[1])
-                finite = np.all(np.isfinite(F.lo) & np.isfinite(F.hi), axis=tuple(range(1, F.lo.ndim)))
-                J = iv.whole_where(J, np.broadcast_to(~finite.reshape((-1,) + (1,) * (J.lo.ndim - 1)), J.shape))
+                defined = np.all(np.isfinite(F.lo) & np.isfinite(F.hi), axis=tuple(range(1, F.lo.ndim)))
+                J = _whole_boxes(J, ~defined)
             los.append(J.lo[:count])
             his.append(J.hi[:count])
-        return Interval(np.concatenate(los), np.concatenate(his))
+            oks.append(defined[:count])
+        return Interval(np.concatenate(los), np.concatenate(his)), np.concatenate(oks)
+
+
+def _whole_boxes(J: Interval, boxes: np.ndarray) -> Interval:
+    """``J`` (n, ...) with the whole line on every entry of the boxes ``boxes`` (n,)."""
+    return iv.whole_where(J, np.broadcast_to(boxes.reshape((-1,) + (1,) * (J.lo.ndim - 1)), J.shape))
 
 
 @dataclass(frozen=True)
@@ -584,7 +624,7 @@ class JacobianEnclosure:
         used). ``sizes``: the blocks (default: one block)."""
         sizes = [self.dim] if sizes is None else list(sizes)
         N = len(sizes)
-        J = self.first(lo, hi)
+        J, defined = self.first.evaluate(lo, hi)
         if self.second is None:
             return J, np.broadcast_to((hi - lo)[:, None, None, :], (lo.shape[0], N, N, lo.shape[1])).copy()
         c = lo + 0.5 * (hi - lo)
@@ -600,7 +640,8 @@ class JacobianEnclosure:
             rows = np.add.reduceat(size, off[:-1], axis=1)
             blocks = np.add.reduceat(rows, off[:-1], axis=2)  # (n, N, N, d)
             smear = blocks * (hi - lo)[:, None, None, :]
-        return Interval(np.maximum(J.lo, mv.lo), np.minimum(J.hi, mv.hi)), smear
+        # the mean-value form knows nothing of F: a box where F may be undefined stays unproved
+        return _whole_boxes(Interval(np.maximum(J.lo, mv.lo), np.minimum(J.hi, mv.hi)), ~defined), smear
 
 
 # operations that can make J jump (a selection on a comparison, sign, rounding) or make

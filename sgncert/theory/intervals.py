@@ -21,10 +21,11 @@ intervals (an *enclosure*):
 Non-finite results (overflow, 0 * inf, a logarithm of an interval reaching 0) become the
 whole line ``[-inf, inf]``: the enclosure stays true and the caller sees that nothing is
 proved there. The whole line also stands for a value the program may not define at all
-(NaN: a logarithm or square root of a negative number), so every operation keeps it
-(:func:`undefined`), even where the real result would be bounded: ``0 * x``, ``|x|``,
-``max(x, 0)``, ``x^2`` or ``tanh x`` of the whole line is the whole line, as the program's
-NaN stays NaN through them. Nothing computed from a possibly undefined value is proved.
+(NaN: a logarithm or square root of a negative number), and an infinite end for a float
+that may have overflowed (``0 * inf`` is NaN in the program), so every operation keeps
+both as the whole line (:func:`undefined`), even where the real result would be bounded:
+``0 * x``, ``|x|``, ``max(x, 0)``, ``x^2`` or ``tanh x`` of them is the whole line, as the
+program's NaN stays NaN through them. Nothing computed from such a value is proved.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ class Interval:
 
 
 def undefined(a: Interval) -> np.ndarray:
-    """Entries that may be undefined (NaN in the program): the whole line ``[-inf, inf]``."""
-    return np.isneginf(a.lo) & np.isposinf(a.hi)
+    """Entries that may be undefined (NaN in the program: the whole line) or infinite (an
+    end at +-inf: the program's float may have overflowed, and 0 * inf is NaN)."""
+    return ~(np.isfinite(a.lo) & np.isfinite(a.hi))
 
 
 def whole_where(out: Interval, mask: np.ndarray) -> Interval:

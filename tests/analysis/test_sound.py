@@ -315,10 +315,29 @@ HOOKS = {
         k = jnp.where(u > 5.0, 1, 2)  # 2 on the whole box: an exact integer, used as an index
         s = jnp.array([1.0, 2.0, 3.0])[k]
         return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
+    "a boolean scatter": """
+        m = jnp.zeros(2, bool).at[1].set(u[0] > 0.0)  # undecided on the box
+        return {"x": 0.5 * jnp.sum(jnp.where(m, 3.0, 1.0) * u * u) + jnp.sum(u * v), "y": 0.5 * v @ v}""",
+    "a maximum of booleans": """
+        m = jnp.maximum(u > 0.2, v > 10.0)
+        return {"x": 0.5 * jnp.sum(jnp.where(m, 3.0, 1.0) * u * u), "y": 0.5 * v @ v}""",
+    "an integer scatter used as an index": """
+        k = jnp.zeros(2, jnp.int32).at[1].set(2)
+        s = jnp.array([1.0, 2.0, 3.0])[k]
+        return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
+    "an undetermined integer index": """
+        k = jnp.where(u[0] > 0.0, 0, 1)  # undecided on the box, then used as an index
+        return {"x": 0.5 * u @ u + u[0] * lax.dynamic_slice(v, (k,), (1,))[0], "y": 0.5 * v @ v}""",
+    "float32 arithmetic": """
+        w = jnp.float32(1) / jnp.float32(3)  # 0.3333333432674408 in float32
+        return {"x": 0.5 * u @ u + w.astype(jnp.float64) * jnp.sum(u * v), "y": 0.5 * v @ v}""",
     "complex numbers": """
         s = jnp.abs(jnp.exp(1j * (jnp.arange(2) + 2)) + 1)
         return {"x": 0.5 * jnp.sum(s * u * u), "y": 0.5 * v @ v}""",
 }
+
+
+REFUSED = {"complex numbers": "complex", "float32 arithmetic": "float32", "an undetermined integer index": "index"}
 
 
 @pytest.mark.parametrize("case", sorted(HOOKS))
@@ -331,8 +350,8 @@ def test_python_hook_enclosures_hold_or_are_refused(case, tmp_path):
     with jax_scope():
         enclose = jacobian_enclosure(game, batch=4)
         lo, hi = np.array([[-0.5, 0.1, -0.5, -0.5]]), np.array([[0.5, 0.5, 0.5, 0.5]])
-        if case == "complex numbers":
-            with pytest.raises(SpecError, match="complex"):
+        if case in REFUSED:
+            with pytest.raises(SpecError, match=REFUSED[case]):
                 enclose(lo, hi)
             return
         J = enclose(lo, hi).J
@@ -420,3 +439,50 @@ def jnp_tanh_log(v: float):
     import jax.numpy as jnp
 
     return jnp.tanh(jnp.log(jnp.float64(v)))
+
+
+def test_the_mean_value_form_does_not_prove_a_box_where_f_is_undefined():
+    """F_x = sqrt(y) is NaN for y < 0 while J's second row [1, 1] is constant: the
+    mean-value form alone would prove that row on a box reaching y < 0."""
+    game = game_from_dict(
+        {
+            "sgncert": 1,
+            "name": "sqrt",
+            "players": [{"name": "x", "dim": 1}, {"name": "y", "dim": 1}],
+            "costs": {"x": "sum(x * sqrt(y))", "y": "0.5 * sum(y ** 2) + sum(x * y)"},
+            "region": {"center": [0.0, 1.0], "radius": 2.0},
+        }
+    )
+    with jax_scope():
+        enclose = jacobian_enclosure(game, batch=2)
+        assert enclose.second is not None  # the mean-value form is used for this game
+        F, _ = kernels(game)[1](np.array([0.5, -0.5]), game.jax_params())
+        assert np.isnan(np.asarray(F)[0])
+        J = enclose(np.array([[0.0, -1.0], [0.0, 1.0]]), np.array([[1.0, 3.0], [1.0, 3.0]])).J
+    assert np.all(np.isneginf(J.lo[0])) and np.all(np.isposinf(J.hi[0]))
+    assert np.all(np.isfinite(J.lo[1])) and np.all(np.isfinite(J.hi[1]))
+
+
+def test_an_overflow_is_not_hidden_by_an_exact_zero_tangent(tmp_path):
+    """exp(v) overflows to inf for v > 709.78; the tangent of u / (1 + exp(v)) along u is
+    then 0 * inf = NaN in XLA's J_xx, so J_xx may not be proved [0, 0]."""
+    (tmp_path / "hook.py").write_text(
+        "import jax.numpy as jnp\n"
+        "def costs(x, p):\n"
+        "    u, v = x['x'][0], x['y'][0]\n"
+        "    return {'x': u / (1 + jnp.exp(v)), 'y': 0.5 * v * v}\n",
+        encoding="utf-8",
+    )
+    spec = {
+        "sgncert": 1,
+        "name": "overflow",
+        "players": [{"name": "x", "dim": 1}, {"name": "y", "dim": 1}],
+        "costs": {"python": "hook.py:costs"},
+        "region": {"center": [0.5, 705.0], "radius": 5.0, "norm": "inf"},
+    }
+    game = game_from_dict(spec, base_dir=tmp_path)
+    with jax_scope():
+        _, K = kernels(game)[1](np.array([0.5, 710.0]), game.jax_params())
+        assert np.isnan(np.asarray(K)[0, 0])
+        J = jacobian_enclosure(game, batch=1)(np.array([[0.0, 700.0]]), np.array([[1.0, 710.0]])).J
+    assert np.isneginf(J.lo[0, 0, 0]) and np.isposinf(J.hi[0, 0, 0])

@@ -104,9 +104,12 @@ def test_arithmetic_encloses_exact_rational_results(a, b, c, d, s, u, n):
 
 def test_zeros_stay_exact_and_nan_becomes_the_whole_line():
     z = iv.point(np.zeros(3))
-    x = Interval(np.array([1.0, -np.inf, 2.0]), np.array([np.inf, 2.0, 3.0]))  # unbounded, but real
+    x = Interval(np.array([1.0, -1.0, 2.0]), np.array([1.5, 2.0, 3.0]))
     prod = iv.mul(z, x)
     assert np.all(prod.lo == 0) and np.all(prod.hi == 0)
+    # an infinite end may be the program's overflow, and XLA's 0 * inf is NaN
+    over = iv.mul(z, Interval(np.array([1.0, -np.inf, -np.inf]), np.array([np.inf, 2.0, np.inf])))
+    assert np.all(np.isneginf(over.lo)) and np.all(np.isposinf(over.hi))
     s = iv.total(iv.point(np.zeros((2, 4))), [1])
     assert np.all(s.lo == 0) and np.all(s.hi == 0)
     inf = Interval(np.array([np.inf]), np.array([np.inf]))
