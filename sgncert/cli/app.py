@@ -31,6 +31,8 @@ COMMANDS = {
 DEBUG_HELP = "Show Python tracebacks on errors."
 #: key in ``click.Context.meta`` (shared by a context and all its sub-contexts)
 DEBUG_KEY = "sgncert.debug"
+#: key in ``click.Context.meta``: what a command adds to the interrupt message (a sweep's journal)
+INTERRUPT_NOTE = "sgncert.interrupt_note"
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -81,11 +83,7 @@ class SgnGroup(click.Group):
                 raise
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo(
-                "sgncert: interrupted; no output file was changed (a sweep keeps its finished rows in "
-                "OUTPUT.partial.jsonl for --resume)",
-                err=True,
-            )
+            click.echo(f"sgncert: interrupted; no output file was changed{ctx.meta.get(INTERRUPT_NOTE, '')}", err=True)
             raise SystemExit(EXIT_INTERRUPTED) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .console import Progress, console
+from .console import Progress, console, emit
 from .files import FILE_PATH, check_figure, save_figure_or_fail
 
 
@@ -73,7 +73,7 @@ def band(source, output, alpha, overrides, game_path, as_json):
     if as_json:
         from ..util.jsondoc import jsonable
 
-        click.echo(json.dumps(jsonable(data), sort_keys=True, indent=2))
+        emit(json.dumps(jsonable(data), sort_keys=True, indent=2))
         return
     out = console()
     if data["n_players"] == 2:

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_INPUT, EXIT_NEGATIVE, EXIT_OK
-from .console import Progress, console, fail
+from .console import Progress, console, emit, fail
+from .files import check_target, game_files
 
 
 def _created() -> str | None:
@@ -121,6 +122,9 @@ def certify(
 
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_limits(g, force, matrix_free)
+    target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
+    if target is not None:
+        check_target(target, game_files(g), "certificate")
     if (tolerance is not None or budget is not None) and (bounds or g.bounds) != "sound":
         from ..errors import SpecError
 
@@ -141,7 +145,6 @@ def certify(
             workers=workers,
             matrix_free=matrix_free,
         )
-    target = None if no_write else (output or game.with_name(game.stem + ".cert.json"))
     source = spec_source(g, target) if target else None
     doc = build_certificate(result, created=_created(), source=source)
     text = dumps(doc)
@@ -151,7 +154,7 @@ def certify(
         except OSError as exc:
             fail(f"{target}: cannot write the certificate: {exc.strerror or exc}", EXIT_INPUT)
     if as_json:
-        click.echo(text, nl=False)
+        emit(text, nl=False)
     else:
         from .tables import certificate_tables
 

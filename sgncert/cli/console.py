@@ -21,13 +21,29 @@ def interactive(stream: IO[str]) -> bool:
 
 
 def console(stderr: bool = False) -> Any:
-    """A rich Console on stdout (or stderr); plain text, 120 columns, when not a TTY."""
+    """A rich Console on stdout (or stderr); plain text, 120 columns, when not a TTY. A
+    reader that stops early (``| head``) silences the rest of the output; the command still
+    ends with its own exit code (rich would exit 1, which means "not certified" here)."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            silence_stdout()
+
     stream = sys.stderr if stderr else sys.stdout
-    return Console(
+    return _Console(
         file=stream, no_color=not interactive(stream), highlight=False, width=None if stream.isatty() else 120
     )
+
+
+def silence_stdout() -> None:
+    """Send the rest of stdout to /dev/null (its reader has gone: a broken pipe), so that no
+    later write or the interpreter's final flush fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -36,11 +52,20 @@ def fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def emit(text: str, nl: bool = True) -> None:
+    """``text`` on stdout; a reader that stops early (a broken pipe) silences the rest."""
+    try:
+        click.echo(text, nl=nl)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+
+
 def echo_json(doc: Any) -> None:
     """One JSON document on stdout (sorted keys, indent 2)."""
     import json
 
-    click.echo(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False, default=str))
+    emit(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False, default=str))
 
 
 class Progress:

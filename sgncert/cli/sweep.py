@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from .console import Progress, console
-from .files import FILE_PATH, check_figure, check_output, save_figure_or_fail, write_text
+from .app import INTERRUPT_NOTE
+from .console import Progress, console, emit
+from .files import FILE_PATH, check_figure, check_output, check_target, game_files, save_figure_or_fail, write_text
 from .tables import add_number_column, add_row, number, number_cell, plain
 
 
@@ -198,6 +199,8 @@ def sweep(
     ranges = as_ranges(params)
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_ranges(g, ranges)
+    check_target(output, game_files(g), "sweep")
+    check_target(output.with_suffix(".csv"), game_files(g), "csv")
     if plot_path is not None and len(ranges) > 2:
         from ..errors import SpecError
 
@@ -212,6 +215,9 @@ def sweep(
     }
     with runner(scheduler, workers) as run, Progress() as progress:
         journal = FileJournal(output.with_name(output.name + ".partial.jsonl"), header, resume)
+        click.get_current_context().meta[INTERRUPT_NOTE] = (
+            f" ({journal.path} keeps the finished rows: run again with --resume)"
+        )
         doc = run_sweep(
             g, ranges, progress=progress, tight=tight, boundary_rtol=boundary_rtol or None, runner=run, journal=journal
         )
@@ -226,7 +232,7 @@ def sweep(
         fig, _ = sweep_figure(doc)
         save_figure_or_fail(fig, plot_path)
     if as_json:
-        click.echo(text, nl=False)
+        emit(text, nl=False)
         return
     out = console()
     out.print(_rows_table(doc))

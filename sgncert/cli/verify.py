@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .console import console, echo_json
+from .console import console, echo_json, emit
 
 if TYPE_CHECKING:
     from ..cert.report import VerifyReport
@@ -188,9 +188,7 @@ class _Printer:
         out.print(line, soft_wrap=True)
 
     def _annotate(self, level: str, cert: Path, title: str, message: str) -> None:
-        click.echo(
-            f"::{level} file={_gh_escape(str(cert), True)},title={_gh_escape(title, True)}::{_gh_escape(message)}"
-        )
+        emit(f"::{level} file={_gh_escape(str(cert), True)},title={_gh_escape(title, True)}::{_gh_escape(message)}")
 
     def report(self, report: VerifyReport, cert: Path) -> None:
         if self.quiet:

@@ -200,6 +200,36 @@ def test_existing_certificate_survives_a_failed_run(tmp_path):
     assert out.read_text() == "precious"
 
 
+def test_output_never_replaces_an_input_or_a_foreign_file(tmp_path):
+    """-o may replace an earlier certificate or sweep, never the game's own files nor an
+    unrelated file; refused at once (exit 2, one line), the file unchanged."""
+    spec = tmp_path / "scalar.yaml"
+    spec.write_text((GAMES / "scalar.yaml").read_text())
+    before = spec.read_text()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    for args in (
+        ("certify", str(spec), "-o", str(spec)),
+        ("certify", str(spec), "-o", str(notes)),
+        ("sweep", str(spec), "--param", "lam=0:1:2", "-o", str(spec)),
+        ("sweep", str(spec), "--param", "lam=0:1:2", "-o", str(tmp_path / "notes.json")),
+    ):
+        (tmp_path / "notes.json").write_text('{"kind": "mine"}')
+        r = run(*args)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, (args, r.stderr)
+        assert ("is an input" in r.stderr) or ("is not a sgncert" in r.stderr), r.stderr
+    assert spec.read_text() == before and notes.read_text() == "precious"
+    assert (tmp_path / "notes.json").read_text() == '{"kind": "mine"}'
+    cert = tmp_path / "s.cert.json"
+    for _ in range(2):  # an earlier certificate is replaced
+        assert run("certify", str(spec), "-o", str(cert), "--no-tight", "--no-bands").returncode == 0
+    r = run("sweep", str(spec), "--param", "lam=0:1:2", "-o", str(cert))  # a certificate is not a sweep
+    assert r.returncode == 2 and "not a sgncert sweep" in r.stderr
+    (tmp_path / "sw.csv").write_text("a,b\n1,2\n")  # a foreign table where the sweep's CSV would go
+    r = run("sweep", str(spec), "--param", "lam=0:1:2", "-o", str(tmp_path / "sw.json"))
+    assert r.returncode == 2 and "not a sgncert sweep table" in r.stderr and not (tmp_path / "sw.json").exists()
+
+
 def test_python_hook_game(tmp_path):
     (tmp_path / "hook.py").write_text(
         "import jax.numpy as jnp\n"
