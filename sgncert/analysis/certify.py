@@ -434,7 +434,9 @@ def certify(
     mf_token = MATRIX_FREE.set(mf)
     try:
         with keeping_jacobians():  # every pass over the samples reuses one set of Jacobians
-            c = _certify(game, progress, tight and mf is None, metric, bands, bounds, budget)
+            c = _certify(
+                game, progress, tight and mf is None, metric, bands, bounds, budget, no_tight=_no_tight(tight, mf)
+            )
     finally:
         MATRIX_FREE.reset(mf_token)
         SAMPLE_RUNNER.reset(token)
@@ -451,6 +453,13 @@ def certify(
     return c
 
 
+def _no_tight(tight: bool, mf: MatrixFree | None) -> str:
+    """Why a certification has no tight steps (the LMI proof's reason)."""
+    if tight and mf is not None:
+        return "tight steps are not computed on the matrix-free path"
+    return "tight steps not computed (tight=False, --no-tight)"
+
+
 def _certify(
     game: Game,
     progress: Progress | None,
@@ -459,7 +468,9 @@ def _certify(
     bands: bool,
     bounds: str | None,
     budget: SoundBudget | None,
+    no_tight: str = "tight steps not computed (tight=False, --no-tight)",
 ) -> Certification:
+    """The certification itself (:func:`certify`); ``no_tight`` says why, when ``tight`` is False."""
     notes: list[str] = []
     equilibrium = None
     center = game.region.center
@@ -530,9 +541,7 @@ def _certify(
         else ([], "bands not computed (bands=False, --no-bands)")
     )
     tight_results, tight_note = (
-        _tight(game, J_center if game.affine else None, constants.jacobians, metric)
-        if tight
-        else (None, "tight steps not computed (tight=False, --no-tight)")
+        _tight(game, J_center if game.affine else None, constants.jacobians, metric) if tight else (None, no_tight)
     )
     if tight and tight_note is not None:
         notes.append(tight_note)

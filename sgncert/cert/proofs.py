@@ -47,6 +47,7 @@ def check_verdict(doc: dict[str, Any], rep: VerifyReport) -> None:
     Certificates without a verdict (older ones) are judged by the SGN sections alone."""
     v = doc.get("verdict")
     if not isinstance(v, dict):
+        rep.notes.append("a certificate without a verdict (an older format): judged by its SGN section alone")
         return
     rules = rules_of(doc)
     t = doc.get("tight")

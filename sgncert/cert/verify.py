@@ -79,6 +79,15 @@ def _phase2(
             rep.timings["simulate"] = time.perf_counter() - t
 
 
+def holding_proofs(doc: dict[str, Any]) -> list[str]:
+    """The proofs a certificate states as holding; one without a verdict (an older format)
+    is certified by its SGN section alone, so ``sgn`` when it says certified."""
+    v = doc.get("verdict")
+    if isinstance(v, dict):
+        return [p["method"] for p in v.get("proofs", []) if p["holds"]]
+    return ["sgn"] if doc.get("certified") else []
+
+
 def verify_certificate(
     doc: dict[str, Any],
     *,
@@ -130,7 +139,7 @@ def verify_certificate(
         "sha256": doc["game"]["sha256"],
         "provenance": doc["constants"]["provenance"],
         "certified": doc["certified"],
-        "proofs": [p["method"] for p in (doc.get("verdict") or {}).get("proofs", []) if p["holds"]],
+        "proofs": holding_proofs(doc),
         "tool_version": doc["provenance"]["tool_version"],
     }
     source = doc["game"].get("source")

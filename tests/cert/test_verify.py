@@ -102,6 +102,19 @@ def test_json_report(certdir):
     assert all(c["status"] == "ok" for c in rep["checks"])
 
 
+def test_a_certificate_without_a_verdict_is_judged_by_its_sgn_section(certs):
+    """An older certificate has no verdict: certified means the SGN margin is proved
+    positive, and the report names sgn as the proof (not "no proof holds")."""
+    doc = copy.deepcopy(certs["scalar"])
+    for key in ("verdict", "tight", "equilibrium", "invariant_ball"):
+        doc.pop(key, None)
+    rep = verify_certificate(doc, resample=0)
+    assert rep.exit_code == 0 and rep.info["proofs"] == ["sgn"]
+    assert any("without a verdict" in n for n in rep.notes)
+    doc["sgn"]["margin"] = -abs(doc["sgn"]["margin"])  # then SGN proves nothing: certified is false
+    assert verify_certificate(doc, resample=0).exit_code == 1
+
+
 def test_game_file_still_matches(certdir, tmp_path):
     result = run(certdir / "lq64.cert.json", "--game", GAMES / "lq64.yaml", "-v")
     assert result.exit_code == 0, result.output
