@@ -124,6 +124,10 @@ def test_game_file_still_matches(certdir, tmp_path):
     result = run(certdir / "lq64.cert.json", "--game", changed)
     assert result.exit_code == 1
     assert "game.file" in result.output and "lam" in result.output
+    broken = tmp_path / "broken.yaml"  # a spec that no longer parses: the file's claim fails (exit 1), not exit 2
+    broken.write_text((GAMES / "lq64.yaml").read_text().replace("players:", "playrs:"))
+    result = run(certdir / "lq64.cert.json", "--game", broken)
+    assert result.exit_code == 1 and "no longer loads as a game" in result.output and "playrs" in result.output
 
 
 def test_overridden_parameters_are_recorded_and_checked(tmp_path):
