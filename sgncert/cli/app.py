@@ -75,6 +75,14 @@ class SgnGroup(click.Group):
         cmd = super().get_command(ctx, name)
         return with_debug_option(cmd) if cmd is not None else None
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # the top level's own options: one line too
+            if "--debug" in args or isinstance(exc, click.exceptions.NoArgsIsHelpError):
+                raise  # (no arguments at all: click prints the help)
+            fail(f"{exc.format_message()} (see 'sgncert --help')", exc.exit_code)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -85,6 +93,15 @@ class SgnGroup(click.Group):
         except KeyboardInterrupt:
             click.echo(f"sgncert: interrupted; no output file was changed{ctx.meta.get(INTERRUPT_NOTE, '')}", err=True)
             raise SystemExit(EXIT_INTERRUPTED) from None
+        except click.UsageError as exc:  # one line, like every other bad input
+            if debug_requested(ctx) or isinstance(exc, click.exceptions.NoArgsIsHelpError):
+                raise
+            where = (
+                f"sgncert {exc.ctx.command_path.split(' ', 1)[1]}"
+                if exc.ctx and " " in exc.ctx.command_path
+                else "sgncert"
+            )
+            fail(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # last resort: never a traceback without --debug

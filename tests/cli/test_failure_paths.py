@@ -37,6 +37,24 @@ def one_line_error(r, code=2):
     return lines[0]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("certify", "games/scalar.yaml", "--samples", "0"),
+        ("certify", "games/scalar.yaml", "--bounds", "exact"),
+        ("certify",),
+        ("certifyy", "x"),
+        ("--bogus",),
+        ("plot", "flow"),
+        ("verify", "--format", "xml", "c.json"),
+    ],
+    ids=["range", "choice", "missing-argument", "no-such-command", "top-level-option", "nested", "verify"],
+)
+def test_usage_errors_are_one_line(args):
+    line = one_line_error(cli(*args))
+    assert "--help" in line
+
+
 # --------------------------------------------------------------------------- spec errors
 @pytest.mark.parametrize(
     "text, needle",
