@@ -481,9 +481,14 @@ def certificate_tables(doc: dict[str, Any]) -> list[Any]:
         margins,
         "tau(A) = sup_w alpha_*",
         number_cell(number(sgn["tau"])),
-        "attained" if sgn.get("tau_attained") else "approached",
+        ("attained" if sgn.get("tau_attained") else "approached") + " (floating point; the margin decides)",
     )
-    add_row(margins, "small-gain radius", number_cell(_opt(sgn.get("gain"))), "< 1 certifies")
+    add_row(
+        margins,
+        "small-gain radius",
+        number_cell(_opt(sgn.get("gain"))),
+        "SGN needs < 1 (floating point; the margin decides)",
+    )
     add_row(margins, "alpha_true(w)", number_cell(_opt(sgn.get("alpha_true"))), "diagnostic: true weighted margin")
     add_row(margins, "beta(w)", number_cell(number(k["beta"])), "Lipschitz constant in M(w)")
 
