@@ -126,3 +126,27 @@ def test_a_sound_bound_a_looser_release_proves_only_to_a_hair_is_a_warning(doc, 
     bad["constants"]["mu"][0] *= 1 + 1e-5  # far beyond REPROOF_TOL x the largest bound (~2.3)
     assert 1e-5 * bad["constants"]["mu"][0] > 10 * REPROOF_TOL * 2.3
     assert "constants.mu[0]" in _failed(verify_certificate(bad, resample=0))
+
+
+def test_a_fresh_point_beats_a_sound_bound_only_beyond_float_rounding(doc):
+    """The float Jacobian at a fresh point carries XLA's own rounding (its tanh is ulps
+    off), while a sound bound is about exact arithmetic: a point beats the bound only by
+    more than FLOAT_EVAL_TOL times the largest stated constant."""
+    import numpy as np
+
+    from sgncert.analysis.constants import pointwise_statistics
+    from sgncert.analysis.sampling import sample_game_region
+    from sgncert.cert.recompute import FLOAT_EVAL_TOL
+    from sgncert.games.model import Sampling
+    from sgncert.games.spec import load_game
+
+    game = load_game(GAMES / "tanh_duel.yaml")
+    region = game.region.with_center(np.asarray(doc["region"]["center"], dtype=np.float64))
+    fresh = sample_game_region(region, Sampling(game.sampling.method, 64, game.sampling.seed + 1), game.sets)[1:]
+    worst = float(pointwise_statistics(game, fresh)["mu"][:, 0].min())  # the fresh points verify draws
+    k = doc["constants"]
+    slack = FLOAT_EVAL_TOL * max(abs(float(v)) for v in [*k["mu"], *sum(k["L"], []), k["beta"]])
+    for above, beaten in ((0.5, False), (3.0, True)):
+        bad = copy.deepcopy(doc)
+        bad["constants"]["mu"][0] = worst + above * slack
+        assert ("resample.mu[0]" in _failed(verify_certificate(bad, resample=64))) is beaten
