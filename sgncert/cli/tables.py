@@ -405,7 +405,10 @@ def sound_table(doc: dict[str, Any]) -> Any:
         else f"stopped by the {so['stopped']} budget at a relative gap of {number(so['reached'])} "
         f"(asked: {number(so['tolerance'])}); the bounds are proved, only looser"
     )
-    line = Text(f"partition: {leaves} boxes ({so['boxes']} enclosed); {state}")
+    line = Text(
+        f"partition: {leaves} leaf boxes; {so['boxes']} boxes enclosed of a budget of "
+        f"{so.get('budget_boxes', 'n/a')} (each split encloses two); {state}"
+    )
     return Group(t, line)
 
 
