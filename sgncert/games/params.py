@@ -170,6 +170,13 @@ def resolve_params(
     return values, hashes
 
 
+def _all_finite(value: Any) -> bool:
+    """Every number of a (nested, possibly ragged) list is finite."""
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return math.isfinite(value)
+
+
 def parse_overrides(items) -> dict[str, Any]:
     """Parse ``--set name=value`` strings: a value is a number or a (nested) list of numbers,
     read as YAML by the spec files' rule for numbers (decimal only, see
@@ -189,5 +196,7 @@ def parse_overrides(items) -> dict[str, Any]:
             )
         if isinstance(value, list):
             _check_leaves(value, label)
+        if not _all_finite(value):
+            raise SpecError(f"{label}: contains NaN or Inf")
         out[name] = value
     return out

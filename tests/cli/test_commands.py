@@ -189,6 +189,8 @@ def test_missing_file_and_bad_set_exit_2(tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr
     r = run("certify", str(GAMES / "scalar.yaml"), "--set", "lamb=1", "--no-write")
     assert r.returncode == 2 and "did you mean 'lam'" in r.stderr
+    r = run("certify", str(GAMES / "scalar.yaml"), "--set", "lam=.nan", "--no-write")  # blames --set, not the spec
+    assert r.returncode == 2 and r.stderr.startswith("sgncert: error: --set lam=.nan: contains NaN")
 
 
 def test_existing_certificate_survives_a_failed_run(tmp_path):
