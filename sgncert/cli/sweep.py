@@ -99,6 +99,8 @@ class FileJournal:
 
         self.path, self.done = path, {}
         lines = path.read_text(encoding="utf-8").splitlines() if resume and path.is_file() else []
+        if resume and not lines:
+            click.echo(f"sgncert: note: --resume: no finished rows in {path}; running every point", err=True)
         if lines:
             try:
                 stored = json.loads(lines[0])
@@ -197,6 +199,12 @@ def sweep(
     from ..games.spec import load_game
 
     ranges = as_ranges(params)
+    from ..games.params import parse_overrides
+
+    if clash := sorted({r.name for r in ranges} & set(parse_overrides(list(overrides)))):
+        from ..errors import SpecError
+
+        raise SpecError(f"--set {clash[0]}: {clash[0]} is swept by --param; give it one or the other")
     g = load_game(game, list(overrides), samples=samples, seed=seed)
     check_ranges(g, ranges)
     check_target(output, game_files(g), "sweep")

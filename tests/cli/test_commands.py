@@ -327,6 +327,14 @@ def test_sweep_prints_the_located_boundaries_in_full(tmp_path):
     assert "SGN: certifies up to lam = 1.41421356 (fails at 1.41421358)" in r.stdout
 
 
+def test_sweep_refuses_set_on_a_swept_parameter_and_says_when_nothing_resumes(tmp_path):
+    spec = str(GAMES / "scalar.yaml")
+    r = run("sweep", spec, "--param", "lam=0:1:2", "--set", "lam=2", "-o", str(tmp_path / "s.json"))
+    assert r.returncode == 2 and "lam is swept by --param" in r.stderr  # --set would be silently ignored
+    r = run("sweep", spec, "--param", "lam=0:1:2", "--boundary-rtol", "0", "--resume", "-o", str(tmp_path / "s.json"))
+    assert r.returncode == 0 and "no finished rows" in r.stderr and (tmp_path / "s.json").is_file()
+
+
 def test_sweep_boundary_rtol_option(tmp_path):
     out = tmp_path / "sweep.json"
     r = run("sweep", str(GAMES / "scalar.yaml"), "--param", "lam=0:2.5:61", "-o", str(out), "--boundary-rtol", "0")
