@@ -83,6 +83,7 @@ def parse_certificate(data: bytes | str, label: str = "<certificate>") -> Any:
         raise SpecError(f"{label}: JSON nesting too deep") from None
     except (ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first.split("; use sys.set_int_max_str_digits")[0]  # (Python's advice is not the user's)
         raise SpecError(f"{label}: not valid JSON: {first}") from None
 
 
