@@ -190,8 +190,8 @@ def block_bounds(search: SoundSearch, n: int, with_gamma: bool = True) -> tuple:
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(L)) and math.isfinite(gamma)):
         raise NumericalError(
             "sound bounds: the Jacobian's enclosure is unbounded on part of the region within the budget "
-            "(a division by an interval holding 0, a logarithm near 0, an overflow, or F itself may be "
-            "undefined there: NaN); raise --budget, "
+            "(a division by an interval holding 0, a logarithm near 0, an overflow; or F itself may be "
+            "undefined there (NaN), or jump where a comparison in it is not decided); raise --budget, "
             "shrink the region, or use --bounds sampled"
         )
     return (mu, L, gamma) if with_gamma else (mu, L)

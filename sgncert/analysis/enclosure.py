@@ -431,8 +431,12 @@ def _declared(v: Value, dtype: Any, consumer: str) -> Value:
     return v
 
 
-def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[Value]:
-    """Run ``jaxpr`` on interval / exact arguments (module docstring)."""
+def interpret(
+    jaxpr: Any, consts: Sequence[Any], args: Sequence[Value], undecided: list[np.ndarray] | None = None
+) -> list[Value]:
+    """Run ``jaxpr`` on interval / exact arguments (module docstring). ``undecided``
+    collects, for every operation that may jump (a selection, a boolean turned into a
+    number, sign), the mask of entries where the box does not decide it."""
     from jax.extend import core as jcore
 
     env: dict[Any, Value] = {}
@@ -472,12 +476,16 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
         elif name == "scatter":
             outs = _scatter(ins, params)
         elif name in _ARITH:
+            if undecided is not None and name == "sign" and isinstance(ins[0], Interval):
+                undecided.append((ins[0].lo <= 0) & (ins[0].hi >= 0) & (ins[0].lo < ins[0].hi))
             outs = [_arith(name, ins, params)]
         elif name in _COMPARE and len(eqn.invars) == 2 and eqn.invars[0] is eqn.invars[1]:
             outs = [_self_compare(name, ins[0])]  # x == x, x != x (NaN tests): decided unless x may be NaN
         elif name in _COMPARE:
             outs = [_compare(name, *ins)]
         elif name == "select_n":
+            if undecided is not None and isinstance(ins[0], Tri):
+                undecided.append(ins[0].can_true & ins[0].can_false)
             outs = [_select(ins[0], ins[1:])]
         elif name == "dot_general":
             outs = [_dot_general(ins[0], ins[1], params["dimension_numbers"])]
@@ -497,13 +505,17 @@ def interpret(jaxpr: Any, consts: Sequence[Any], args: Sequence[Value]) -> list[
         elif name == "iota":
             outs = [_lift(np.asarray(eqn.primitive.bind(**params)))]
         elif name == "convert_element_type":
+            if undecided is not None and isinstance(ins[0], Tri):
+                undecided.append(ins[0].can_true & ins[0].can_false)
             outs = [_convert(ins[0], params, getattr(eqn.invars[0].aval, "dtype", np.float64))]
         elif name == "stop_gradient":
             outs = ins
         elif name in _CALLS or name in _CALLS_VJP:
             sub, sub_consts = _closed(_sub_jaxpr(eqn))
             n_consts = int(params.get("num_consts", 0)) if name in _CALLS_VJP else 0
-            outs = interpret(sub, sub_consts, ins[n_consts:] if n_consts and len(ins) > len(sub.invars) else ins)
+            outs = interpret(
+                sub, sub_consts, ins[n_consts:] if n_consts and len(ins) > len(sub.invars) else ins, undecided
+            )
         else:
             raise SpecError(f"sound bounds: the operation {name!r} is not supported")
         for var, val in zip(eqn.outvars, outs):
@@ -577,6 +589,49 @@ class _Program:
         return Interval(np.concatenate(los), np.concatenate(his)), np.concatenate(oks)
 
 
+@dataclass(frozen=True)
+class _JumpGuard:
+    """F's own program (vmapped over ``batch`` boxes, a batch size no axis of the game
+    shares) run in interval arithmetic to find the boxes where F may jump: where a selection
+    or a boolean made a number on values depending on x is not decided by the box."""
+
+    jaxpr: Any
+    consts: list
+    batch: int
+
+    def may_jump(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        n = lo.shape[0]
+        out = np.zeros(n, dtype=bool)
+        for start in range(0, n, self.batch):
+            blo, bhi = lo[start : start + self.batch], hi[start : start + self.batch]
+            count = blo.shape[0]
+            if count < self.batch:
+                blo = np.concatenate([blo, np.repeat(blo[:1], self.batch - count, axis=0)])
+                bhi = np.concatenate([bhi, np.repeat(bhi[:1], self.batch - count, axis=0)])
+            masks: list[np.ndarray] = []
+            interpret(self.jaxpr, self.consts, [Interval(blo, bhi)], masks)
+            flags = np.zeros(self.batch, dtype=bool)
+            for m in masks:
+                m = np.asarray(m, dtype=bool)
+                axes = [k for k, size in enumerate(m.shape) if size == self.batch]
+                if len(axes) == 1:  # the boxes' axis: any undecided entry of a box flags it
+                    flags |= np.moveaxis(m, axes[0], 0).reshape(self.batch, -1).any(axis=1)
+                elif m.any():  # no box axis to read it by: every box
+                    flags[:] = True
+            out[start : start + count] = flags[:count]
+        return out
+
+
+def _guard_batch(game: Game) -> int:
+    """A prime batch size above ENCLOSURE_BATCH that no size of the game's arrays is likely
+    to share (its dimension and block sizes are avoided)."""
+    taken = {game.dim, *game.block_sizes, *game.metric_block_sizes}
+    k = ENCLOSURE_BATCH + 1
+    while k in taken or any(k % q == 0 for q in range(2, int(k**0.5) + 1)):
+        k += 1
+    return k
+
+
 def _whole_boxes(J: Interval, boxes: np.ndarray) -> Interval:
     """``J`` (n, ...) with the whole line on every entry of the boxes ``boxes`` (n,)."""
     return iv.whole_where(J, np.broadcast_to(boxes.reshape((-1,) + (1,) * (J.lo.ndim - 1)), J.shape))
@@ -598,6 +653,7 @@ class JacobianEnclosure:
     second: _Program | None = None
     fisher: _Program | None = None
     gauge: np.ndarray | None = None
+    guard: _JumpGuard | None = None
 
     def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Enclosure:
         return self.with_smear(lo, hi)[0]
@@ -625,6 +681,9 @@ class JacobianEnclosure:
         sizes = [self.dim] if sizes is None else list(sizes)
         N = len(sizes)
         J, defined = self.first.evaluate(lo, hi)
+        if self.guard is not None:  # a box where F may jump proves nothing (its Jacobian misses the jump)
+            defined = defined & ~self.guard.may_jump(lo, hi)
+            J = _whole_boxes(J, ~defined)
         if self.second is None:
             return J, np.broadcast_to((hi - lo)[:, None, None, :], (lo.shape[0], N, N, lo.shape[1])).copy()
         c = lo + 0.5 * (hi - lo)
@@ -707,24 +766,55 @@ def mean_value_applies(game: Game, jac: Callable[[Any], Any]) -> bool:
     return not rough_operations(live)
 
 
-_TRACED: dict[tuple[str, int, bool], JacobianEnclosure] = {}  # by the game's sha256: certify, then verify
+_TRACED: dict[tuple[str, int, bool, bool], JacobianEnclosure] = {}  # by the game's sha256: certify, then verify
 _TRACED_MAX = 8
 
 
-def jacobian_enclosure(game: Game, batch: int = ENCLOSURE_BATCH, mean_value: bool = True) -> JacobianEnclosure:
+# operations that let F jump (a selection or a comparison on values depending on x, sign,
+# rounding, loops) or make JAX's derivative of F differ from the true one (stop_gradient, a
+# custom vjp): with any of them in F's own program, the Jacobian program's enclosure says
+# nothing about how F changes across a jump, so sound bounds are refused
+_JUMPS = frozenset(
+    {"select_n", "sign", "floor", "ceil", "round", "rem", "stop_gradient", "is_finite", "argmax", "argmin"}
+    | {"eq", "ne", "lt", "le", "gt", "ge", "while", "cond", "scan", "custom_vjp_call", "custom_vjp_call_jaxpr"}
+)
+# of those, the ones a box can decide (checked box by box by :class:`_JumpGuard`); the others are refused
+_JUMPS_BY_BOX = frozenset({"select_n", "sign", "is_finite", "eq", "ne", "lt", "le", "gt", "ge"})
+
+
+def jumps_of(game: Game, F: Callable[[Any, Any], Any] | None = None) -> set[str]:
+    """The operations of ``game``'s pseudo-gradient program (dead code removed) that may
+    make F jump or its JAX derivative differ from the true one, acting on values that
+    depend on x (:data:`_JUMPS`); ``F``: the program to read (default the game's own)."""
+    import jax
+    import jax.numpy as jnp
+    from jax._src.interpreters import partial_eval as pe
+
+    F = game.pseudo_gradient if F is None else F
+    p = game.jax_params()
+    closed = jax.make_jaxpr(lambda y: F(y, p))(jnp.zeros(game.dim))
+    live, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)
+    return rough_operations(live) & _JUMPS
+
+
+def jacobian_enclosure(
+    game: Game, batch: int = ENCLOSURE_BATCH, mean_value: bool = True, continuous_only: bool = True
+) -> JacobianEnclosure:
     """The interval Jacobian of ``game`` (and its reduced Fisher matrix in the Fisher
     geometry); SpecError naming any operation that cannot be enclosed, and for Markov games.
+    ``continuous_only`` (every proof): SpecError also when F's own program may jump or its
+    JAX derivative is not F's (:func:`jumps_of`); off only to test the interpreter.
     The traced programs are kept for the few games last enclosed (their canonical spec's
     sha256 names them), so verifying right after certifying traces nothing again."""
-    key = (game.sha256, int(batch), bool(mean_value))
+    key = (game.sha256, int(batch), bool(mean_value), bool(continuous_only))
     if key not in _TRACED:
         if len(_TRACED) >= _TRACED_MAX:
             _TRACED.pop(next(iter(_TRACED)))
-        _TRACED[key] = _trace_enclosure(game, batch, mean_value)
+        _TRACED[key] = _trace_enclosure(game, batch, mean_value, continuous_only)
     return _TRACED[key]
 
 
-def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclosure:
+def _trace_enclosure(game: Game, batch: int, mean_value: bool, continuous_only: bool = True) -> JacobianEnclosure:
     import jax
     import jax.numpy as jnp
 
@@ -747,6 +837,19 @@ def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclos
             fisher_fn = reduced_fisher(game.extras["model"], offsets)
     with jax_scope():
         p = game.jax_params()
+        jumps = jumps_of(game, F) if continuous_only else set()
+        if hard := jumps - _JUMPS_BY_BOX:
+            names = ", ".join(sorted(hard))
+            raise SpecError(
+                f"sound bounds: the game's F uses {names} on values that depend on x, so F may jump or its JAX "
+                "derivative is not F's (stop_gradient: a derivative of 0); its Jacobian bounds would prove nothing "
+                "about F. Write F without them, or use --bounds sampled (docs/theory.md §14)"
+            )
+        guard = None
+        if jumps:  # selections and comparisons: a box that does not decide one may hold a jump of F
+            gb = _guard_batch(game)
+            gj = jax.make_jaxpr(jax.vmap(lambda y: F(y, p)))(jnp.zeros((gb, game.dim)))
+            guard = _JumpGuard(gj.jaxpr, list(gj.consts), gb)
 
         def jac(x: Any) -> Any:
             return jax.jacfwd(lambda y: F(y, p))(x)
@@ -780,4 +883,5 @@ def _trace_enclosure(game: Game, batch: int, mean_value: bool) -> JacobianEnclos
         None if second is None else _Program(second.jaxpr, list(second.consts), batch),
         None if fisher is None else _Program(fisher.jaxpr, list(fisher.consts), batch),
         None if fisher is None else np.asarray(game.gauge, dtype=np.float64),
+        guard,
     )

@@ -277,20 +277,57 @@ def test_a_budget_out_of_range_is_a_spec_error():
 
 def test_a_jacobian_that_jumps_is_enclosed_without_the_mean_value_form(tmp_path):
     """relu(0.3 - a)^2 in a cost: J_aa jumps from 4 to 1 at a = 0.3, where JAX's derivative of
-    J is 0 on both sides; the mean-value form would keep J(c) = 4 on a box across the jump."""
+    J is 0 on both sides; the mean-value form would keep J(c) = 4 on a box across the jump.
+    F's program holds relu's derivative, a selection on a > 0.3: a box across 0.3 does not
+    decide it, and F might jump there (here it does not: the kink is squared away), so such a
+    box proves nothing; the boxes on either side prove their own constants."""
     game = _hook_game(
         tmp_path,
         "    a, b = x['x'], x['y']\n"
         "    return {'x': 0.5 * a @ a + 1.5 * jnp.sum(jax.nn.relu(0.3 - a) ** 2) + 0.2 * jnp.sum(a * b),\n"
         "            'y': 0.5 * b @ b - 0.2 * jnp.sum(a * b)}\n",
     )
-    region = game.region.with_center(np.zeros(4))
+    lo = np.array([[0.2, 0.2, -0.5, -0.5], [0.35, 0.35, -0.5, -0.5], [-0.5, -0.5, -0.5, -0.5]])
+    hi = np.array([[0.4, 0.4, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.25, 0.25, 0.5, 0.5]])
     with jax_scope():
-        assert jacobian_enclosure(game).second is None
-        search = SoundSearch.start(game, region, SoundBudget(boxes=40), point_values(game))
-        search.add_keys([Key("mu", 0)], np.array([4.0]))
-        search.refine()
-    assert search.region_bounds()[0] <= 1.0  # mu_x = 1 wherever a > 0.3
+        raw = jacobian_enclosure(game, continuous_only=False)
+        assert raw.second is None  # no mean-value form: J jumps
+        J = raw(lo, hi).J  # the interpreter alone: across the jump, both 1 and 4
+        assert J.lo[0, 0, 0] <= 1.0 and J.hi[0, 0, 0] >= 4.0
+        G = jacobian_enclosure(game)(lo, hi).J
+    assert np.all(np.isneginf(G.lo[0])) and np.all(np.isposinf(G.hi[0]))  # undecided: nothing proved
+    for box, value in ((1, 1.0), (2, 4.0)):  # a > 0.3: J_aa = 1; a < 0.3: J_aa = 4 (to rounding)
+        assert G.lo[box, 0, 0] <= value <= G.hi[box, 0, 0] and G.hi[box, 0, 0] - G.lo[box, 0, 0] < 1e-12
+
+
+def test_a_pseudo_gradient_that_jumps_or_stops_gradients_is_never_proved(tmp_path):
+    """A hinge max(a - 0.1, 0) in a cost makes F jump by 5 at a = 0.1 while JAX's Jacobian
+    is 1 on both sides; stop_gradient(tanh(10 a)) in a cost leaves JAX's derivative 5 tanh(10 a)
+    out of dF/da. Both were certified with sound constants; Euler at the stated step moves a
+    pair across the jump apart by a factor of 13888, and the other by 27 (not 0.745)."""
+    from sgncert.analysis.certify import certify
+    from sgncert.errors import NumericalError
+
+    hinge = _hook_game(
+        tmp_path,
+        "    a, b = x['x'], x['y']\n"
+        "    return {'x': 0.5 * a @ a + 5.0 * jnp.sum(jnp.maximum(a - 0.1, 0.0)) + 0.2 * jnp.sum(a * b),\n"
+        "            'y': 0.5 * b @ b - 0.2 * jnp.sum(a * b)}\n",
+    )
+    with jax_scope():
+        F = kernels(hinge)[1]
+        left, right = (np.asarray(F(np.array([a, a, 0.0, 0.0]), hinge.jax_params())[0])[0] for a in (0.0999, 0.1001))
+        assert right - left > 4.99  # the jump
+        with pytest.raises(NumericalError, match="jump"):
+            certify(hinge, tight=False, bands=False, bounds="sound", budget=SoundBudget(boxes=200))
+    stop = _hook_game(
+        tmp_path,
+        "    a, b = x['x'], x['y']\n"
+        "    return {'x': 0.5 * a @ a + 5.0 * jnp.sum(a * jax.lax.stop_gradient(jnp.tanh(10 * a))),\n"
+        "            'y': 0.5 * b @ b - 0.2 * jnp.sum(a * b)}\n",
+    )
+    with jax_scope(), pytest.raises(SpecError, match="stop_gradient"):
+        jacobian_enclosure(stop)
 
 
 # ----------------------------------------------------- primitive rules an audit found wrong
@@ -348,7 +385,7 @@ def test_python_hook_enclosures_hold_or_are_refused(case, tmp_path):
     game = _hook_game(tmp_path, textwrap.indent(body, "    ") + "\n")
     rng = np.random.default_rng(0)
     with jax_scope():
-        enclose = jacobian_enclosure(game, batch=4)
+        enclose = jacobian_enclosure(game, batch=4, continuous_only=False)  # the interpreter's rules alone
         lo, hi = np.array([[-0.5, 0.1, -0.5, -0.5]]), np.array([[0.5, 0.5, 0.5, 0.5]])
         if case in REFUSED:
             with pytest.raises(SpecError, match=REFUSED[case]):
