@@ -122,6 +122,8 @@ def sgn_steps(alpha: float, beta: float) -> SgnSteps | None:
             m2 = lo + phi * (hi - lo)
             g2 = g(m2)
     rk4_best = 0.5 * (lo + hi)
+    if g(0.5 * rk4_max) >= 1.0:  # the factor is 1 to float64 resolution everywhere: no minimum to find
+        rk4_best = min(euler_best, rk4_max)
     return SgnSteps(
         euler_max=2.0 * alpha / beta**2,
         euler_best=euler_best,

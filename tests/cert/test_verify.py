@@ -115,6 +115,36 @@ def test_a_certificate_without_a_verdict_is_judged_by_its_sgn_section(certs):
     assert verify_certificate(doc, resample=0).exit_code == 1
 
 
+def test_a_contraction_too_slight_for_float64_is_stated_and_verified():
+    """A stiff affine game (curvatures 1e6 and 1e-6): at the best Euler step the factor is
+    sqrt(1 - (alpha / beta)^2) = 1 - 5e-25, which rounds to 1. The certificate states 1 (the
+    nearest float bounding it) and verify accepts it because the exact bound is below 1;
+    the RK4 step is not the golden-section search's breakdown (2.5e-40 before)."""
+    from sgncert.games.spec import game_from_dict
+
+    game = game_from_dict(
+        {
+            "sgncert": 1,
+            "name": "stiff",
+            "players": [{"name": "u", "dim": 1}, {"name": "v", "dim": 1}],
+            "pseudo_gradient": {
+                "blocks": {"u": {"u": 1e6, "v": 1e-3}, "v": {"u": -1e-3, "v": 1e-6}},
+                "offset": {"u": 1.0, "v": 0.0},
+            },
+            "region": {"center": "equilibrium", "radius": 1.0, "norm": "inf"},
+        }
+    )
+    doc = json.loads(dumps(build_certificate(certify(game), created=CREATED)))
+    assert doc["certified"] and doc["steps"]["euler"]["factor"] == 1.0
+    assert doc["steps"]["rk4"]["best"] >= 0.1 * doc["steps"]["rk4"]["max"] > 0
+    rep = verify_certificate(doc, resample=0)
+    assert rep.exit_code == 0, [c.message for c in rep.checks if c.status == "failed"]
+    assert any("nearest float" in c.message for c in rep.checks if c.name == "steps.euler.factor")
+    bad = copy.deepcopy(doc)  # a factor well below 1 claims more contraction than 1 - 5e-25: it fails
+    bad["steps"]["euler"]["factor"] = 0.999
+    assert "steps.euler.factor" in {c.name for c in verify_certificate(bad, resample=0).checks if c.status == "failed"}
+
+
 def test_game_file_still_matches(certdir, tmp_path):
     result = run(certdir / "lq64.cert.json", "--game", GAMES / "lq64.yaml", "-v")
     assert result.exit_code == 0, result.output
