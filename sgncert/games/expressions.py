@@ -176,8 +176,21 @@ def _np_logcosh(a: Array) -> Array:
     return a + np.logaddexp(0.0, -2.0 * np.asarray(a, dtype=np.float64)) - _LOG2
 
 
+@jax.custom_jvp
 def _logsumexp(a: Array) -> Array:
-    return jax.scipy.special.logsumexp(jnp.asarray(a))
+    """log(sum(exp(a))), shifted by max(a) for stability. Its derivative is the closed form
+    softmax(a): JAX's own logsumexp hides the shift behind stop_gradient, which sound bounds
+    must refuse (they cannot tell that its derivative cancels)."""
+    a = jnp.asarray(a)
+    m = jnp.max(a)
+    return m + jnp.log(jnp.sum(jnp.exp(a - m)))
+
+
+@_logsumexp.defjvp
+def _logsumexp_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    (a,), (t,) = primals, tangents
+    y = _logsumexp(a)
+    return y, jnp.sum(jnp.exp(jnp.asarray(a) - y) * t)
 
 
 def _norm2(v: Array) -> Array:

@@ -102,6 +102,12 @@ def _check_enclosure(ex: str, ey: str, seed: int, radius: float) -> None:
             assert np.all(J.lo[b] <= K[ok] + slack) and np.all(K[ok] - slack <= J.hi[b]), (ex, ey)
 
 
+def test_logsumexp_is_enclosed_not_refused():
+    """The expression language's logsumexp has no stop_gradient (its shift by max(a) has a
+    closed-form derivative, softmax): sound bounds accept it and its enclosure holds."""
+    _check_enclosure("logsumexp(y)", "logsumexp(x + y)", 3, 0.5)
+
+
 # --------------------------------------------------------------------- closed forms
 def _sech2(r: float) -> flint.arb:
     return 1 - flint.arb(r).tanh() ** 2
