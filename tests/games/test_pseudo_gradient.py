@@ -86,3 +86,33 @@ def test_equilibrium_of_blocks_games_without_xla(seed):
     np.testing.assert_allclose(eq.x, np.linalg.solve(H, -c), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(eq.x, solve_equilibrium(_jax_path(game)).x, rtol=1e-12, atol=1e-13)
     assert eq.residual <= 1e-12
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_equilibrium_of_an_ill_conditioned_affine_game_is_found(seed):
+    """H with eigenvalues near 2e4, 3 and 1e-2: the residual float64 reaches at the root,
+    about eps ||H|| ||x*||, is above 1e-12 (1 + ||F(0)||); the solve succeeds (it failed
+    for most such games), records that residual, and the point is the root of H x + c."""
+    from sgncert.analysis.equilibrium import solve_equilibrium
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(3, 3))
+    Q, _ = np.linalg.qr(A)
+    H = Q @ np.diag([2e4, 3.0, 1e-2]) @ Q.T + 0.1 * (A - A.T)
+    c = rng.normal(size=3)
+    blocks = {"Haa": H[:2, :2], "Hab": H[:2, 2:], "Hba": H[2:, :2], "Hbb": H[2:, 2:], "ca": c[:2], "cb": c[2:]}
+    spec = {
+        "sgncert": 1,
+        "name": "ill-conditioned",
+        "players": [{"name": "a", "dim": 2}, {"name": "b", "dim": 1}],
+        "params": {k: v.tolist() for k, v in blocks.items()},
+        "pseudo_gradient": {
+            "blocks": {"a": {"a": "Haa", "b": "Hab"}, "b": {"a": "Hba", "b": "Hbb"}},
+            "offset": {"a": "ca", "b": "cb"},
+        },
+        "region": {"center": "equilibrium", "radius": 1.0},
+    }
+    eq = solve_equilibrium(game_from_dict(spec))
+    exact = np.linalg.solve(H, -c)
+    assert np.linalg.norm(eq.x - exact) <= 1e-9 * np.linalg.norm(exact)
+    assert eq.residual == pytest.approx(np.linalg.norm(H @ eq.x + c), rel=1e-6, abs=1e-15)
