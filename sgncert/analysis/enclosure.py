@@ -18,6 +18,12 @@ transpose squeeze expand_dims slice dynamic_slice concatenate pad gather scatter
 rev copy convert_element_type iota``, run by JAX itself on each end), and nested
 ``jit``/``custom_jvp_call``/``custom_vjp_call`` programs. Anything else is refused with
 :class:`~sgncert.errors.SpecError` naming the operation.
+
+The Jacobian program is JAX's derivative of F, so its enclosure bounds F's true Jacobian
+only where F is defined, continuous and differentiated truly: a box where F's own enclosure
+is not finite, or where F's program (:class:`_JumpGuard`) meets a selection or comparison
+the box does not decide, gets the whole line; ``stop_gradient``, rounding and loops in F's
+program are refused (:func:`jumps_of`).
 """
 
 from __future__ import annotations
