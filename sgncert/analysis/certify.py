@@ -468,7 +468,7 @@ def _certify(
     bands: bool,
     bounds: str | None,
     budget: SoundBudget | None,
-    no_tight: str = "tight steps not computed (tight=False, --no-tight)",
+    no_tight: str,
 ) -> Certification:
     """The certification itself (:func:`certify`); ``no_tight`` says why, when ``tight`` is False."""
     notes: list[str] = []

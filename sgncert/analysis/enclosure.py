@@ -406,7 +406,7 @@ def _convert(v: Value, params: dict, source: Any = np.float64) -> Value:
         if isinstance(v, Tri):
             return v
         if isinstance(v, Interval):
-            return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
+            return _truth(v)
         return Tri.exact(np.asarray(v) != 0)
     if isinstance(v, Tri):  # a boolean to an integer: exact where decided, else [0, 1]
         return _declared(_interval(v), dtype, "convert_element_type")
@@ -417,6 +417,11 @@ def _convert(v: Value, params: dict, source: Any = np.float64) -> Value:
     return np.asarray(v).astype(dtype)
 
 
+def _truth(v: Interval) -> Tri:
+    """A number as a boolean: true unless exactly 0, false where 0 is in the interval."""
+    return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
+
+
 def _declared(v: Value, dtype: Any, consumer: str) -> Value:
     """``v`` as its declared dtype: a boolean held as an interval (a max of booleans, a
     boolean scatter) becomes three-valued; an integer held as an interval that is one
@@ -425,7 +430,7 @@ def _declared(v: Value, dtype: Any, consumer: str) -> Value:
     conversion to float accept; used as an index it is refused."""
     kind = np.dtype(dtype).kind
     if kind == "b" and isinstance(v, Interval):
-        return Tri(~((v.lo == 0) & (v.hi == 0)), (v.lo <= 0) & (v.hi >= 0))
+        return _truth(v)
     if kind in "iu" and isinstance(v, Interval):
         if np.all(v.lo == v.hi) and np.all(np.isfinite(v.lo)) and np.all(v.lo == np.round(v.lo)):
             return np.asarray(v.lo).astype(dtype)
@@ -573,15 +578,8 @@ class _Program:
     def evaluate(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Interval, np.ndarray]:
         """(the enclosure, ``defined`` (n,)): False on the boxes where F's enclosure is not
         finite (``defined_by_value``), whose enclosure is the whole line."""
-        n = lo.shape[0]
         los, his, oks = [], [], []
-        for start in range(0, n, self.batch):
-            blo, bhi = lo[start : start + self.batch], hi[start : start + self.batch]
-            count = blo.shape[0]
-            if count < self.batch:
-                fill = self.batch - count
-                blo = np.concatenate([blo, np.repeat(blo[:1], fill, axis=0)])
-                bhi = np.concatenate([bhi, np.repeat(bhi[:1], fill, axis=0)])
+        for count, blo, bhi in _padded_batches(lo, hi, self.batch):
             outs = interpret(self.jaxpr, self.consts, [Interval(blo, bhi)])
             J = _interval(outs[0])
             defined = np.ones(blo.shape[0], dtype=bool)
@@ -606,14 +604,8 @@ class _JumpGuard:
     batch: int
 
     def may_jump(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        n = lo.shape[0]
-        out = np.zeros(n, dtype=bool)
-        for start in range(0, n, self.batch):
-            blo, bhi = lo[start : start + self.batch], hi[start : start + self.batch]
-            count = blo.shape[0]
-            if count < self.batch:
-                blo = np.concatenate([blo, np.repeat(blo[:1], self.batch - count, axis=0)])
-                bhi = np.concatenate([bhi, np.repeat(bhi[:1], self.batch - count, axis=0)])
+        out = []
+        for count, blo, bhi in _padded_batches(lo, hi, self.batch):
             masks: list[np.ndarray] = []
             interpret(self.jaxpr, self.consts, [Interval(blo, bhi)], masks)
             flags = np.zeros(self.batch, dtype=bool)
@@ -624,8 +616,20 @@ class _JumpGuard:
                     flags |= np.moveaxis(m, axes[0], 0).reshape(self.batch, -1).any(axis=1)
                 elif m.any():  # no box axis to read it by: every box
                     flags[:] = True
-            out[start : start + count] = flags[:count]
-        return out
+            out.append(flags[:count])
+        return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def _padded_batches(lo: np.ndarray, hi: np.ndarray, batch: int):
+    """(count, lo, hi) per batch of ``batch`` boxes, the last padded with copies of its first
+    box (one traced batch shape)."""
+    for start in range(0, lo.shape[0], batch):
+        blo, bhi = lo[start : start + batch], hi[start : start + batch]
+        count = blo.shape[0]
+        if count < batch:
+            blo = np.concatenate([blo, np.repeat(blo[:1], batch - count, axis=0)])
+            bhi = np.concatenate([bhi, np.repeat(bhi[:1], batch - count, axis=0)])
+        yield count, blo, bhi
 
 
 def _guard_batch(game: Game) -> int:
@@ -762,14 +766,20 @@ def mean_value_applies(game: Game, jac: Callable[[Any], Any]) -> bool:
 
     if game.kind not in ("costs", "blocks", "normal_form"):
         return False
+    live = _live(jax.make_jaxpr(jac)(jnp.zeros(game.dim)))
+    if live is None:  # the private dead-code pass moved: stay with the interval program alone
+        return False
+    return not rough_operations(live)
+
+
+def _live(closed: Any) -> Any:
+    """The jaxpr of ``closed`` with dead code removed (None when JAX's private pass moved)."""
     try:
         from jax._src.interpreters import partial_eval as pe
 
-        closed = jax.make_jaxpr(jac)(jnp.zeros(game.dim))
-        live, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)
-    except Exception:  # the private dead-code pass moved: stay with the interval program alone
-        return False
-    return not rough_operations(live)
+        return pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)[0]
+    except Exception:
+        return None
 
 
 _TRACED: dict[tuple[str, int, bool, bool], JacobianEnclosure] = {}  # by the game's sha256: certify, then verify
@@ -780,10 +790,8 @@ _TRACED_MAX = 8
 # rounding, loops) or make JAX's derivative of F differ from the true one (stop_gradient, a
 # custom vjp): with any of them in F's own program, the Jacobian program's enclosure says
 # nothing about how F changes across a jump, so sound bounds are refused
-_JUMPS = frozenset(
-    {"select_n", "sign", "floor", "ceil", "round", "rem", "stop_gradient", "is_finite", "argmax", "argmin"}
-    | {"eq", "ne", "lt", "le", "gt", "ge", "while", "cond", "scan", "custom_vjp_call", "custom_vjp_call_jaxpr"}
-)
+# (clamp and sort are continuous in F; logic on booleans matters only through a selection or a conversion)
+_JUMPS = _NOT_SMOOTH - {"clamp", "sort", "and", "or", "not", "xor"}
 # of those, the ones a box can decide (checked box by box by :class:`_JumpGuard`); the others are refused
 _JUMPS_BY_BOX = frozenset({"select_n", "sign", "is_finite", "eq", "ne", "lt", "le", "gt", "ge"})
 
@@ -794,13 +802,12 @@ def jumps_of(game: Game, F: Callable[[Any, Any], Any] | None = None) -> set[str]
     depend on x (:data:`_JUMPS`); ``F``: the program to read (default the game's own)."""
     import jax
     import jax.numpy as jnp
-    from jax._src.interpreters import partial_eval as pe
 
     F = game.pseudo_gradient if F is None else F
     p = game.jax_params()
     closed = jax.make_jaxpr(lambda y: F(y, p))(jnp.zeros(game.dim))
-    live, _ = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars), instantiate=True)
-    return rough_operations(live) & _JUMPS
+    live = _live(closed)  # (without the dead-code pass: the whole program, which can only find more)
+    return rough_operations(closed.jaxpr if live is None else live) & _JUMPS
 
 
 def jacobian_enclosure(

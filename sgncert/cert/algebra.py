@@ -104,6 +104,12 @@ _BELOW_ONE = (
 )
 
 
+def _bounds_factor(factor: Fraction, squared_bound: Fraction) -> bool:
+    """A stated step factor is a contraction factor bounding the proved one: below 1 with
+    factor^2 >= the bound, or exactly 1 where the bound itself is below 1 (_BELOW_ONE)."""
+    return (factor < 1 or (factor == 1 and squared_bound < 1)) and _at_least(factor * factor, squared_bound)
+
+
 def _rk4_g(h: Fraction, alpha: Fraction, beta: Fraction) -> Fraction:
     """g(h) = 1 - 2 h alpha a(h beta) + h^2 beta^2 k(h beta): the squared RK4 factor bound."""
     q = h * beta
@@ -370,7 +376,7 @@ def _euler_claims(rep: VerifyReport, prefix: str, e: dict, a: Fraction, b: Fract
     h = _fr(e["best"])
     g = 1 - 2 * h * a + h * h * b * b
     f = _fr(e["factor"])
-    if (f < 1 or (f == 1 and g < 1)) and _at_least(f * f, g):
+    if _bounds_factor(f, g):
         rep.ok(
             f"{prefix}.factor",
             f"{number_text(f)} >= sqrt(1 - 2 h alpha + h^2 beta^2) = {number_text(math.sqrt(max(0.0, float(g))))} at h = best"
@@ -445,7 +451,7 @@ def _phase1_steps(doc: dict, rep: VerifyReport, a: Fraction, b: Fraction) -> Non
         if r.get("factor") is not None:
             gb = _rk4_g(hb, a, b)
             fr = _fr(r["factor"])
-            if (fr < 1 or (fr == 1 and gb < 1)) and _at_least(fr * fr, gb):
+            if _bounds_factor(fr, gb):
                 rep.ok(
                     "steps.rk4.factor",
                     f"{number_text(fr)} >= sqrt(g(h)) = {number_text(math.sqrt(max(0.0, float(gb))))} at h = best"
